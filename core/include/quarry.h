@@ -1,0 +1,309 @@
+/* quarry.h: the public C interface of Quarry, a storage engine over RocksDB.
+ * The Lua module is a thin layer over this header; a C program can use it alone.
+ *
+ * Conventions (every function below follows them):
+ *  - Opaque handles, functions named quarry_<object>_<verb>.
+ *  - Every fallible function returns int: 0 on success, a negative QUARRY_E* code on failure.
+ *    The human message of the last failure in the calling thread (RocksDB's own text included)
+ *    is quarry_last_error(); it stays valid until the next failing call in that thread.
+ *  - Output parameters come last. On failure they are left set to NULL / 0.
+ *  - Destructors (quarry_*_close / quarry_*_free) accept NULL and are idempotent per handle.
+ *  - Keys and values are (pointer, length) pairs: binary-safe, NUL bytes allowed.
+ *    Keys longer than QUARRY_MAX_KEY_SIZE are refused with QUARRY_EINVAL.
+ *  - Children (iterators, snapshots, batches) are tracked by their database: quarry_db_close
+ *    releases their RocksDB resources first (RocksDB 7.8 aborts otherwise). The child handle
+ *    itself stays allocated and owned by the caller; any later use returns QUARRY_ECLOSED and
+ *    its close just frees it. So destruction order never matters.
+ *  - Thread safety: a quarry_db may be used from several threads at once (reads, writes,
+ *    iterator creation). An individual iterator, batch or options object is single-threaded.
+ */
+#ifndef QUARRY_H
+#define QUARRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(QUARRY_BUILDING) && defined(__GNUC__)
+#define QUARRY_API __attribute__((visibility("default")))
+#else
+#define QUARRY_API
+#endif
+
+#define QUARRY_VERSION_MAJOR 0
+#define QUARRY_VERSION_MINOR 1
+#define QUARRY_VERSION_PATCH 0
+#define QUARRY_VERSION "0.1.0"
+
+/* RocksDB's FAQ: keys should stay under 8 MB; huge keys bloat the MANIFEST (ROCKSDB-FACTS 9). */
+#define QUARRY_MAX_KEY_SIZE (8u * 1024u * 1024u)
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors: one X-macro gives the code, its stable name (the Lua error `code`) and a short text.
+ * ------------------------------------------------------------------------------------------- */
+#define QUARRY_ERRNO_MAP(X)                                                                  \
+  X(ENOTFOUND, -1, "NotFound", "not found")                                                  \
+  X(ECORRUPTION, -2, "Corruption", "data corruption detected")                               \
+  X(ENOTSUPPORTED, -3, "NotSupported", "operation not supported")                            \
+  X(EINVAL, -4, "InvalidArgument", "invalid argument")                                       \
+  X(EIO, -5, "IOError", "I/O error")                                                         \
+  X(ENOSPC, -6, "NoSpace", "no space left on device")                                        \
+  X(EBUSY, -7, "Busy", "resource busy")                                                      \
+  X(ELOCKED, -8, "Locked", "database is locked by another process")                          \
+  X(ETIMEDOUT, -9, "TimedOut", "operation timed out")                                        \
+  X(EABORTED, -10, "Aborted", "operation aborted")                                           \
+  X(ETRYAGAIN, -11, "TryAgain", "try again")                                                 \
+  X(EINCOMPLETE, -12, "Incomplete", "operation incomplete")                                  \
+  X(ESHUTDOWN, -13, "ShutdownInProgress", "shutdown in progress")                            \
+  X(ECLOSED, -14, "Closed", "use of a closed object")                                        \
+  X(ENOMEM, -15, "Unknown", "out of memory")                                                 \
+  X(EUNKNOWN, -16, "Unknown", "unknown error")
+
+typedef enum {
+  QUARRY_OK = 0,
+#define QUARRY_XX(sym, val, name, text) QUARRY_##sym = (val),
+  QUARRY_ERRNO_MAP(QUARRY_XX)
+#undef QUARRY_XX
+} quarry_status;
+
+/* Stable name of a code ("NotFound", "Closed", ...); "OK" for 0, "Unknown" for anything else.
+ * Returns a static string. */
+QUARRY_API const char *quarry_err_name(int code);
+/* Short generic text of a code. Returns a static string. */
+QUARRY_API const char *quarry_strerror(int code);
+/* Detailed message of the last failure in this thread (includes RocksDB's text). Never NULL.
+ * Owned by the library; valid until the next failing call in the same thread. */
+QUARRY_API const char *quarry_last_error(void);
+
+/* Versions: static strings. */
+QUARRY_API const char *quarry_version(void);
+QUARRY_API const char *quarry_rocksdb_version(void);
+QUARRY_API const char *quarry_lz4_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Handles
+ * ------------------------------------------------------------------------------------------- */
+typedef struct quarry_options quarry_options;   /* open options and tuning, built before open */
+typedef struct quarry_db quarry_db;             /* an open database */
+typedef struct quarry_cf quarry_cf;             /* a column family, owned by its db */
+typedef struct quarry_batch quarry_batch;       /* an atomic write batch, child of a db */
+typedef struct quarry_iter quarry_iter;         /* an iterator, child of a db */
+typedef struct quarry_snapshot quarry_snapshot; /* a consistent read view, child of a db */
+typedef struct quarry_value quarry_value;       /* a value read by quarry_get (pinned) */
+
+/* ---------------------------------------------------------------------------------------------
+ * Options: presets, environment overrides, explicit values. Precedence preset < env < explicit.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum { QUARRY_OPT_INT = 1, QUARRY_OPT_BOOL = 2, QUARRY_OPT_STRING = 3 } quarry_opt_type;
+
+typedef struct {
+  const char *name;    /* e.g. "write_buffer_mb"; also the env suffix QUARRY_DB_WRITE_BUFFER_MB */
+  quarry_opt_type type;
+  int tuning;          /* 1: a tuning value reported by quarry_db_tuning / presets */
+  const char *doc;     /* one line */
+} quarry_option_info;
+
+/* The table of known option names (static). *count receives its length. */
+QUARRY_API const quarry_option_info *quarry_option_list(size_t *count);
+
+/* Names of the presets, NULL-terminated static array: "default", "production", "development". */
+QUARRY_API const char *const *quarry_preset_names(void);
+
+/* Creates options resolved from a preset (NULL means "default"). Unknown preset: QUARRY_EINVAL.
+ * The caller owns *out and frees it with quarry_options_free. */
+QUARRY_API int quarry_options_new(const char *preset, quarry_options **out);
+QUARRY_API void quarry_options_free(quarry_options *opts);
+
+/* Applies QUARRY_DB_<NAME> environment variables over the current values. A bad value gives
+ * QUARRY_EINVAL naming the variable. Unknown QUARRY_DB_* variables are ignored. */
+QUARRY_API int quarry_options_apply_env(quarry_options *opts);
+
+/* Explicit setters. Unknown name, wrong type for the option, or bad value: QUARRY_EINVAL
+ * naming the option. Strings are copied. */
+QUARRY_API int quarry_options_set_int(quarry_options *opts, const char *name, int64_t value);
+QUARRY_API int quarry_options_set_bool(quarry_options *opts, const char *name, int value);
+QUARRY_API int quarry_options_set_string(quarry_options *opts, const char *name, const char *value);
+/* Parses text for any type ("true"/"false"/"1"/"0" for bool, decimal for int). */
+QUARRY_API int quarry_options_set_parse(quarry_options *opts, const char *name, const char *text);
+/* Adds a column family name to open (created if missing in read-write mode). Copied. */
+QUARRY_API int quarry_options_add_column_family(quarry_options *opts, const char *name);
+
+/* Reads an option's current value. For QUARRY_OPT_STRING, *str points into opts (valid until
+ * the option changes or opts is freed). Unknown name: QUARRY_EINVAL. Either out may be NULL. */
+QUARRY_API int quarry_options_get(const quarry_options *opts, const char *name, int64_t *num,
+                                  const char **str);
+
+/* ---------------------------------------------------------------------------------------------
+ * Database
+ * ------------------------------------------------------------------------------------------- */
+/* Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
+ * applied). opts is only read; the caller still owns it and may free it right after.
+ * Another process holding the LOCK gives QUARRY_ELOCKED with a message naming read-only and
+ * secondary modes. The caller owns *out and closes it with quarry_db_close. */
+QUARRY_API int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out);
+
+/* Closes: destroys live iterators, releases snapshots, frees batches' contents, syncs the WAL
+ * (when on), closes RocksDB and frees db. Returns the WAL sync status (the db is freed even on
+ * failure). Children handles stay valid to close. NULL is accepted. */
+QUARRY_API int quarry_db_close(quarry_db *db);
+
+/* Static/owned accessors; returned strings live as long as db. */
+QUARRY_API const char *quarry_db_path(const quarry_db *db);
+QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"read_only"|"secondary" */
+/* The effective options the db was opened with (owned by db; do not free). */
+QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
+/* Number of live children of each kind (for tests and leak checks). */
+QUARRY_API int quarry_db_live_iterators(const quarry_db *db);
+QUARRY_API int quarry_db_live_snapshots(const quarry_db *db);
+QUARRY_API int quarry_db_live_batches(const quarry_db *db);
+
+/* Lists the families in the database at path (not open). *names is a NULL-terminated array the
+ * caller frees with quarry_free_names. */
+QUARRY_API int quarry_list_column_families(const char *path, char ***names);
+QUARRY_API void quarry_free_names(char **names);
+
+/* Destroys the database at path. An open database (this or another process): QUARRY_EBUSY or
+ * QUARRY_ELOCKED. */
+QUARRY_API int quarry_destroy(const char *path);
+
+/* Secondary mode: replays the primary's newer writes. Other modes: QUARRY_ENOTSUPPORTED. */
+QUARRY_API int quarry_db_catch_up(quarry_db *db);
+
+/* ---------------------------------------------------------------------------------------------
+ * Column families. quarry_cf pointers are owned by the db and stay valid until quarry_db_close,
+ * even after the family is dropped (then every use gives QUARRY_ENOTFOUND). NULL anywhere a
+ * quarry_cf* is taken means the "default" family.
+ * ------------------------------------------------------------------------------------------- */
+QUARRY_API int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out);     /* ENOTFOUND */
+QUARRY_API int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out);
+QUARRY_API int quarry_db_drop_cf(quarry_db *db, const char *name);
+/* Names of the open families, NULL-terminated, caller frees with quarry_free_names. */
+QUARRY_API int quarry_db_cf_names(quarry_db *db, char ***names);
+QUARRY_API const char *quarry_cf_name(const quarry_cf *cf);
+QUARRY_API quarry_db *quarry_cf_db(const quarry_cf *cf);
+
+/* ---------------------------------------------------------------------------------------------
+ * Reads and writes
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const quarry_snapshot *snapshot; /* NULL: latest */
+  int fill_cache;                  /* -1: default (yes), 0, 1 */
+  int verify_checksums;            /* -1: default (yes), 0, 1 */
+} quarry_read_options;
+
+typedef struct {
+  int sync; /* -1: the db's default (option "sync"), 0, 1 */
+  int wal;  /* -1: the db's default (option "wal"), 0, 1 */
+} quarry_write_options;
+
+/* Initialisers giving "all defaults". */
+#define QUARRY_READ_OPTIONS_INIT {NULL, -1, -1}
+#define QUARRY_WRITE_OPTIONS_INIT {-1, -1}
+
+/* Reads key. A missing key is success with *out = NULL. Otherwise *out is a pinned value the
+ * caller frees with quarry_value_free; its bytes stay valid until then. ropts may be NULL. */
+QUARRY_API int quarry_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts,
+                          const char *key, size_t klen, quarry_value **out);
+QUARRY_API const char *quarry_value_data(const quarry_value *v, size_t *len);
+QUARRY_API void quarry_value_free(quarry_value *v);
+
+/* Reads n keys in one call. values[i] receives a pinned value or NULL when missing; on failure
+ * every values[i] is NULL. The caller frees each non-NULL values[i] with quarry_value_free. */
+QUARRY_API int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts,
+                                size_t n, const char *const *keys, const size_t *klens,
+                                quarry_value **values);
+
+QUARRY_API int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+                          const char *key, size_t klen, const char *val, size_t vlen);
+QUARRY_API int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+                             const char *key, size_t klen);
+/* Deletes [from, to). from >= to is QUARRY_EINVAL. */
+QUARRY_API int quarry_delete_range(quarry_db *db, quarry_cf *cf,
+                                   const quarry_write_options *wopts, const char *from,
+                                   size_t flen, const char *to, size_t tlen);
+
+/* ---------------------------------------------------------------------------------------------
+ * Batches: atomic across families of one db.
+ * ------------------------------------------------------------------------------------------- */
+QUARRY_API int quarry_batch_new(quarry_db *db, quarry_batch **out);
+QUARRY_API int quarry_batch_put(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen,
+                                const char *val, size_t vlen);
+QUARRY_API int quarry_batch_delete(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen);
+QUARRY_API int quarry_batch_delete_range(quarry_batch *b, quarry_cf *cf, const char *from,
+                                         size_t flen, const char *to, size_t tlen);
+QUARRY_API int quarry_batch_count(const quarry_batch *b, size_t *count);
+QUARRY_API int quarry_batch_data_size(const quarry_batch *b, size_t *bytes);
+QUARRY_API int quarry_batch_clear(quarry_batch *b);
+/* Commits b atomically. The batch keeps its contents (clear it to reuse). A cf of another db in
+ * b is refused when it is added. */
+QUARRY_API int quarry_db_write(quarry_db *db, quarry_batch *b, const quarry_write_options *wopts);
+QUARRY_API void quarry_batch_close(quarry_batch *b);
+QUARRY_API int quarry_batch_is_closed(const quarry_batch *b);
+
+/* ---------------------------------------------------------------------------------------------
+ * Snapshots
+ * ------------------------------------------------------------------------------------------- */
+QUARRY_API int quarry_snapshot_new(quarry_db *db, quarry_snapshot **out);
+QUARRY_API uint64_t quarry_snapshot_sequence(const quarry_snapshot *s); /* 0 once closed */
+QUARRY_API void quarry_snapshot_close(quarry_snapshot *s);
+QUARRY_API int quarry_snapshot_is_closed(const quarry_snapshot *s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Iterators. Bounds and prefix are copied into the iterator (RocksDB borrows them).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const char *from; size_t from_len;     /* inclusive lower bound, NULL: none */
+  const char *to; size_t to_len;         /* exclusive upper bound, NULL: none */
+  const char *prefix; size_t prefix_len; /* only keys starting with prefix, NULL: none */
+  int reverse;                           /* quarry_iter_step walks backwards */
+  int64_t limit;                         /* quarry_iter_step stops after limit pairs; <0: none */
+  int keys_only;                         /* quarry_iter_step does not return values */
+  int fill_cache;                        /* -1 default, 0, 1 */
+  const quarry_snapshot *snapshot;       /* NULL: latest */
+} quarry_iter_options;
+#define QUARRY_ITER_OPTIONS_INIT {NULL, 0, NULL, 0, NULL, 0, 0, -1, 0, -1, NULL}
+
+QUARRY_API int quarry_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *iopts,
+                               quarry_iter **out);
+/* Positioning. All return 0 or an error (QUARRY_ECLOSED, or RocksDB's status e.g. Corruption). */
+QUARRY_API int quarry_iter_first(quarry_iter *it);
+QUARRY_API int quarry_iter_last(quarry_iter *it);
+QUARRY_API int quarry_iter_seek(quarry_iter *it, const char *key, size_t klen);
+QUARRY_API int quarry_iter_seek_for_prev(quarry_iter *it, const char *key, size_t klen);
+QUARRY_API int quarry_iter_next(quarry_iter *it);
+QUARRY_API int quarry_iter_prev(quarry_iter *it);
+/* 1 if positioned on an entry, 0 if not (or closed). */
+QUARRY_API int quarry_iter_valid(const quarry_iter *it);
+/* Current key / value: pointers valid until the iterator moves or closes. NULL when not valid. */
+QUARRY_API const char *quarry_iter_key(const quarry_iter *it, size_t *len);
+QUARRY_API const char *quarry_iter_value(const quarry_iter *it, size_t *len);
+/* Walk in the iterator's direction honouring reverse and limit: the first call positions at the
+ * start (first, or last when reverse), later calls advance. Returns 1 with the pair set
+ * (value NULL when keys_only), 0 at the end, or a negative error. Pointers as quarry_iter_key. */
+QUARRY_API int quarry_iter_step(quarry_iter *it, const char **key, size_t *klen, const char **val,
+                                size_t *vlen);
+QUARRY_API void quarry_iter_close(quarry_iter *it);
+QUARRY_API int quarry_iter_is_closed(const quarry_iter *it);
+
+/* ---------------------------------------------------------------------------------------------
+ * Maintenance and durability
+ * ------------------------------------------------------------------------------------------- */
+QUARRY_API int quarry_db_flush(quarry_db *db, quarry_cf *cf); /* cf NULL: every family */
+/* Compacts [from, to) of cf (NULL bounds: whole range; cf NULL: every family). */
+QUARRY_API int quarry_db_compact(quarry_db *db, quarry_cf *cf, const char *from, size_t flen,
+                                 const char *to, size_t tlen);
+/* A RocksDB property. Unknown property: success with *out = NULL. Caller frees *out with free(). */
+QUARRY_API int quarry_db_property(quarry_db *db, quarry_cf *cf, const char *name, char **out);
+QUARRY_API int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const char *from,
+                                          size_t flen, const char *to, size_t tlen,
+                                          uint64_t *bytes);
+/* Total bytes of the files under the database directory. */
+QUARRY_API int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUARRY_H */

@@ -1,0 +1,133 @@
+/* internal.h: the private structures shared by the core's source files.
+ * Nothing here is part of the public interface; only core/src/*.c include it. */
+#ifndef QUARRY_INTERNAL_H
+#define QUARRY_INTERNAL_H
+
+#define QUARRY_BUILDING 1
+#include "quarry.h"
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- status.c: errors ---------------------------------------------------------------------- */
+/* Maps a RocksDB error string ("Corruption: ...", "IO error: No space left ...") to a code, stores
+ * "<op>: <message>" as the thread's last error, frees err (rocksdb_free) and returns the code.
+ * err may be NULL (then returns 0). The one place RocksDB's text is mapped. */
+int q_status_from_rocksdb(const char *op, char *err);
+/* Records a formatted last-error message and returns code. */
+int q_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- tuning.c: options ---------------------------------------------------------------------- */
+enum { Q_COMP_NONE = 0, Q_COMP_LZ4 = 1, Q_COMP_ZSTD = 2 };
+enum { Q_MODE_READ_WRITE = 0, Q_MODE_READ_ONLY = 1, Q_MODE_SECONDARY = 2 };
+
+struct quarry_options {
+  char preset[16];
+  /* tuning */
+  int64_t write_buffer_mb, block_cache_mb, max_open_files, bloom_bits, block_size_kb;
+  int64_t max_background_jobs, readahead_mb, level0_file_num_compaction_trigger;
+  int64_t level0_slowdown_writes_trigger, level0_stop_writes_trigger, target_file_size_mb;
+  int64_t max_bytes_for_level_base_mb;
+  int compression;            /* Q_COMP_*: every level but the bottommost */
+  int bottommost_compression; /* Q_COMP_* */
+  int wal, sync;
+  /* non-tuning */
+  int create_if_missing;
+  int mode;                   /* Q_MODE_* */
+  char *secondary_path;       /* owned */
+  char **cfs;                 /* owned, ncfs entries */
+  size_t ncfs;
+};
+
+/* Builds RocksDB options (and the block cache, owned by the caller) from quarry options. */
+rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **cache_out);
+int q_options_copy(const quarry_options *src, quarry_options **out);
+
+/* ---- children ------------------------------------------------------------------------------ */
+typedef enum { Q_CHILD_ITER = 1, Q_CHILD_SNAPSHOT = 2, Q_CHILD_BATCH = 3 } q_child_kind;
+
+typedef struct q_child {
+  struct q_child *prev, *next;
+  q_child_kind kind;
+  quarry_db *db; /* NULL once the child or its db is closed */
+} q_child;
+
+/* Links/unlinks a child in db's list (takes db->lock). */
+void q_child_link(quarry_db *db, q_child *c);
+void q_child_unlink(quarry_db *db, q_child *c);
+
+/* Releases the RocksDB resources of a child (called with db->lock held, by db_close or by the
+ * child's own close). Sets c->db = NULL. Defined in iter.c / snapshot.c / batch.c. */
+void q_iter_release(quarry_iter *it);
+void q_snapshot_release(quarry_snapshot *s);
+void q_batch_release(quarry_batch *b);
+
+/* ---- db.c ------------------------------------------------------------------------------------ */
+struct quarry_cf {
+  quarry_db *db;
+  rocksdb_column_family_handle_t *h; /* NULL once dropped */
+  char *name;
+};
+
+struct quarry_db {
+  rocksdb_t *rdb;
+  rocksdb_options_t *ropts_db;
+  rocksdb_cache_t *cache;
+  quarry_options *opts; /* effective options, owned */
+  char *path;
+  int mode;
+
+  pthread_mutex_t lock; /* guards cfs[], children, failed */
+  quarry_cf **cfs;      /* every family ever opened; cfs[0] is "default" */
+  size_t ncfs, capcfs;
+  q_child children;     /* sentinel of a circular list */
+  int n_iters, n_snapshots, n_batches;
+
+  _Atomic int failed;   /* 0, or the code of the write error that failed the handle */
+  char failed_msg[256];
+
+  rocksdb_readoptions_t *read_default;
+  rocksdb_writeoptions_t *write_opts[2][2]; /* [sync][wal] */
+};
+
+/* Guards for every public function. */
+int q_db_check(const quarry_db *db, const char *op);        /* NULL/closed -> ECLOSED */
+int q_db_check_write(quarry_db *db, const char *op);        /* + read-only/secondary/failed */
+/* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */
+int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op, rocksdb_column_family_handle_t **h);
+/* After a failed write: if code is EIO/ENOSPC, puts the handle in the failed state. Returns code. */
+int q_db_write_failed(quarry_db *db, int code);
+int q_check_key(const char *op, size_t klen);
+rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_options *w);
+
+/* ---- iter.c / snapshot.c / batch.c ----------------------------------------------------------- */
+struct quarry_snapshot {
+  q_child child;
+  const rocksdb_snapshot_t *snap;
+  uint64_t seq;
+};
+
+struct quarry_batch {
+  q_child child;
+  rocksdb_writebatch_t *wb;
+};
+
+struct quarry_iter {
+  q_child child;
+  rocksdb_iterator_t *it;
+  rocksdb_readoptions_t *ro;
+  char *lower, *upper; /* owned copies of the bounds */
+  size_t lower_len, upper_len;
+  char *prefix;
+  size_t prefix_len;
+  int reverse, keys_only, started;
+  int64_t limit, seen;
+};
+
+/* Builds read options for a call (returns the db's shared default when ropts is NULL/default;
+ * *owned is set to 1 when the caller must destroy the result). */
+rocksdb_readoptions_t *q_read_options(quarry_db *db, const quarry_read_options *ropts, int *owned);
+
+#endif

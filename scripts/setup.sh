@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# setup.sh: installs the Debian packages Quarry needs (when run as root), builds it, and runs the
+# main job on a small generated sample. `--build-only` stops after the build.
+# Environment: QUARRY_BUILD_DIR (default build), QUARRY_CMAKE_ARGS (extra cmake arguments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Everything comes from Debian 12's archive; nothing is vendored or downloaded.
+PACKAGES=(
+  cmake make gcc g++ pkg-config
+  librocksdb-dev liblz4-dev libyajl-dev liblua5.4-dev lua5.4
+  lua-busted lua-argparse lua-socket lua-readline lua-check
+  rocksdb-tools tmux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+BUILD_DIR=${QUARRY_BUILD_DIR:-build}
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${QUARRY_CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+if [ "${1:-}" = "--build-only" ]; then
+  exit 0
+fi
+
+# The main job on a small generated sample.
+Q="$BUILD_DIR/quarry"
+SAMPLE=${QUARRY_SAMPLE_DIR:-sample}
+rm -rf "$SAMPLE" && mkdir -p "$SAMPLE"
+if "$Q" migrate --help >/dev/null 2>&1; then
+  echo; echo "== quarry gen: a 2,000-block synthetic chain"
+  "$Q" gen --blocks 2000 --seed 42 --out "$SAMPLE/chain.json.lz4"
+  echo; echo "== quarry migrate: JSON dump -> chain store, verified"
+  "$Q" migrate --json "$SAMPLE/chain.json.lz4" --db "$SAMPLE/db" --verify
+  echo; echo "== quarry verify: invariants and every block against the source"
+  "$Q" verify --db "$SAMPLE/db" --json "$SAMPLE/chain.json.lz4"
+  echo; echo "== quarry stats"
+  "$Q" stats --db "$SAMPLE/db"
+else
+  "$Q" demo --db "$SAMPLE/demo-db"
+fi
