@@ -1,5 +1,5 @@
 /* internal.h: the private structures shared by the core's source files.
- * Nothing here is part of the public interface; only core/src/*.c include it. */
+ * Nothing here is part of the public interface; only the core sources (core/src) include it. */
 #ifndef QUARRY_INTERNAL_H
 #define QUARRY_INTERNAL_H
 
@@ -13,9 +13,12 @@
 
 /* ---- status.c: errors ---------------------------------------------------------------------- */
 /* Maps a RocksDB error string ("Corruption: ...", "IO error: No space left ...") to a code, stores
- * "<op>: <message>" as the thread's last error, frees err (rocksdb_free) and returns the code.
- * err may be NULL (then returns 0). The one place RocksDB's text is mapped. */
-int q_status_from_rocksdb(const char *op, char *err);
+ * RocksDB's message as the thread's last error, frees err (rocksdb_free) and returns the code.
+ * err may be NULL (then returns 0). The message does not repeat the operation: callers know it
+ * (the Lua binding reports it in the error's `op` field). */
+int q_status_from_rocksdb(char *err);
+/* The one place RocksDB's text is mapped: the code for a RocksDB status string (0 for NULL). */
+int q_status_code(const char *msg);
 /* Records a formatted last-error message and returns code. */
 int q_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -44,6 +47,8 @@ struct quarry_options {
 /* Builds RocksDB options (and the block cache, owned by the caller) from quarry options. */
 rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **cache_out);
 int q_options_copy(const quarry_options *src, quarry_options **out);
+/* "read_write" | "read_only" | "secondary" (static). */
+const char *q_mode_name(int mode);
 
 /* ---- children ------------------------------------------------------------------------------ */
 typedef enum { Q_CHILD_ITER = 1, Q_CHILD_SNAPSHOT = 2, Q_CHILD_BATCH = 3 } q_child_kind;
@@ -54,12 +59,15 @@ typedef struct q_child {
   quarry_db *db; /* NULL once the child or its db is closed */
 } q_child;
 
-/* Links/unlinks a child in db's list (takes db->lock). */
+/* Links a child in db's list and counts it (takes db->lock); sets c->db = db. */
 void q_child_link(quarry_db *db, q_child *c);
-void q_child_unlink(quarry_db *db, q_child *c);
+/* Unlinks and uncounts a child; db->lock must be held. Sets c->db = NULL. */
+void q_child_unlink_locked(q_child *c);
 
-/* Releases the RocksDB resources of a child (called with db->lock held, by db_close or by the
- * child's own close). Sets c->db = NULL. Defined in iter.c / snapshot.c / batch.c. */
+/* Releases the RocksDB resources of a child and unlinks it (called with db->lock held, by
+ * db_close or by the child's own close). Sets c->db = NULL. Defined in iter.c / snapshot.c /
+ * batch.c. A child's close does: if (c->db) { lock; release; unlock; } free. Closing a child and
+ * its db concurrently from two threads is not supported (one must finish first). */
 void q_iter_release(quarry_iter *it);
 void q_snapshot_release(quarry_snapshot *s);
 void q_batch_release(quarry_batch *b);
@@ -67,7 +75,11 @@ void q_batch_release(quarry_batch *b);
 /* ---- db.c ------------------------------------------------------------------------------------ */
 struct quarry_cf {
   quarry_db *db;
-  rocksdb_column_family_handle_t *h; /* NULL once dropped */
+  /* NULL once dropped. Read with __atomic_load_n (data operations take no lock). */
+  rocksdb_column_family_handle_t *h;
+  /* The handle of a dropped family: destroyed only at close, since another thread may still be
+   * using it (RocksDB keeps a dropped family readable while a handle lives). */
+  rocksdb_column_family_handle_t *dropped_h;
   char *name;
 };
 
@@ -81,6 +93,8 @@ struct quarry_db {
 
   pthread_mutex_t lock; /* guards cfs[], children, failed */
   quarry_cf **cfs;      /* every family ever opened; cfs[0] is "default" */
+  quarry_cf *default_cf; /* == cfs[0]; read without the lock (cfs may be reallocated) */
+  char *regkey;         /* normalised path in the process-wide registry of open databases */
   size_t ncfs, capcfs;
   q_child children;     /* sentinel of a circular list */
   int n_iters, n_snapshots, n_batches;
@@ -92,8 +106,12 @@ struct quarry_db {
   rocksdb_writeoptions_t *write_opts[2][2]; /* [sync][wal] */
 };
 
+/* Appends a quarry_cf for handle h to db->cfs (db->lock held, or during open). */
+int q_db_add_cf_locked(quarry_db *db, const char *name, rocksdb_column_family_handle_t *h,
+                       quarry_cf **out);
+
 /* Guards for every public function. */
-int q_db_check(const quarry_db *db, const char *op);        /* NULL/closed -> ECLOSED */
+int q_db_check(const quarry_db *db, const char *op);        /* NULL -> ECLOSED */
 int q_db_check_write(quarry_db *db, const char *op);        /* + read-only/secondary/failed */
 /* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */
 int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op, rocksdb_column_family_handle_t **h);
@@ -114,20 +132,36 @@ struct quarry_batch {
   rocksdb_writebatch_t *wb;
 };
 
+/* iterator position states (quarry_iter.started) */
+enum { Q_IT_FRESH = 0, Q_IT_STEPPED = 1, Q_IT_PLACED = 2 };
+
 struct quarry_iter {
   q_child child;
-  rocksdb_iterator_t *it;
+  rocksdb_iterator_t *it; /* NULL once closed */
   rocksdb_readoptions_t *ro;
-  char *lower, *upper; /* owned copies of the bounds */
+  char *lower, *upper; /* owned copies of the bounds (RocksDB borrows them), NULL: none */
   size_t lower_len, upper_len;
-  char *prefix;
-  size_t prefix_len;
-  int reverse, keys_only, started;
+  int empty;           /* the bounds exclude every key: never positioned */
+  int reverse, keys_only;
+  int started;         /* Q_IT_*: PLACED means step returns the current entry before moving */
   int64_t limit, seen;
 };
 
-/* Builds read options for a call (returns the db's shared default when ropts is NULL/default;
- * *owned is set to 1 when the caller must destroy the result). */
-rocksdb_readoptions_t *q_read_options(quarry_db *db, const quarry_read_options *ropts, int *owned);
+/* quarry_value is a rocksdb_pinnableslice_t behind an opaque type: no extra allocation. */
+#define Q_VALUE(ps) ((quarry_value *)(void *)(ps))
+#define Q_PINNED(v) ((rocksdb_pinnableslice_t *)(void *)(v))
+
+/* Checks a snapshot passed to a read of db: closed -> ECLOSED, another db's -> EINVAL. */
+int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op);
+/* Builds read options for a call: *out is the db's shared default when ropts is NULL/default
+ * (then *owned = 0), otherwise new options the caller destroys (*owned = 1). */
+int q_read_options(quarry_db *db, const quarry_read_options *ropts, const char *op,
+                   rocksdb_readoptions_t **out, int *owned);
+/* Bytewise key order (the default comparator's). */
+int q_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* Checks a [from, to) range: both present, keys within the limit, from < to (else EINVAL). */
+int q_check_range(const char *op, const char *from, size_t flen, const char *to, size_t tlen);
+/* Value size limit of RocksDB's write batch (values are length-prefixed with 32 bits). */
+int q_check_value(const char *op, size_t vlen);
 
 #endif

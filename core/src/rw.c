@@ -1,0 +1,201 @@
+/* rw.c: single-key reads and writes (get, multi_get, put, delete, delete_range) and the read and
+ * write options they use: cached per db for the default cases, built per call otherwise. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_options *w) {
+  int sync = db->opts->sync, wal = db->opts->wal;
+  if (w) {
+    if (w->sync >= 0)
+      sync = w->sync ? 1 : 0;
+    if (w->wal >= 0)
+      wal = w->wal ? 1 : 0;
+  }
+  return db->write_opts[sync][wal];
+}
+
+int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op) {
+  if (s->snap == NULL || s->child.db == NULL)
+    return q_fail(QUARRY_ECLOSED, "%s: the snapshot is closed", op);
+  if (s->child.db != db)
+    return q_fail(QUARRY_EINVAL, "%s: the snapshot belongs to another database", op);
+  return 0;
+}
+
+int q_read_options(quarry_db *db, const quarry_read_options *r, const char *op,
+                   rocksdb_readoptions_t **out, int *owned) {
+  rocksdb_readoptions_t *ro;
+  int rc;
+  *out = NULL;
+  *owned = 0;
+  if (r == NULL || (r->snapshot == NULL && r->fill_cache < 0 && r->verify_checksums < 0)) {
+    *out = db->read_default;
+    return 0;
+  }
+  if (r->snapshot && (rc = q_snapshot_check(db, r->snapshot, op)) != 0)
+    return rc;
+  ro = rocksdb_readoptions_create();
+  if (r->snapshot)
+    rocksdb_readoptions_set_snapshot(ro, r->snapshot->snap);
+  if (r->fill_cache >= 0)
+    rocksdb_readoptions_set_fill_cache(ro, (unsigned char)(r->fill_cache != 0));
+  if (r->verify_checksums >= 0)
+    rocksdb_readoptions_set_verify_checksums(ro, (unsigned char)(r->verify_checksums != 0));
+  *out = ro;
+  *owned = 1;
+  return 0;
+}
+
+int quarry_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, const char *key,
+               size_t klen, quarry_value **out) {
+  rocksdb_column_family_handle_t *h;
+  rocksdb_readoptions_t *ro;
+  rocksdb_pinnableslice_t *ps;
+  char *err = NULL;
+  int rc, owned;
+  if (out == NULL)
+    return q_fail(QUARRY_EINVAL, "get: out is NULL");
+  *out = NULL;
+  if ((rc = q_cf_resolve(db, cf, "get", &h)) != 0 || (rc = q_check_key("get", klen)) != 0)
+    return rc;
+  if ((rc = q_read_options(db, ropts, "get", &ro, &owned)) != 0)
+    return rc;
+  ps = rocksdb_get_pinned_cf(db->rdb, ro, h, key, klen, &err);
+  if (owned)
+    rocksdb_readoptions_destroy(ro);
+  if (err) {
+    if (ps)
+      rocksdb_pinnableslice_destroy(ps);
+    return q_status_from_rocksdb(err);
+  }
+  *out = ps ? Q_VALUE(ps) : NULL;
+  return 0;
+}
+
+const char *quarry_value_data(const quarry_value *v, size_t *len) {
+  const rocksdb_pinnableslice_t *ps = (const rocksdb_pinnableslice_t *)(const void *)v;
+  size_t n = 0;
+  const char *p = NULL;
+  if (ps)
+    p = rocksdb_pinnableslice_value(ps, &n);
+  if (len)
+    *len = n;
+  return p;
+}
+
+void quarry_value_free(quarry_value *v) {
+  if (v)
+    rocksdb_pinnableslice_destroy(Q_PINNED(v));
+}
+
+int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, size_t n,
+                     const char *const *keys, const size_t *klens, quarry_value **values) {
+  rocksdb_column_family_handle_t *h;
+  rocksdb_readoptions_t *ro;
+  rocksdb_pinnableslice_t **ps;
+  char **errs;
+  size_t i;
+  int rc, owned;
+  if (values == NULL && n > 0)
+    return q_fail(QUARRY_EINVAL, "multi_get: values is NULL");
+  for (i = 0; i < n; i++)
+    values[i] = NULL;
+  if ((rc = q_cf_resolve(db, cf, "multi_get", &h)) != 0)
+    return rc;
+  if (n == 0)
+    return 0;
+  if (keys == NULL || klens == NULL)
+    return q_fail(QUARRY_EINVAL, "multi_get: keys or klens is NULL");
+  for (i = 0; i < n; i++)
+    if ((rc = q_check_key("multi_get", klens[i])) != 0)
+      return rc;
+  ps = calloc(n, sizeof *ps);
+  errs = calloc(n, sizeof *errs);
+  if (ps == NULL || errs == NULL) {
+    free(ps);
+    free(errs);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  if ((rc = q_read_options(db, ropts, "multi_get", &ro, &owned)) != 0) {
+    free(ps);
+    free(errs);
+    return rc;
+  }
+  rocksdb_batched_multi_get_cf(db->rdb, ro, h, n, keys, klens, ps, errs, 0);
+  if (owned)
+    rocksdb_readoptions_destroy(ro);
+  for (i = 0; i < n; i++) {
+    if (errs[i] && rc == 0)
+      rc = q_status_from_rocksdb(errs[i]);
+    else if (errs[i])
+      rocksdb_free(errs[i]);
+  }
+  for (i = 0; i < n; i++) {
+    if (rc == 0)
+      values[i] = ps[i] ? Q_VALUE(ps[i]) : NULL;
+    else if (ps[i])
+      rocksdb_pinnableslice_destroy(ps[i]);
+  }
+  free(ps);
+  free(errs);
+  return rc;
+}
+
+int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, const char *key,
+               size_t klen, const char *val, size_t vlen) {
+  rocksdb_column_family_handle_t *h;
+  char *err = NULL;
+  int rc;
+  if ((rc = q_db_check_write(db, "put")) != 0 || (rc = q_cf_resolve(db, cf, "put", &h)) != 0 ||
+      (rc = q_check_key("put", klen)) != 0 || (rc = q_check_value("put", vlen)) != 0)
+    return rc;
+  rocksdb_put_cf(db->rdb, q_write_options(db, wopts), h, key, klen, val, vlen, &err);
+  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+}
+
+int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+                  const char *key, size_t klen) {
+  rocksdb_column_family_handle_t *h;
+  char *err = NULL;
+  int rc;
+  if ((rc = q_db_check_write(db, "delete")) != 0 ||
+      (rc = q_cf_resolve(db, cf, "delete", &h)) != 0 || (rc = q_check_key("delete", klen)) != 0)
+    return rc;
+  rocksdb_delete_cf(db->rdb, q_write_options(db, wopts), h, key, klen, &err);
+  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+}
+
+/* Bytewise order, the default comparator's. */
+int q_key_cmp(const char *a, size_t alen, const char *b, size_t blen) {
+  size_t n = alen < blen ? alen : blen;
+  int c = n ? memcmp(a, b, n) : 0;
+  if (c)
+    return c;
+  return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+int q_check_range(const char *op, const char *from, size_t flen, const char *to, size_t tlen) {
+  int rc;
+  if (from == NULL || to == NULL)
+    return q_fail(QUARRY_EINVAL, "%s: both range bounds are required", op);
+  if ((rc = q_check_key(op, flen)) != 0 || (rc = q_check_key(op, tlen)) != 0)
+    return rc;
+  if (q_key_cmp(from, flen, to, tlen) >= 0)
+    return q_fail(QUARRY_EINVAL, "%s: the range start must sort before its end", op);
+  return 0;
+}
+
+int quarry_delete_range(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+                        const char *from, size_t flen, const char *to, size_t tlen) {
+  rocksdb_column_family_handle_t *h;
+  char *err = NULL;
+  int rc;
+  if ((rc = q_db_check_write(db, "delete_range")) != 0 ||
+      (rc = q_cf_resolve(db, cf, "delete_range", &h)) != 0 ||
+      (rc = q_check_range("delete_range", from, flen, to, tlen)) != 0)
+    return rc;
+  rocksdb_delete_range_cf(db->rdb, q_write_options(db, wopts), h, from, flen, to, tlen, &err);
+  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+}
