@@ -118,7 +118,9 @@ QUARRY_API int quarry_options_new(const char *preset, quarry_options **out);
 QUARRY_API void quarry_options_free(quarry_options *opts);
 
 /* Applies QUARRY_DB_<NAME> environment variables over the current values. A bad value gives
- * QUARRY_EINVAL naming the variable. Unknown QUARRY_DB_* variables are ignored. */
+ * QUARRY_EINVAL naming the variable. Unknown QUARRY_DB_* variables are ignored. Only tuning
+ * options (quarry_option_info.tuning = 1) are read from the environment: mode,
+ * create_if_missing and secondary_path change what open does and are never taken from it. */
 QUARRY_API int quarry_options_apply_env(quarry_options *opts);
 
 /* Explicit setters. Unknown name, wrong type for the option, or bad value: QUARRY_EINVAL
@@ -132,7 +134,9 @@ QUARRY_API int quarry_options_set_parse(quarry_options *opts, const char *name, 
 QUARRY_API int quarry_options_add_column_family(quarry_options *opts, const char *name);
 
 /* Reads an option's current value. For QUARRY_OPT_STRING, *str points into opts (valid until
- * the option changes or opts is freed). Unknown name: QUARRY_EINVAL. Either out may be NULL. */
+ * the option changes or opts is freed); an unset secondary_path gives *str = NULL. The name
+ * "preset" (not an option: read-only) gives the preset's name in *str. Unknown name:
+ * QUARRY_EINVAL. Either out may be NULL. */
 QUARRY_API int quarry_options_get(const quarry_options *opts, const char *name, int64_t *num,
                                   const char **str);
 
@@ -155,6 +159,10 @@ QUARRY_API const char *quarry_db_path(const quarry_db *db);
 QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"read_only"|"secondary" */
 /* The effective options the db was opened with (owned by db; do not free). */
 QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
+/* 0, or the code (QUARRY_EIO / QUARRY_ENOSPC) of the write error that put db in the failed state:
+ * every later write then fails with that code and reads keep working; close and reopen to
+ * recover (ROCKSDB-FACTS 3). NULL gives 0. */
+QUARRY_API int quarry_db_is_failed(const quarry_db *db);
 /* Number of live children of each kind (for tests and leak checks). */
 QUARRY_API int quarry_db_live_iterators(const quarry_db *db);
 QUARRY_API int quarry_db_live_snapshots(const quarry_db *db);

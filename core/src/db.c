@@ -508,6 +508,11 @@ const char *quarry_db_path(const quarry_db *db) { return db ? db->path : NULL; }
 const char *quarry_db_mode(const quarry_db *db) { return db ? q_mode_name(db->mode) : NULL; }
 const quarry_options *quarry_db_options(const quarry_db *db) { return db ? db->opts : NULL; }
 
+int quarry_db_is_failed(const quarry_db *db) {
+  quarry_db *m = (quarry_db *)(uintptr_t)db; /* atomic_load takes a non-const pointer */
+  return db ? atomic_load(&m->failed) : 0;
+}
+
 int quarry_db_catch_up(quarry_db *db) {
   char *err = NULL;
   int rc = q_db_check(db, "catch_up");

@@ -50,6 +50,7 @@ int main(void) {
   printf("first failure after %d writes: %s: %s\n", acked + 1, quarry_err_name(code),
          quarry_last_error());
 
+  CHECK_EQ_INT(quarry_db_is_failed(db), code);
   /* every later write reports the failed state, with the original error */
   CHECK_ERR(quarry_put(db, NULL, NULL, "x", 1, "y", 1), code);
   CHECK_CONTAINS(quarry_last_error(), "failed state");
@@ -87,6 +88,7 @@ int main(void) {
     CHECK_MEM(quarry_value_data(v, &len), len, val, vlen);
     quarry_value_free(v);
   }
+  CHECK_EQ_INT(quarry_db_is_failed(db), 0);
   PUT(db, NULL, "after", "1");
   CHECK_GET(db, NULL, "after", "1");
   CHECK_NO_CHILDREN(db);
