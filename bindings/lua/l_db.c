@@ -1,0 +1,451 @@
+/* l_db.c: the quarry.db handle (open, close, tostring, path, mode, tuning, maintenance) and the
+ * data operations shared by db and cf (get, multi_get, put, delete, delete_range). */
+#include "lquarry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- accessors ----------------------------------------------------------------------------- */
+ql_db *ql_todb(lua_State *L, int idx) { return (ql_db *)luaL_checkudata(L, idx, QL_DB); }
+
+ql_db *ql_checkdb(lua_State *L, int idx, const char *op) {
+  ql_db *d = ql_todb(L, idx);
+  if (d->db == NULL)
+    ql_closed(L, QL_DB, op, 0);
+  return d;
+}
+
+/* Is the value at idx a userdata with metatable tname? (no error) */
+static int is_type(lua_State *L, int idx, const char *tname) {
+  int yes;
+  if (!lua_getmetatable(L, idx))
+    return 0;
+  luaL_getmetatable(L, tname);
+  yes = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return yes;
+}
+
+ql_db *ql_checktarget(lua_State *L, int idx, const char *op, quarry_cf **cf) {
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL) {
+    if (is_type(L, idx, QL_DB)) {
+      ql_db *d = (ql_db *)p;
+      if (d->db == NULL)
+        ql_closed(L, QL_DB, op, 0);
+      *cf = NULL;
+      return d;
+    }
+    if (is_type(L, idx, QL_CF)) {
+      ql_cf *c = ql_checkcf(L, idx, op);
+      *cf = c->cf;
+      return c->owner;
+    }
+  }
+  luaL_typeerror(L, idx, "quarry.db or quarry.cf");
+  return NULL;
+}
+
+void ql_push_owner(lua_State *L, int idx) {
+  if (is_type(L, idx, QL_CF))
+    lua_getiuservalue(L, idx, 1);
+  else
+    lua_pushvalue(L, idx);
+}
+
+quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op) {
+  ql_cf *c;
+  if (lua_isnoneornil(L, idx))
+    return NULL;
+  if (luaL_testudata(L, idx, QL_CF) == NULL)
+    luaL_typeerror(L, idx, "quarry.cf or nil");
+  c = ql_checkcf(L, idx, op);
+  if (c->owner != owner)
+    ql_raisef(L, QUARRY_EINVAL, op, "the column family belongs to another database");
+  return c->cf;
+}
+
+/* ---- values read but not yet pushed ---------------------------------------------------------
+ * A pinned value must be freed before its db closes, and lua_pushlstring may raise (out of
+ * memory) with the value still unpushed. So the value is parked in the db userdata while it is
+ * pushed; anything left there by an error is freed on the next read or when the db closes. */
+static void release_pending(ql_db *d) {
+  if (d->pending != NULL) {
+    quarry_value *v = d->pending;
+    d->pending = NULL;
+    quarry_value_free(v);
+  }
+  if (d->pending_vals != NULL) {
+    size_t i;
+    for (i = 0; i < d->pending_n; i++) {
+      quarry_value *v = d->pending_vals[i];
+      d->pending_vals[i] = NULL;
+      quarry_value_free(v);
+    }
+    d->pending_vals = NULL;
+    d->pending_n = 0;
+  }
+}
+
+/* ---- quarry.open / close ------------------------------------------------------------------- */
+static int l_open(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  quarry_options *o;
+  quarry_db *db = NULL;
+  int rc;
+  ql_db *d;
+  lua_settop(L, 2);
+  d = (ql_db *)lua_newuserdatauv(L, sizeof *d, QL_DB_NUV);
+  memset(d, 0, sizeof *d);
+  luaL_setmetatable(L, QL_DB);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  o = ql_open_options(L, 2); /* pushes the box owning o */
+  rc = quarry_db_open(path, o, &db);
+  ql_box_free(L, -1);
+  lua_pop(L, 1);
+  if (rc < 0)
+    return ql_raise(L, rc, "open");
+  d->db = db;
+  return 1;
+}
+
+static int close_db(lua_State *L, int raise) {
+  ql_db *d = ql_todb(L, 1);
+  quarry_db *db = d->db;
+  int rc;
+  if (db == NULL)
+    return 0;
+  release_pending(d);
+  d->db = NULL; /* closed before destroyed: children see it at once */
+  rc = quarry_db_close(db);
+  if (rc < 0 && raise)
+    return ql_raise(L, rc, "close");
+  return 0;
+}
+
+static int db_close(lua_State *L) { return close_db(L, 1); }
+static int db_gc(lua_State *L) { return close_db(L, 0); }
+
+static int db_tostring(lua_State *L) {
+  ql_db *d = ql_todb(L, 1);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushfstring(L, "%s (%s, %s)", QL_DB, luaL_optstring(L, -1, "?"),
+                  d->db ? "open" : "closed");
+  return 1;
+}
+
+static int db_path(lua_State *L) {
+  lua_pushstring(L, quarry_db_path(ql_checkdb(L, 1, "path")->db));
+  return 1;
+}
+
+static int db_mode(lua_State *L) {
+  lua_pushstring(L, quarry_db_mode(ql_checkdb(L, 1, "mode")->db));
+  return 1;
+}
+
+static int db_tuning(lua_State *L) {
+  ql_push_tuning(L, quarry_db_options(ql_checkdb(L, 1, "tuning")->db));
+  return 1;
+}
+
+static int db_live_children(lua_State *L) {
+  quarry_db *db = ql_checkdb(L, 1, "live_children")->db;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, quarry_db_live_iterators(db));
+  lua_setfield(L, -2, "iterators");
+  lua_pushinteger(L, quarry_db_live_snapshots(db));
+  lua_setfield(L, -2, "snapshots");
+  lua_pushinteger(L, quarry_db_live_batches(db));
+  lua_setfield(L, -2, "batches");
+  return 1;
+}
+
+static int db_catch_up(lua_State *L) {
+  int rc = quarry_db_catch_up(ql_checkdb(L, 1, "catch_up")->db);
+  if (rc < 0)
+    return ql_raise(L, rc, "catch_up");
+  return 0;
+}
+
+/* ---- maintenance --------------------------------------------------------------------------- */
+static int db_flush(lua_State *L) {
+  ql_db *d = ql_checkdb(L, 1, "flush");
+  int rc = quarry_db_flush(d->db, ql_optcf(L, 2, d, "flush"));
+  if (rc < 0)
+    return ql_raise(L, rc, "flush");
+  return 0;
+}
+
+/* Optional string at idx: NULL for nil/none. */
+static const char *optbytes(lua_State *L, int idx, size_t *len) {
+  *len = 0;
+  if (lua_isnoneornil(L, idx))
+    return NULL;
+  return ql_checkbytes(L, idx, len);
+}
+
+static int db_compact(lua_State *L) {
+  ql_db *d = ql_checkdb(L, 1, "compact");
+  quarry_cf *cf = ql_optcf(L, 2, d, "compact");
+  size_t flen, tlen;
+  const char *from = optbytes(L, 3, &flen), *to = optbytes(L, 4, &tlen);
+  int rc = quarry_db_compact(d->db, cf, from, flen, to, tlen);
+  if (rc < 0)
+    return ql_raise(L, rc, "compact");
+  return 0;
+}
+
+static void free_cstring(void *p) { free(p); }
+
+static int db_property(lua_State *L) {
+  ql_db *d = ql_checkdb(L, 1, "property");
+  const char *name = ql_checkbytes(L, 2, NULL);
+  quarry_cf *cf = ql_optcf(L, 3, d, "property");
+  char *out = NULL;
+  void **slot = ql_box_new(L, free_cstring);
+  int rc = quarry_db_property(d->db, cf, name, &out);
+  *slot = out;
+  if (rc < 0)
+    return ql_raise(L, rc, "property");
+  if (out == NULL)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, out);
+  ql_box_free(L, -2);
+  return 1;
+}
+
+static int db_approximate_size(lua_State *L) {
+  ql_db *d = ql_checkdb(L, 1, "approximate_size");
+  int arg = 2, rc;
+  quarry_cf *cf = NULL;
+  size_t flen, tlen;
+  const char *from, *to;
+  uint64_t bytes = 0;
+  if (lua_type(L, 2) != LUA_TSTRING) { /* [cf,] [from, to] */
+    cf = ql_optcf(L, 2, d, "approximate_size");
+    arg = 3;
+  }
+  from = optbytes(L, arg, &flen);
+  to = optbytes(L, arg + 1, &tlen);
+  rc = quarry_db_approximate_size(d->db, cf, from, flen, to, tlen, &bytes);
+  if (rc < 0)
+    return ql_raise(L, rc, "approximate_size");
+  lua_pushinteger(L, (lua_Integer)bytes);
+  return 1;
+}
+
+static int db_size_on_disk(lua_State *L) {
+  uint64_t bytes = 0;
+  int rc = quarry_db_size_on_disk(ql_checkdb(L, 1, "size_on_disk")->db, &bytes);
+  if (rc < 0)
+    return ql_raise(L, rc, "size_on_disk");
+  lua_pushinteger(L, (lua_Integer)bytes);
+  return 1;
+}
+
+/* ---- data operations (self is a db or a cf) ------------------------------------------------ */
+static int data_get(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "get", &cf);
+  size_t klen, vlen;
+  const char *key = ql_checkbytes(L, 2, &klen), *data;
+  quarry_read_options ro;
+  quarry_value *v = NULL;
+  int rc;
+  ql_read_options(L, 3, d, "get", &ro);
+  release_pending(d);
+  rc = quarry_get(d->db, cf, &ro, key, klen, &v);
+  if (rc < 0)
+    return ql_raise(L, rc, "get");
+  if (v == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  d->pending = v;
+  data = quarry_value_data(v, &vlen);
+  lua_pushlstring(L, data, vlen);
+  d->pending = NULL;
+  quarry_value_free(v);
+  return 1;
+}
+
+static int data_multi_get(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "multi_get", &cf);
+  quarry_read_options ro;
+  size_t i, n;
+  const char **keys;
+  size_t *klens;
+  quarry_value **vals;
+  char *mem;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  ql_read_options(L, 3, d, "multi_get", &ro);
+  n = lua_rawlen(L, 2);
+  release_pending(d);
+  if (n > (((size_t)-1) >> 1) / (sizeof *keys + sizeof *klens + sizeof *vals))
+    return ql_raisef(L, QUARRY_EINVAL, "multi_get", "too many keys");
+  /* One scratch block (keys, lengths, values), anchored in the db's user value 2 so that values
+   * parked there survive until released (see release_pending). */
+  mem = (char *)lua_newuserdatauv(L, n * (sizeof *keys + sizeof *klens + sizeof *vals) + 1, 0);
+  vals = (quarry_value **)(void *)mem;
+  keys = (const char **)(void *)(mem + n * sizeof *vals);
+  klens = (size_t *)(void *)(mem + n * (sizeof *vals + sizeof *keys));
+  for (i = 0; i < n; i++) {
+    vals[i] = NULL;
+    if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TSTRING)
+      return luaL_argerror(L, 2, lua_pushfstring(L, "keys[%d] must be a string, got %s",
+                                                 (int)i + 1, luaL_typename(L, -1)));
+    keys[i] = lua_tolstring(L, -1, &klens[i]); /* anchored by the keys table */
+    lua_pop(L, 1);
+  }
+  ql_push_owner(L, 1);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 2);
+  lua_pop(L, 1);
+  lua_createtable(L, (int)n, 1);
+  if (n > 0) {
+    rc = quarry_multi_get(d->db, cf, &ro, n, keys, klens, vals);
+    if (rc < 0)
+      return ql_raise(L, rc, "multi_get");
+    d->pending_vals = vals;
+    d->pending_n = n;
+    for (i = 0; i < n; i++) {
+      size_t vlen;
+      const char *data;
+      if (vals[i] == NULL)
+        continue;
+      data = quarry_value_data(vals[i], &vlen);
+      lua_pushlstring(L, data, vlen);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+      quarry_value_free(vals[i]);
+      vals[i] = NULL;
+    }
+    d->pending_vals = NULL;
+    d->pending_n = 0;
+  }
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setfield(L, -2, "n");
+  return 1;
+}
+
+static int data_put(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "put", &cf);
+  size_t klen, vlen;
+  const char *key = ql_checkbytes(L, 2, &klen), *val = ql_checkbytes(L, 3, &vlen);
+  quarry_write_options wo;
+  int rc;
+  ql_write_options(L, 4, "put", &wo);
+  rc = quarry_put(d->db, cf, &wo, key, klen, val, vlen);
+  if (rc < 0)
+    return ql_raise(L, rc, "put");
+  return 0;
+}
+
+static int data_delete(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "delete", &cf);
+  size_t klen;
+  const char *key = ql_checkbytes(L, 2, &klen);
+  quarry_write_options wo;
+  int rc;
+  ql_write_options(L, 3, "delete", &wo);
+  rc = quarry_delete(d->db, cf, &wo, key, klen);
+  if (rc < 0)
+    return ql_raise(L, rc, "delete");
+  return 0;
+}
+
+static int data_delete_range(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "delete_range", &cf);
+  size_t flen, tlen;
+  const char *from = ql_checkbytes(L, 2, &flen), *to = ql_checkbytes(L, 3, &tlen);
+  quarry_write_options wo;
+  int rc;
+  ql_write_options(L, 4, "delete_range", &wo);
+  rc = quarry_delete_range(d->db, cf, &wo, from, flen, to, tlen);
+  if (rc < 0)
+    return ql_raise(L, rc, "delete_range");
+  return 0;
+}
+
+/* ---- module functions over a path ---------------------------------------------------------- */
+void ql_free_names(void *p) { quarry_free_names((char **)p); }
+
+void ql_push_names(lua_State *L, char **names) {
+  lua_Integer i;
+  lua_newtable(L);
+  for (i = 0; names != NULL && names[i] != NULL; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static int l_list_column_families(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char **names = NULL;
+  void **slot = ql_box_new(L, ql_free_names);
+  int rc = quarry_list_column_families(path, &names);
+  *slot = names;
+  if (rc < 0)
+    return ql_raise(L, rc, "list_column_families");
+  ql_push_names(L, names);
+  ql_box_free(L, -2);
+  return 1;
+}
+
+static int l_destroy(lua_State *L) {
+  int rc = quarry_destroy(luaL_checkstring(L, 1));
+  if (rc < 0)
+    return ql_raise(L, rc, "destroy");
+  return 0;
+}
+
+static const luaL_Reg db_methods[] = {
+  {"close", db_close},
+  {"path", db_path},
+  {"mode", db_mode},
+  {"tuning", db_tuning},
+  {"live_children", db_live_children},
+  {"catch_up", db_catch_up},
+  {"flush", db_flush},
+  {"compact", db_compact},
+  {"property", db_property},
+  {"approximate_size", db_approximate_size},
+  {"size_on_disk", db_size_on_disk},
+  {NULL, NULL},
+};
+
+static const luaL_Reg db_meta[] = {
+  {"__gc", db_gc},
+  {"__close", db_close},
+  {"__tostring", db_tostring},
+  {NULL, NULL},
+};
+
+const luaL_Reg ql_data_ops[] = {
+  {"get", data_get},
+  {"multi_get", data_multi_get},
+  {"put", data_put},
+  {"delete", data_delete},
+  {"delete_range", data_delete_range},
+  {NULL, NULL},
+};
+
+static const luaL_Reg module_fns[] = {
+  {"open", l_open},
+  {"list_column_families", l_list_column_families},
+  {"destroy", l_destroy},
+  {NULL, NULL},
+};
+
+void quarry_l_db_open(lua_State *L) {
+  ql_newclass(L, QL_DB, db_methods, db_meta);
+  ql_add_methods(L, QL_DB, ql_data_ops);
+  luaL_setfuncs(L, module_fns, 0);
+}

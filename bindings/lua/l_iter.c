@@ -1,0 +1,204 @@
+/* l_iter.c: the quarry.iterator handle (child of a db), the iterator(iopts) and pairs(iopts)
+ * data operations of db and cf, and the generic-for step function (one C call per pair). */
+#include "lquarry.h"
+
+ql_iter *ql_toiter(lua_State *L, int idx) { return (ql_iter *)luaL_checkudata(L, idx, QL_ITER); }
+
+ql_iter *ql_checkiter(lua_State *L, int idx, const char *op) {
+  ql_iter *u = ql_toiter(L, idx);
+  if (u->it == NULL)
+    ql_closed(L, QL_ITER, op, 0);
+  if (quarry_iter_is_closed(u->it)) /* released by db:close() */
+    ql_closed(L, QL_ITER, op, 1);
+  return u;
+}
+
+void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op) {
+  quarry_cf *cf;
+  ql_db *d;
+  ql_iter *u;
+  quarry_iter_options io;
+  int has_snapshot, rc;
+  target_idx = lua_absindex(L, target_idx);
+  iopts_idx = lua_absindex(L, iopts_idx);
+  d = ql_checktarget(L, target_idx, op, &cf);
+  /* Bound strings point into the iopts table, which stays on the stack until quarry_iter_new
+   * has copied them. */
+  has_snapshot = ql_iter_options(L, iopts_idx, d, op, &io);
+  u = (ql_iter *)lua_newuserdatauv(L, sizeof *u, 2);
+  u->it = NULL;
+  u->owner = d;
+  u->done = 0;
+  luaL_setmetatable(L, QL_ITER);
+  ql_push_owner(L, target_idx);
+  lua_setiuservalue(L, -2, 1);
+  if (has_snapshot) { /* keep the snapshot alive while the iterator reads through it */
+    lua_getfield(L, iopts_idx, "snapshot");
+    lua_setiuservalue(L, -2, 2);
+  }
+  rc = quarry_iter_new(d->db, cf, &io, &u->it);
+  if (rc < 0)
+    ql_raise(L, rc, op);
+}
+
+static void close_iter(ql_iter *u) {
+  quarry_iter *it = u->it;
+  u->it = NULL; /* closed before destroyed */
+  quarry_iter_close(it);
+}
+
+static int iter_close(lua_State *L) {
+  close_iter(ql_toiter(L, 1));
+  return 0;
+}
+
+static int iter_tostring(lua_State *L) {
+  ql_iter *u = ql_toiter(L, 1);
+  if (u->it == NULL || quarry_iter_is_closed(u->it))
+    lua_pushfstring(L, "%s (closed)", QL_ITER);
+  else
+    lua_pushfstring(L, "%s (open, %s)", QL_ITER,
+                    quarry_iter_valid(u->it) ? "valid" : "not positioned");
+  return 1;
+}
+
+/* ---- iterator(iopts) and its methods ------------------------------------------------------- */
+static int data_iterator(lua_State *L) {
+  ql_iter_push(L, 1, 2, "iterator");
+  return 1;
+}
+
+/* Positioning methods return whether the iterator now stands on an entry. */
+static int moved(lua_State *L, ql_iter *u, int rc, const char *op) {
+  if (rc < 0)
+    return ql_raise(L, rc, op);
+  lua_pushboolean(L, quarry_iter_valid(u->it));
+  return 1;
+}
+
+static int iter_first(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "first");
+  return moved(L, u, quarry_iter_first(u->it), "first");
+}
+
+static int iter_last(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "last");
+  return moved(L, u, quarry_iter_last(u->it), "last");
+}
+
+static int iter_seek(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "seek");
+  size_t klen;
+  const char *key = ql_checkbytes(L, 2, &klen);
+  return moved(L, u, quarry_iter_seek(u->it, key, klen), "seek");
+}
+
+static int iter_seek_for_prev(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "seek_for_prev");
+  size_t klen;
+  const char *key = ql_checkbytes(L, 2, &klen);
+  return moved(L, u, quarry_iter_seek_for_prev(u->it, key, klen), "seek_for_prev");
+}
+
+static int iter_next(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "next");
+  return moved(L, u, quarry_iter_next(u->it), "next");
+}
+
+static int iter_prev(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "prev");
+  return moved(L, u, quarry_iter_prev(u->it), "prev");
+}
+
+static int iter_valid(lua_State *L) {
+  lua_pushboolean(L, quarry_iter_valid(ql_checkiter(L, 1, "valid")->it));
+  return 1;
+}
+
+static int iter_key(lua_State *L) {
+  size_t len;
+  const char *k = quarry_iter_key(ql_checkiter(L, 1, "key")->it, &len);
+  if (k == NULL)
+    lua_pushnil(L);
+  else
+    lua_pushlstring(L, k, len);
+  return 1;
+}
+
+static int iter_value(lua_State *L) {
+  size_t len;
+  const char *v = quarry_iter_value(ql_checkiter(L, 1, "value")->it, &len);
+  if (v == NULL)
+    lua_pushnil(L);
+  else
+    lua_pushlstring(L, v, len);
+  return 1;
+}
+
+/* ---- pairs(iopts): for k, v in db:pairs{...} do ... end ------------------------------------- */
+/* The step function: state = the iterator userdata. Returns key, value (key only with
+ * keys_only); at the end releases the iterator and returns nothing, which ends the loop. */
+static int iter_step(lua_State *L) {
+  ql_iter *u = ql_toiter(L, 1);
+  const char *k, *v;
+  size_t klen, vlen;
+  int rc;
+  if (u->done)
+    return 0;
+  ql_checkiter(L, 1, "pairs");
+  rc = quarry_iter_step(u->it, &k, &klen, &v, &vlen);
+  if (rc > 0) {
+    lua_pushlstring(L, k, klen);
+    if (v == NULL)
+      return 1;
+    lua_pushlstring(L, v, vlen);
+    return 2;
+  }
+  if (rc < 0)
+    return ql_raise(L, rc, "pairs");
+  u->done = 1;
+  close_iter(u);
+  return 0;
+}
+
+static int data_pairs(lua_State *L) {
+  ql_iter_push(L, 1, 2, "pairs");
+  lua_pushcfunction(L, iter_step);
+  lua_pushvalue(L, -2); /* state */
+  lua_pushnil(L);       /* initial control value */
+  lua_pushvalue(L, -4); /* closing value: `break` closes the iterator */
+  return 4;
+}
+
+static const luaL_Reg iter_methods[] = {
+  {"first", iter_first},
+  {"last", iter_last},
+  {"seek", iter_seek},
+  {"seek_for_prev", iter_seek_for_prev},
+  {"next", iter_next},
+  {"prev", iter_prev},
+  {"valid", iter_valid},
+  {"key", iter_key},
+  {"value", iter_value},
+  {"close", iter_close},
+  {NULL, NULL},
+};
+
+static const luaL_Reg iter_meta[] = {
+  {"__gc", iter_close},
+  {"__close", iter_close},
+  {"__tostring", iter_tostring},
+  {NULL, NULL},
+};
+
+static const luaL_Reg data_fns[] = {
+  {"iterator", data_iterator},
+  {"pairs", data_pairs},
+  {NULL, NULL},
+};
+
+void quarry_l_iter_open(lua_State *L) {
+  ql_newclass(L, QL_ITER, iter_methods, iter_meta);
+  ql_add_methods(L, QL_DB, data_fns);
+  ql_add_methods(L, QL_CF, data_fns);
+}

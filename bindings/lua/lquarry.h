@@ -1,0 +1,154 @@
+/* lquarry.h: what the Lua binding's source files share (binding-internal, never installed).
+ * The binding calls only core/include/quarry.h; each l_<concern>.c registers one type. */
+#ifndef LQUARRY_H
+#define LQUARRY_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stddef.h>
+
+#include "quarry.h"
+
+/* Metatable names (also the __name shown by tostring and luaL_typeerror). */
+#define QL_DB "quarry.db"
+#define QL_CF "quarry.cf"
+#define QL_BATCH "quarry.batch"
+#define QL_ITER "quarry.iterator"
+#define QL_SNAPSHOT "quarry.snapshot"
+#define QL_ERROR "quarry.error"
+#define QL_BOX "quarry.box"
+
+/* ---- userdata layouts ------------------------------------------------------------------------
+ * Every handle is created closed (pointer NULL) with its metatable before the core object is
+ * acquired. Children keep their database userdata in user value 1, so `owner` (a pointer into
+ * that userdata's memory) stays valid as long as the child userdata exists. */
+typedef struct ql_db {
+  quarry_db *db;               /* NULL once closed */
+  quarry_value *pending;       /* get: a value not yet pushed (a Lua error may interrupt) */
+  quarry_value **pending_vals; /* multi_get: values not yet pushed; memory in user value 2 */
+  size_t pending_n;
+} ql_db;
+/* db user values: 1 = path (string), 2 = multi_get scratch (anchors pending_vals). */
+#define QL_DB_NUV 2
+
+typedef struct ql_cf {
+  quarry_cf *cf; /* owned by the core db; only valid while owner->db != NULL */
+  ql_db *owner;
+  int closed;    /* cf:close() was called */
+} ql_cf;
+/* cf user values: 1 = db userdata, 2 = family name (string). */
+
+typedef struct ql_batch {
+  quarry_batch *b;
+  ql_db *owner;
+} ql_batch;
+
+typedef struct ql_iter {
+  quarry_iter *it;
+  ql_db *owner;
+  int done; /* the pairs() walk reached its end (and released the iterator) */
+} ql_iter;
+/* iterator user values: 1 = db userdata, 2 = snapshot userdata used by iopts (or nil). */
+
+typedef struct ql_snapshot {
+  quarry_snapshot *s;
+  ql_db *owner;
+} ql_snapshot;
+
+/* ---- l_error.c: error objects ---------------------------------------------------------------- */
+/* Pushes a quarry error {code, message, op} with the shared metatable. */
+void ql_push_error(lua_State *L, const char *code, const char *op, const char *message);
+/* Raises the error of a failed core call: code from rc, message from quarry_last_error(). */
+int ql_raise(lua_State *L, int rc, const char *op);
+/* Raises a quarry error with a formatted message (lua_pushfstring formats). */
+int ql_raisef(lua_State *L, int rc, const char *op, const char *fmt, ...);
+
+/* Boxes: a userdata owning a C pointer freed by fn at __gc (or earlier by ql_box_free), so C
+ * memory held across calls that may raise is never leaked. Pushes the box. */
+typedef void (*ql_free_fn)(void *p);
+void **ql_box_new(lua_State *L, ql_free_fn fn);
+void ql_box_free(lua_State *L, int idx);
+
+/* Names arrays from the core (NULL-terminated, freed by quarry_free_names). */
+void ql_free_names(void *p);
+void ql_push_names(lua_State *L, char **names); /* pushes a sequence of the names */
+
+/* Argument helpers: strict strings (numbers are not converted: a key is bytes, not a number). */
+const char *ql_checkbytes(lua_State *L, int idx, size_t *len);
+
+/* ---- l_options.c: option tables -------------------------------------------------------------- */
+/* Builds open options from the table at idx (or nil): preset < env < explicit. Pushes a box
+ * owning the options and returns them. Raises InvalidArgument naming a bad option. */
+quarry_options *ql_open_options(lua_State *L, int idx);
+/* Parses ropts/wopts/iopts at idx (nil or none: defaults). Unknown keys raise InvalidArgument.
+ * Strings in iopts point into the table at idx (keep it on the stack while they are used).
+ * ql_iter_options returns the index of the snapshot userdata found (0 if none). */
+void ql_read_options(lua_State *L, int idx, const ql_db *owner, const char *op,
+                     quarry_read_options *ro);
+void ql_write_options(lua_State *L, int idx, const char *op, quarry_write_options *wo);
+int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
+                    quarry_iter_options *io);
+/* Pushes a table of the tuning values (options with tuning = 1) of opts. */
+void ql_push_tuning(lua_State *L, const quarry_options *opts);
+
+/* ---- accessors (two per type: type only; checked = open, else raises Closed) ----------------- */
+ql_db *ql_todb(lua_State *L, int idx);
+ql_db *ql_checkdb(lua_State *L, int idx, const char *op);
+ql_cf *ql_tocf(lua_State *L, int idx);
+ql_cf *ql_checkcf(lua_State *L, int idx, const char *op);
+ql_batch *ql_tobatch(lua_State *L, int idx);
+ql_batch *ql_checkbatch(lua_State *L, int idx, const char *op);
+ql_iter *ql_toiter(lua_State *L, int idx);
+ql_iter *ql_checkiter(lua_State *L, int idx, const char *op);
+ql_snapshot *ql_tosnapshot(lua_State *L, int idx);
+ql_snapshot *ql_checksnapshot(lua_State *L, int idx, const char *op);
+
+/* A data-operation target at idx: a db (family NULL = default) or a cf. Raises a type error for
+ * anything else and Closed for a closed handle. */
+ql_db *ql_checktarget(lua_State *L, int idx, const char *op, quarry_cf **cf);
+/* Pushes the db userdata of the target (db or cf) at idx. */
+void ql_push_owner(lua_State *L, int idx);
+
+/* Constructors used across files: each pushes the new userdata. db_idx is the db userdata. */
+ql_cf *ql_cf_push(lua_State *L, int db_idx); /* closed until the caller sets cf */
+ql_batch *ql_batch_push(lua_State *L, int db_idx, const char *op);
+void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op);
+
+/* Creates the metatable tname (__name = tname) with metamethods meta and __index = a table of
+ * methods. Leaves the stack unchanged. */
+void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
+/* Adds functions to the methods (__index) table of the existing metatable tname. */
+void ql_add_methods(lua_State *L, const char *tname, const luaL_Reg *methods);
+/* Raises Closed: "<tname> is closed" (+ " (its database was closed)" when by_db). */
+int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
+/* An optional column family argument at idx: nil/none gives NULL (every family or default, as
+ * the core function says); a cf of another database raises InvalidArgument. */
+quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
+
+/* The data operations (get, multi_get, put, delete, delete_range) shared by db and cf (l_db.c);
+ * l_iter.c adds pairs and iterator to both. */
+extern const luaL_Reg ql_data_ops[];
+
+/* ---- per-concern registration: each takes the module table on top of the stack, adds its
+ * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error,
+ * options, db, cf, batch, iter, snapshot (later ones add methods to the db class). ---------- */
+void quarry_l_error_open(lua_State *L);
+void quarry_l_options_open(lua_State *L);
+void quarry_l_db_open(lua_State *L);
+void quarry_l_cf_open(lua_State *L);
+void quarry_l_batch_open(lua_State *L);
+void quarry_l_iter_open(lua_State *L);
+void quarry_l_snapshot_open(lua_State *L);
+
+/* Defined by l_json.c: pushes the quarry.json table; the module stores it as field `json`. */
+int quarry_l_json_open(lua_State *L);
+
+/* The module entry point: the one exported symbol (the build hides the others). */
+#if defined(__GNUC__)
+#define QL_EXPORT __attribute__((visibility("default")))
+#else
+#define QL_EXPORT
+#endif
+QL_EXPORT int luaopen_quarry_core(lua_State *L);
+
+#endif

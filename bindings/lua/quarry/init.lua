@@ -1,0 +1,24 @@
+-- quarry: the Lua face of Quarry (`require "quarry"`).
+-- The C module quarry.core does the work (open, get, put, iteration, batches: all in C); this
+-- file re-exports it and adds what reads better written in Lua. See docs/lua-api.md.
+local core = require("quarry.core")
+
+local M = {}
+for name, value in pairs(core) do
+  M[name] = value
+end
+
+--- quarry.with(path, options, fn): opens the database, calls fn(db) and closes it whatever
+--- happens (also when fn raises: the error propagates). Returns fn's results.
+function M.with(path, options, fn)
+  if fn == nil and type(options) == "function" then
+    options, fn = nil, options
+  end
+  if type(fn) ~= "function" then
+    error(("bad argument #3 to 'with' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local db <close> = core.open(path, options)
+  return fn(db)
+end
+
+return M

@@ -1,0 +1,156 @@
+-- 03-batch: write batches: atomic across families, the function form (nothing written when
+-- the function raises), batch methods, and persistence after reopening.
+local quarry = require("quarry")
+local helpers = require("spec.helpers")
+
+describe("batches", function()
+  local path, db, users, events
+
+  before_each(function()
+    path = helpers.tmpdir("batch") .. "/db"
+    db = quarry.open(path, { column_families = { "users", "events" } })
+    users, events = db:cf("users"), db:cf("events")
+  end)
+
+  after_each(function()
+    if db then db:close() end
+    db, users, events = nil, nil, nil
+    collectgarbage()
+    collectgarbage()
+    helpers.cleanup()
+  end)
+
+  it("writes nothing until committed, then everything across families", function()
+    db:put("gone", "x")
+    local b = db:batch()
+    b:put("k", "default")
+    b:put(users, "u1", "alice")
+    b:put(events, "e1", "login")
+    b:delete("gone")
+    assert.are.equal(4, b:count())
+    assert.is_nil(db:get("k"))
+    assert.is_nil(users:get("u1"))
+    assert.are.equal("x", db:get("gone"))
+    db:write(b)
+    assert.are.equal("default", db:get("k"))
+    assert.are.equal("alice", users:get("u1"))
+    assert.are.equal("login", events:get("e1"))
+    assert.is_nil(db:get("gone"))
+    b:close()
+  end)
+
+  it("chains operations, deletes ranges, counts, clears and reuses a batch", function()
+    for _, k in ipairs({ "a", "b", "c" }) do users:put(k, k) end
+    local b = db:batch()
+    assert.are.equal(b, b:put(users, "d", "d"):delete(users, "a"))
+    b:delete_range(users, "b", "d")
+    assert.are.equal(3, b:count())
+    assert.is_true(b:data_size() > 0)
+    db:write(b, { sync = true })
+    assert.is_nil(users:get("a"))
+    assert.is_nil(users:get("b"))
+    assert.is_nil(users:get("c"))
+    assert.are.equal("d", users:get("d"))
+    -- the batch keeps its content after a write: writing again repeats it
+    b:clear()
+    assert.are.equal(0, b:count())
+    b:put("again", "1")
+    db:write(b)
+    assert.are.equal("1", db:get("again"))
+    b:close()
+  end)
+
+  it("binary keys and values survive a batch", function()
+    db:write(function(b)
+      b:put(users, "k\0\1", "v\0\2")
+      b:put("\255", "\0")
+    end)
+    assert.are.equal("v\0\2", users:get("k\0\1"))
+    assert.are.equal("\0", db:get("\255"))
+  end)
+
+  it("the function form commits what the function added", function()
+    local seen
+    db:write(function(b)
+      seen = b
+      b:put(users, "u1", "alice")
+      b:put(events, "e1", "login")
+    end, { sync = true })
+    assert.are.equal("alice", users:get("u1"))
+    assert.are.equal("login", events:get("e1"))
+    -- the temporary batch is closed once written
+    assert.matches("closed", tostring(seen))
+    helpers.raises_code("Closed", nil, seen.put, seen, "k", "v")
+    assert.are.equal(0, db:live_children().batches)
+  end)
+
+  it("the function form writes nothing when the function raises, and propagates the error", function()
+    local seen
+    local ok, err = pcall(db.write, db, function(b)
+      seen = b
+      b:put(users, "u1", "alice")
+      b:put("k", "v")
+      error({ reason = "changed my mind" })
+    end)
+    assert.is_false(ok)
+    assert.are.same({ reason = "changed my mind" }, err)
+    assert.is_nil(users:get("u1"))
+    assert.is_nil(db:get("k"))
+    assert.matches("closed", tostring(seen))
+    assert.are.equal(0, db:live_children().batches)
+  end)
+
+  it("the function form may yield inside a coroutine", function()
+    local co = coroutine.wrap(function()
+      db:write(function(b)
+        b:put("before", "1")
+        coroutine.yield("paused")
+        b:put("after", "2")
+      end)
+      return "done"
+    end)
+    assert.are.equal("paused", co())
+    assert.is_nil(db:get("before"))
+    assert.are.equal("done", co())
+    assert.are.equal("1", db:get("before"))
+    assert.are.equal("2", db:get("after"))
+  end)
+
+  it("persists committed batches after a reopen", function()
+    db:write(function(b)
+      for i = 1, 100 do
+        b:put(users, ("u%03d"):format(i), tostring(i))
+      end
+      b:put(events, "count", "100")
+    end, { sync = true })
+    db:close()
+    db = quarry.open(path)
+    users, events = db:cf("users"), db:cf("events")
+    assert.are.equal("100", events:get("count"))
+    assert.are.equal("1", users:get("u001"))
+    assert.are.equal("100", users:get("u100"))
+  end)
+
+  it("refuses a family or batch of another database", function()
+    local other = quarry.open(helpers.tmpdir("batch") .. "/other", { column_families = { "users" } })
+    local b = db:batch()
+    helpers.raises_code("InvalidArgument", "another database", b.put, b, other:cf("users"), "k", "v")
+    local ob = other:batch()
+    ob:put("k", "v")
+    helpers.raises_code("InvalidArgument", "another database", db.write, db, ob)
+    assert.is_nil(db:get("k"))
+    other:close()
+  end)
+
+  it("raises argument errors naming the argument", function()
+    local b = db:batch()
+    helpers.raises_plain("bad argument #1 to 'put' (string expected, got number)", function() b:put(1, "v") end)
+    helpers.raises_plain("bad argument #3 to 'put' (string expected, got nil)",
+      function() b:put(users, "k", nil) end)
+    helpers.raises_plain("bad argument #1 to 'write' (quarry.batch or function expected, got string)",
+      function() db:write("b") end)
+    helpers.raises_code("InvalidArgument", "sink", db.write, db, b, { sink = true })
+    helpers.raises_code("InvalidArgument", "sink", db.write, db, function() end, { sink = true })
+    b:close()
+  end)
+end)
