@@ -82,7 +82,7 @@ const char *ql_checkbytes(lua_State *L, int idx, size_t *len);
 quarry_options *ql_open_options(lua_State *L, int idx);
 /* Parses ropts/wopts/iopts at idx (nil or none: defaults). Unknown keys raise InvalidArgument.
  * Strings in iopts point into the table at idx (keep it on the stack while they are used).
- * ql_iter_options returns the index of the snapshot userdata found (0 if none). */
+ * ql_iter_options returns 1 when iopts holds a snapshot (to anchor in the iterator), else 0. */
 void ql_read_options(lua_State *L, int idx, const ql_db *owner, const char *op,
                      quarry_read_options *ro);
 void ql_write_options(lua_State *L, int idx, const char *op, quarry_write_options *wo);
