@@ -19,6 +19,7 @@ typedef struct qj_reader {
   int closed;
   int busy;      /* a call is running (or was interrupted by an error: the reader is unusable) */
   int failed;    /* a parse error was raised; the message is user value UV_ERROR */
+  int deferred;  /* a parse error is pending: raised once the elements before it are returned */
   int started;   /* the format is detected and the builder exists */
   int eof;       /* the source is exhausted */
   int finished;  /* everything is parsed */
@@ -89,18 +90,20 @@ __attribute__((noreturn)) static void rfail(lua_State *L, qj_reader *r, int idx,
 
 /* ---- input: raw bytes, then LZ4 or not ----------------------------------------------------- */
 
-static int read_raw(lua_State *L, qj_reader *r) {
-  r->in_pos = r->in_len = 0;
+/* Reads into r->in after its first keep bytes; returns 0 at the end of the source. */
+static int read_raw(lua_State *L, qj_reader *r, size_t keep) {
+  r->in_pos = 0;
+  r->in_len = keep;
   if (r->fd >= 0) {
     ssize_t n;
     do
-      n = read(r->fd, r->in, r->in_cap);
+      n = read(r->fd, r->in + keep, r->in_cap - keep);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       lua_pushfstring(L, "read error: %s", strerror(errno));
       rfail(L, r, 1, lua_tostring(L, -1));
     }
-    r->in_len = (size_t)n;
+    r->in_len = keep + (size_t)n;
   } else {
     size_t n;
     lua_getiuservalue(L, 1, UV_SOURCE);
@@ -111,20 +114,20 @@ static int read_raw(lua_State *L, qj_reader *r) {
       rfail(L, r, 1, "the source function must return strings (or nil at the end)");
     } else {
       const char *s = lua_tolstring(L, -1, &n);
-      if (n > r->in_cap) {
-        unsigned char *p = realloc(r->in, n);
+      if (keep + n > r->in_cap) {
+        unsigned char *p = realloc(r->in, keep + n);
         if (p == NULL)
           rfail(L, r, 1, "out of memory");
         r->in = p;
-        r->in_cap = n;
+        r->in_cap = keep + n;
       }
-      memcpy(r->in, s, n);
+      memcpy(r->in + keep, s, n);
     }
     lua_pop(L, 1);
-    r->in_len = n;
+    r->in_len = keep + n;
   }
-  r->raw_read += r->in_len;
-  return r->in_len > 0;
+  r->raw_read += r->in_len - keep;
+  return r->in_len > keep;
 }
 
 static void pend_reserve(lua_State *L, qj_reader *r, size_t n) {
@@ -142,7 +145,7 @@ static void pend_reserve(lua_State *L, qj_reader *r, size_t n) {
 
 /* Appends uncompressed bytes to pend; returns 0 when the source is exhausted. */
 static int fill(lua_State *L, qj_reader *r) {
-  if (r->in_pos == r->in_len && !read_raw(L, r)) {
+  if (r->in_pos == r->in_len && !read_raw(L, r, 0)) {
     if (r->lz4 == 1 && r->lz4_hint != 0) { /* output still held by the context? */
       size_t dst, src = 0, rc;
       pend_reserve(L, r, QJ_CHUNK);
@@ -157,6 +160,8 @@ static int fill(lua_State *L, qj_reader *r) {
     return 0;
   }
   if (r->lz4 < 0) {
+    while (r->in_len < 4 && read_raw(L, r, r->in_len)) /* tiny pieces from a function */
+      ;
     static const unsigned char magic[4] = {0x04, 0x22, 0x4D, 0x18}; /* 0x184D2204 LE */
     r->lz4 = r->in_len >= 4 && memcmp(r->in, magic, 4) == 0;
     if (r->lz4) {
@@ -230,14 +235,21 @@ static void scan(qj_reader *r) {
 
 /* ---- parsing ---------------------------------------------------------------------------------- */
 
-__attribute__((noreturn)) static void parse_error(lua_State *L, qj_reader *r) {
+/* Keeps the message of a parse error (user value UV_ERROR): the elements completed before the
+ * error are returned first, then every call raises it. */
+static void parse_error(lua_State *L, qj_reader *r) {
   uint64_t line, col;
   char what[400];
   qj_builder_linecol(&r->b, r->b.err_pos, &line, &col);
   snprintf(what, sizeof what, "parse error at line %llu, column %llu (byte %llu): %s",
            (unsigned long long)line, (unsigned long long)col, (unsigned long long)r->b.err_pos,
            r->b.err);
-  rfail(L, r, 1, what);
+  lua_getiuservalue(L, 1, UV_NAME);
+  lua_pushfstring(L, "json: %s: %s", lua_tostring(L, -1), what);
+  lua_setiuservalue(L, 1, UV_ERROR);
+  lua_pop(L, 1);
+  r->deferred = 1;
+  r->finished = 1;
 }
 
 static void on_header(qj_builder *b) {
@@ -299,15 +311,18 @@ static void start(lua_State *L, qj_reader *r) {
 }
 
 /* Gives yajl pend[0..n) and keeps the rest. */
-static void feed(lua_State *L, qj_reader *r, size_t n) {
-  if (qj_builder_feed(&r->b, r->pend, n, r->fed) != 0)
+static int feed(lua_State *L, qj_reader *r, size_t n) {
+  if (qj_builder_feed(&r->b, r->pend, n, r->fed) != 0) {
     parse_error(L, r);
+    return -1;
+  }
   qj_builder_count_lines(&r->b);
   r->fed += n;
   memmove(r->pend, r->pend + n, r->pend_len - n);
   r->pend_len -= n;
   r->scan_pos -= n;
   r->safe -= n;
+  return 0;
 }
 
 static void step(lua_State *L, qj_reader *r) {
@@ -315,8 +330,8 @@ static void step(lua_State *L, qj_reader *r) {
     r->eof = 1;
   if (r->eof) {
     r->safe = r->scan_pos = r->pend_len;
-    if (r->pend_len > 0)
-      feed(L, r, r->pend_len);
+    if (r->pend_len > 0 && feed(L, r, r->pend_len) != 0)
+      return;
     if (qj_builder_feed(&r->b, NULL, 0, r->fed) != 0)
       parse_error(L, r);
     r->finished = 1;
@@ -353,6 +368,11 @@ static int r_next(lua_State *L) {
   lua_getiuservalue(L, 1, UV_QUEUE); /* 2 */
   if (pop_queue(L, r, 2))
     return 1;
+  if (r->deferred) {
+    r->failed = 1;
+    lua_getiuservalue(L, 1, UV_ERROR);
+    return lua_error(L);
+  }
   if (r->finished) {
     lua_pushnil(L);
     return 1;
@@ -375,13 +395,21 @@ static int r_next(lua_State *L) {
   r->b.s_queue = 2;
   while (r->q_head > r->b.q_tail && !r->finished)
     step(L, r);
+  if (r->deferred)
+    lua_settop(L, 6); /* the element the error interrupted */
   n = lua_gettop(L) - 6;
   if (!lua_checkstack(T, n + 1))
     rfail(L, r, 1, "Lua stack exhausted");
   lua_xmove(L, T, n);
   r->busy = 0;
-  if (!pop_queue(L, r, 2))
-    lua_pushnil(L);
+  if (pop_queue(L, r, 2))
+    return 1;
+  if (r->deferred) {
+    r->failed = 1;
+    lua_getiuservalue(L, 1, UV_ERROR);
+    return lua_error(L);
+  }
+  lua_pushnil(L);
   return 1;
 }
 
