@@ -57,6 +57,7 @@ typedef struct qj_builder {
   int keep_order;         /* objects record their key order */
   unsigned char *kind;    /* per level (1..max_depth+1): 'a' array, 'o' object, 'd' diverted */
   lua_Integer *count;     /* per level: elements or keys stored so far */
+  int *hint;              /* per level: size of the last container closed there (presizing) */
   /* stack slots (absolute indices) of the cached values of the current call */
   int s_object_mt, s_array_mt, s_number_mt, s_queue;
   lua_Integer q_tail;     /* queue: value at 2i-1, end offset at 2i, i in 1..q_tail/2 */

@@ -436,7 +436,8 @@ static int cb_start_map(void *ctx) {
   lua_State *L = b->L;
   if (!value_start(b, 2) || !open_level(b, 'o'))
     return 0;
-  lua_createtable(L, 0, 0);
+  int h = b->hint[b->depth]; /* siblings tend to share a shape: avoid regrowing the table */
+  lua_createtable(L, b->keep_order ? h : 0, h);
   lua_pushvalue(L, b->s_object_mt);
   lua_setmetatable(L, -2);
   if (b->depth == 1 && (b->mode == QJ_MODE_OBJECT || b->mode == QJ_MODE_AUTO) &&
@@ -453,8 +454,14 @@ static int cb_map_key(void *ctx, const unsigned char *v, size_t len) {
   return push_string(b, v, len);
 }
 
+static void set_hint(qj_builder *b) {
+  lua_Integer n = b->count[b->depth];
+  b->hint[b->depth] = n > 64 ? 64 : (int)n;
+}
+
 static int cb_end_map(void *ctx) {
   qj_builder *b = CTX;
+  set_hint(b);
   b->depth--;
   return finish(b);
 }
@@ -472,7 +479,7 @@ static int cb_start_array(void *ctx) {
       b->key_found = 1;
     }
   } else {
-    lua_createtable(L, 0, 0);
+    lua_createtable(L, b->hint[b->depth], 0);
     lua_pushvalue(L, b->s_array_mt);
     lua_setmetatable(L, -2);
   }
@@ -490,6 +497,7 @@ static int cb_end_array(void *ctx) {
       b->header_done = 1;
     return 1;
   }
+  set_hint(b);
   b->depth--;
   return finish(b);
 }
@@ -507,8 +515,9 @@ int qj_builder_init(qj_builder *b, enum qj_mode mode, int max_depth) {
   b->lc_line = 1;
   b->kind = malloc((size_t)max_depth + 2);
   b->count = malloc(sizeof *b->count * ((size_t)max_depth + 2));
+  b->hint = calloc((size_t)max_depth + 2, sizeof *b->hint);
   b->h = yajl_alloc(&callbacks, NULL, b);
-  if (b->kind == NULL || b->count == NULL || b->h == NULL)
+  if (b->kind == NULL || b->count == NULL || b->hint == NULL || b->h == NULL)
     return -1;
   if (mode == QJ_MODE_AUTO || mode == QJ_MODE_LINES || mode == QJ_MODE_OBJECT)
     yajl_config(b->h, yajl_allow_multiple_values, 1);
@@ -523,6 +532,8 @@ void qj_builder_free(qj_builder *b) {
   b->kind = NULL;
   free(b->count);
   b->count = NULL;
+  free(b->hint);
+  b->hint = NULL;
   free(b->sbuf);
   b->sbuf = NULL;
   b->scap = 0;
