@@ -94,6 +94,26 @@ function M.open(path, options)
   return self
 end
 
+-- chain.open_reader(path [, options]) -> store: opens for reading only, so it works against a
+-- live writer: read_only first; when the database is locked, as a secondary (following the
+-- primary) with its own files in a scratch directory removed at close. options.secondary forces
+-- the secondary mode.
+function M.open_reader(path, options)
+  options = options or {}
+  if not options.secondary then
+    local ok, store = pcall(M.open, path, { mode = "read_only", db = options.db })
+    if ok then return store end
+    if not (quarry.is_error(store) and (store.code == "Locked" or store.code == "Busy")) then
+      error(store, 0)
+    end
+  end
+  local scratch = os.tmpname()
+  os.remove(scratch)
+  local store = M.open(path, { mode = "secondary", secondary_path = scratch, db = options.db })
+  store.scratch = scratch
+  return store
+end
+
 function Store:_load()
   local meta = self.cf.meta
   local fmt = meta:get("format")
@@ -131,6 +151,10 @@ function Store:close()
   if self.db then
     self.db:close()
     self.db = nil
+  end
+  if self.scratch then
+    os.execute("rm -rf '" .. self.scratch:gsub("'", "'\\''") .. "'")
+    self.scratch = nil
   end
 end
 Store.__close = Store.close

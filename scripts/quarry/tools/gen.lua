@@ -28,14 +28,15 @@ end
 M.rng = rng
 
 -- gen.chain(options, emit): generates options.blocks blocks, calling emit(block) for each.
--- options: blocks, seed, plain (no fields beyond the reference format), max_txs (per block).
+-- options: blocks, seed, plain (no fields beyond the reference format), max_txs (most regular
+-- transactions per block besides the coinbase, default 8).
 function M.chain(options, emit)
   local json = require("quarry.json")
   local OBJ, ARR = json.object_mt, json.array_mt
   local setmetatable = setmetatable
   local _, below, hex = rng(options.seed or 42)
   local plain = options.plain
-  local max_txs = options.max_txs or 8
+  local max_txs = options.max_txs or 8 -- regular transactions per block: 0 .. max_txs
   local HALVING, REWARD = 210000, 5000000000
   local BIG = 1 << 53
 
@@ -73,7 +74,7 @@ function M.chain(options, emit)
     ts = ts + 540 + below(121)
     local txs = setmetatable({}, ARR)
     local fees = 0
-    local ntx = below(max_txs)
+    local ntx = below(max_txs + 1)
     for t = 1, ntx do
       if npool == 0 then break end
       local id = hex(32)
@@ -167,7 +168,7 @@ function M.run(argv)
   end
   local w = json.writer(args.out, wopts)
   local ok, err = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
-    max_txs = (args.max_txs or 8) + 1 }, function(block) w:write(block) end)
+    max_txs = args.max_txs }, function(block) w:write(block) end)
   if not ok then
     w:abort()
     error(err, 0)

@@ -11,12 +11,20 @@ M.DEFAULT_GROUP_BLOCKS = 1000
 M.DEFAULT_GROUP_MB = 32
 
 -- Opens the dump for streaming (object with "blocks", bare array, or JSON Lines; .lz4 or not).
-function M.open_source(path)
-  local json = require("quarry.json")
-  return json.reader(path, { format = "auto", key = "blocks" })
+-- JSON Lines is told by the extension (.jsonl, .ndjson, then .lz4 or not); anything else is
+-- read as "auto" (an object with "blocks", or a bare array).
+function M.source_format(path)
+  local base = path:gsub("%.lz4$", "")
+  if base:match("%.jsonl$") or base:match("%.ndjson$") then return "jsonl" end
+  return "auto"
 end
 
-local function fail(fmt, ...) error(("quarry.chain.migrate: " .. fmt):format(...), 0) end
+function M.open_source(path)
+  local json = require("quarry.json")
+  return json.reader(path, { format = M.source_format(path), key = "blocks" })
+end
+
+local function fail(fmt, ...) error(fmt:format(...), 0) end
 
 -- Compacts every family of the store and flushes first, so the size on disk is real.
 function M.settle(store)
