@@ -478,14 +478,14 @@ int quarry_db_close(quarry_db *db) {
     default: q_batch_release((quarry_batch *)(void *)c); break;
     }
   }
-  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. */
-  if (db->mode == Q_MODE_READ_WRITE) {
+  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. A failed handle is not
+   * synced: RocksDB 7.8 asserts (aborts) when a file writer that already saw an I/O error is
+   * used again (WritableFileWriter::AssertFalseAndGetStatusForPrevError, seen on ENOSPC), and
+   * whatever was acknowledged before the failure is already durable or reported. */
+  if (db->mode == Q_MODE_READ_WRITE && !atomic_load(&db->failed)) {
     rocksdb_flush_wal(db->rdb, 1, &err);
-    if (err) {
+    if (err)
       rc = q_status_from_rocksdb(err);
-      if (atomic_load(&db->failed)) /* already reported; the handle was failed */
-        rc = 0;
-    }
   }
   for (i = 0; i < db->ncfs; i++) {
     quarry_cf *cf = db->cfs[i];
