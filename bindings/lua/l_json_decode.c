@@ -19,7 +19,9 @@ static uint64_t cur_pos(const qj_builder *b) {
 /* Absolute offset of the last byte of the current token (the position errors name). */
 static uint64_t tok_pos(const qj_builder *b) {
   uint64_t p = cur_pos(b);
-  return (b->chunk && p > b->chunk_base) ? p - 1 : p;
+  /* a number is complete only when the byte after it arrives, possibly in the next chunk (or at
+   * the end of the input): its last byte is then before the chunk, so no clamping to it */
+  return p > 0 ? p - 1 : 0;
 }
 
 static void advance_lines(qj_builder *b, uint64_t pos) {
@@ -556,7 +558,11 @@ int qj_builder_feed(qj_builder *b, const unsigned char *chunk, size_t len, uint6
    * lexical ones (not for invalid UTF-8): name the offending byte in both cases. */
   int on_byte = e != NULL && strncmp((const char *)e, "lexical error", 13) == 0 &&
                 strstr((const char *)e, "UTF8") == NULL;
-  b->err_pos = base + (bc > 0 && !on_byte ? bc - 1 : bc);
+  uint64_t p = base + bc;
+  if (chunk == NULL && e != NULL && strstr((const char *)e, "premature EOF") != NULL)
+    b->err_pos = p; /* the end of the input */
+  else
+    b->err_pos = on_byte || p == 0 ? p : p - 1;
   while (n > 0 && (e[n - 1] == '\n' || e[n - 1] == ' ' || e[n - 1] == '.'))
     n--;
   const char *msg = e ? (const char *)e : "unknown error";
