@@ -122,7 +122,9 @@ function M.run(options)
     extra.header = header and codec.encode_value(header) or false
     g:commit(extra)
     groups = groups + 1
-    local json_bytes = reader:offset()
+    -- JSON bytes: the file's size, or for LZ4 what the reader decompressed up to the end of the
+    -- last block (the closing brackets after it are not counted).
+    local json_bytes = compressed and reader:offset() or source_size
     reader:close()
     local t_load = progress.now() - t0
     if on_progress then
