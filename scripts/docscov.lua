@@ -1,7 +1,7 @@
 -- docscov.lua: checks that every public Lua name of quarry has a heading in docs/*.md.
 -- Loads the module, opens a temporary database, lists the methods of every handle type (db, cf,
 -- batch, iterator, snapshot) and the module's functions, and looks for a heading
--- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s:). It also checks that the
+-- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s: json. r: w: n:). It also checks that the
 -- presets table in docs/lua-api.md matches the values the module reports.
 --
 -- Usage (LUA_PATH / LUA_CPATH pointing at the module, as CTest sets them):
@@ -68,6 +68,21 @@ do
   for _, h in ipairs(handles) do
     add_functions(h[1], getmetatable(h[2]).__index)
   end
+end
+
+-- quarry.json: the module's functions and the methods of its reader, writer and number objects.
+do
+  local json = require("quarry.json")
+  add_functions("json.", json)
+  local path = dir .. "/docscov.jsonl"
+  local w = json.writer(path, { format = "jsonl" })
+  add_functions("w:", getmetatable(w).__index)
+  w:write({ 1 })
+  w:close()
+  local r = json.reader(path)
+  add_functions("r:", getmetatable(r).__index)
+  r:close()
+  add_functions("n:", getmetatable(json.number("1.5")).__index)
 end
 os.execute("rm -rf " .. sh_quote(dir))
 
