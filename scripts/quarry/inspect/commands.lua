@@ -75,6 +75,12 @@ function M.formatter(opts)
   return f
 end
 
+-- The family argument of db:property / db:approximate_size: nil for the default family.
+local function cf_arg(session, cf)
+  if cf == session.db then return nil end
+  return cf
+end
+
 -- ---- scan --------------------------------------------------------------------------------------
 
 --- Writes the pairs of a family in key order. o: cf (name), from (inclusive), to (exclusive),
@@ -136,12 +142,6 @@ function M.count(session, o)
 end
 
 -- ---- families, properties, sizes ---------------------------------------------------------------
-
--- The family argument of db:property / db:approximate_size: nil for the default family.
-local function cf_arg(session, cf)
-  if cf == session.db then return nil end
-  return cf
-end
 
 local function int_property(db, name, cf)
   local ok, v = pcall(db.property, db, name, cf)

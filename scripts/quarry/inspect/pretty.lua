@@ -118,6 +118,7 @@ local function entries(t, json)
 end
 
 local function render(v, opts, depth, seen, json)
+  if json and v == json.null then return "null" end
   local t = type(v)
   if t == "string" then return M.bytes(v, opts) end
   if t == "number" then
@@ -128,10 +129,7 @@ local function render(v, opts, depth, seen, json)
   end
   if t ~= "table" then return tostring(v) end
   local mt = getmetatable(v)
-  if json then
-    if v == json.null then return "null" end
-    if mt == json.number_mt then return tostring(v.text or v) end
-  end
+  if json and mt == json.number_mt then return tostring(v) end
   if mt and mt.__tostring then return tostring(v) end
   if seen[v] then return "<cycle: " .. tostring(v):gsub("^table: ", "") .. ">" end
   local name = mt and type(mt.__name) == "string" and mt.__name .. " " or ""
