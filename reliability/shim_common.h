@@ -79,7 +79,11 @@ static int shim_under_dir(const char *path) {
 static void shim_init_dir(const char *env) {
   const char *d = getenv(env);
   if (d && *d) {
-    snprintf(shim_dir, sizeof shim_dir, "%s", d);
+    char cwd[PATH_MAX];
+    if (d[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+      snprintf(shim_dir, sizeof shim_dir, "%s", d);
+    else
+      snprintf(shim_dir, sizeof shim_dir, "%.2000s/%.2000s", cwd, d);
     shim_dir_len = strlen(shim_dir);
     while (shim_dir_len > 1 && shim_dir[shim_dir_len - 1] == '/')
       shim_dir[--shim_dir_len] = '\0';

@@ -7,6 +7,7 @@
  *   QUARRY_FAIL_ERRNO  ENOSPC (default) or EIO
  *   QUARRY_FAIL_PERSIST 1: fail every watched call from the Nth on (a disk that stays full)
  *   QUARRY_FAIL_COUNT_FILE  at exit, the number of watched calls is written there
+ *   QUARRY_FAIL_SKIP   a file-name prefix never failed nor counted (e.g. LOG: the info log)
  * Each injected failure is reported on stderr ("shim_fail: call N (op) -> ENOSPC"). */
 #include "shim_common.h"
 
@@ -20,7 +21,7 @@ static const char *const op_names[] = {"write", "pwrite", "fsync", "fdatasync", 
 static unsigned ops = OP_ALL;
 static long fail_n, calls, failures;
 static int fail_errno = ENOSPC, persist, reported;
-static char count_file[PATH_MAX];
+static char count_file[PATH_MAX], skip[64];
 
 __attribute__((constructor)) static void fail_init(void) {
   const char *s;
@@ -46,6 +47,8 @@ __attribute__((constructor)) static void fail_init(void) {
     fail_errno = EIO;
   if ((s = getenv("QUARRY_FAIL_PERSIST")))
     persist = atoi(s);
+  if ((s = getenv("QUARRY_FAIL_SKIP")))
+    snprintf(skip, sizeof skip, "%s", s);
   if ((s = getenv("QUARRY_FAIL_COUNT_FILE")))
     snprintf(count_file, sizeof count_file, "%s", s);
 }
@@ -88,9 +91,15 @@ static int should_fail(unsigned op) {
   return fail;
 }
 
+static int skipped(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  return skip[0] && strncmp(base, skip, strlen(skip)) == 0;
+}
+
 static void watch(int fd, const char *path) {
   if (fd >= 0 && fd < SHIM_MAX_FD)
-    shim_watched[fd] = (unsigned char)shim_under_dir(path);
+    shim_watched[fd] = (unsigned char)(shim_under_dir(path) && !skipped(path));
 }
 
 int open(const char *path, int flags, ...) {
@@ -100,7 +109,7 @@ int open(const char *path, int flags, ...) {
   va_start(ap, flags);
   mode = shim_mode_arg(flags, ap);
   va_end(ap);
-  if ((flags & O_CREAT) && shim_under_dir(path) && should_fail(OP_CREATE))
+  if ((flags & O_CREAT) && shim_under_dir(path) && !skipped(path) && should_fail(OP_CREATE))
     return -1;
   fd = real.open(path, flags, mode);
   watch(fd, path);
@@ -116,7 +125,8 @@ int openat(int dirfd, const char *path, int flags, ...) {
   mode = shim_mode_arg(flags, ap);
   va_end(ap);
   abs_ok = dirfd == AT_FDCWD || (path[0] == '/');
-  if (abs_ok && (flags & O_CREAT) && shim_under_dir(path) && should_fail(OP_CREATE))
+  if (abs_ok && (flags & O_CREAT) && shim_under_dir(path) && !skipped(path) &&
+      should_fail(OP_CREATE))
     return -1;
   fd = real.openat(dirfd, path, flags, mode);
   if (abs_ok)

@@ -311,6 +311,120 @@ QUARRY_API int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const ch
 /* Total bytes of the files under the database directory. */
 QUARRY_API int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes);
 
+/* ---------------------------------------------------------------------------------------------
+ * Checkpoints, backups, verification (core/src/checkpoint.c, backup.c, verify.c)
+ * ------------------------------------------------------------------------------------------- */
+/* Writes a consistent, openable copy of db into dir. dir must not exist (QUARRY_EINVAL "...
+ * already exists; choose a new directory") and its parent must be an existing directory
+ * (QUARRY_EIO naming it). The memtables are flushed first, so a database without a WAL loses
+ * nothing; table files are hard-linked when dir is on the same filesystem, copied otherwise. Both
+ * dir and its parent are fsynced before return. read_only/secondary: QUARRY_ENOTSUPPORTED.
+ * dir is only read. Safe to call while other threads write: the copy is one consistent state
+ * (with the WAL off and several families, each family's state is taken at its own flush). */
+QUARRY_API int quarry_db_checkpoint(quarry_db *db, const char *dir);
+
+/* What a full scan read, family by family. */
+typedef struct {
+  char *name;       /* family name, owned by the report */
+  uint64_t keys;    /* entries read */
+  uint64_t bytes;   /* key + value bytes read */
+  char digest[65];  /* hex SHA-256 of the family (quarry_db_digest; "" for quarry_db_verify) */
+} quarry_family_report;
+
+typedef struct {
+  quarry_family_report *families; /* nfamilies entries sorted by name (bytewise) */
+  size_t nfamilies;
+  uint64_t keys, bytes;           /* totals over the families */
+  uint64_t sequence;              /* sequence number the scan read at (the snapshot's) */
+  uint64_t table_files;           /* quarry_db_verify: live table files checked */
+  uint64_t table_bytes;           /* quarry_db_verify: their total size per the MANIFEST */
+  char digest[65];                /* quarry_db_digest: the digest asked for; "" otherwise */
+} quarry_scan_report;
+
+/* Reads every entry of every family at one snapshot with block checksums verified (without
+ * filling the block cache), and checks that each live table file exists with the size the
+ * MANIFEST records. A damaged block gives QUARRY_ECORRUPTION whose message names the table file
+ * (RocksDB's text) and the family; nothing read from a damaged block is ever returned. Any mode.
+ * On success the caller owns *out and frees it with quarry_scan_report_free. */
+QUARRY_API int quarry_db_verify(quarry_db *db, quarry_scan_report **out);
+
+/* A deterministic SHA-256 digest of contents, read like quarry_db_verify (checksums verified):
+ *   family digest   = SHA-256 over its entries in key order of
+ *                     be64(len key) || key || be64(len value) || value
+ *   database digest = SHA-256 over the families in bytewise name order of
+ *                     be64(len name) || name || family digest (32 raw bytes)
+ * (be64: 8 bytes big-endian). cf NULL: the database digest in (*out)->digest and each family's
+ * in (*out)->families; cf given: that family alone, its digest in both places. snap NULL: a
+ * snapshot taken for the call. Two databases with the same families and entries have the same
+ * digest whatever their files, options or history. The caller frees *out with
+ * quarry_scan_report_free. */
+QUARRY_API int quarry_db_digest(quarry_db *db, quarry_cf *cf, const quarry_snapshot *snap,
+                                quarry_scan_report **out);
+QUARRY_API void quarry_scan_report_free(quarry_scan_report *r);
+
+/* Backups: RocksDB's BackupEngine over one directory, incremental (table files shared between
+ * backups), each backup sealed, verified by content, restorable into a new directory. */
+typedef struct quarry_backups quarry_backups;
+
+typedef struct {
+  uint32_t max_backups;  /* 0: keep every backup; else only the newest max_backups are kept,
+                            applied after each create */
+  int share_table_files; /* 1 (default): unchanged table files are shared between backups */
+  int create_if_missing; /* 1 (default): create the directory (its parent must exist) */
+} quarry_backup_options;
+#define QUARRY_BACKUP_OPTIONS_INIT {0, 1, 1}
+
+typedef struct {
+  uint32_t id;       /* 1, 2, ... in creation order */
+  int64_t timestamp; /* creation time, seconds since the epoch */
+  uint64_t size;     /* bytes of all its files (shared ones included) */
+  uint32_t files;    /* number of files */
+} quarry_backup_info;
+
+/* An id meaning "the newest backup" (ids start at 1). */
+#define QUARRY_BACKUP_LATEST 0u
+
+/* Opens (creating with opts->create_if_missing) the backup directory dir. A non-empty directory
+ * that is not a backup directory: QUARRY_EINVAL. One handle per directory: another handle in
+ * this process gives QUARRY_EBUSY, another process QUARRY_ELOCKED (a lock on dir/quarry.lock).
+ * opts may be NULL (defaults) and is only read. The caller owns *out and closes it with
+ * quarry_backups_close. A handle may be used from several threads (one operation at a time). */
+QUARRY_API int quarry_backups_open(const char *dir, const quarry_backup_options *opts,
+                                   quarry_backups **out);
+/* Closes the handle and frees it. NULL is accepted. */
+QUARRY_API void quarry_backups_close(quarry_backups *b);
+/* The directory as given to open (owned by b). */
+QUARRY_API const char *quarry_backups_dir(const quarry_backups *b);
+
+/* Backs up db (read-write mode): flushes the memtables first when flush is non-zero, and always
+ * when the database runs without a WAL. Seals the new meta file, then applies max_backups.
+ * *id (may be NULL) receives the new backup's id. db is only used during the call. */
+QUARRY_API int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t *id);
+/* The backups, oldest first. The caller frees *out with free(). */
+QUARRY_API int quarry_backups_list(quarry_backups *b, quarry_backup_info **out, size_t *n);
+/* Checks backup id (or QUARRY_BACKUP_LATEST): the meta file against its seal, every file's size,
+ * then every byte of every file against the CRC-32C recorded when it was copied; deep also
+ * restores it into a scratch directory beside the backup directory and runs quarry_db_verify
+ * there. Damage gives QUARRY_ECORRUPTION naming the file. Unknown id: QUARRY_ENOTFOUND. */
+QUARRY_API int quarry_backups_verify(quarry_backups *b, uint32_t id, int deep);
+
+typedef struct {
+  const char *wal_dir; /* NULL: WAL files go into db_dir */
+  int overwrite;       /* 1: an existing database at db_dir (and wal_dir) is replaced */
+} quarry_restore_options;
+#define QUARRY_RESTORE_OPTIONS_INIT {NULL, 0}
+
+/* Restores backup id (or QUARRY_BACKUP_LATEST) into db_dir. db_dir must not exist (its parent
+ * must), or be an empty directory, or (ropts->overwrite) hold a database; anything else is
+ * QUARRY_EINVAL. A database open there gives QUARRY_EBUSY (this process) or QUARRY_ELOCKED.
+ * Without wal_dir the backup is restored beside db_dir and renamed into place, so db_dir never
+ * holds half a restore; with wal_dir RocksDB restores in place. Files are checked against their
+ * checksums while copied; db_dir and its parent are fsynced. ropts may be NULL. */
+QUARRY_API int quarry_backups_restore(quarry_backups *b, uint32_t id, const char *db_dir,
+                                      const quarry_restore_options *ropts);
+/* Deletes all but the newest keep backups (and files no remaining backup uses). */
+QUARRY_API int quarry_backups_purge(quarry_backups *b, uint32_t keep);
+
 #ifdef __cplusplus
 }
 #endif

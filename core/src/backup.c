@@ -1,0 +1,732 @@
+/* backup.c: incremental backups on RocksDB's BackupEngine, with retention, restore into a new
+ * directory made atomically, and verification of every file's content checksum (not sizes only). */
+#include "durable.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Seals of the meta files, kept beside RocksDB's layout (which ignores this directory): the
+ * SHA-256 of meta/<id> as written, so a damaged meta file is told apart from its backup's data. */
+#define SEALS "quarry-meta"
+/* Held (an open-file-description write lock) while a handle is open: RocksDB's BackupEngine
+ * assumes one user per directory, and opening it cleans up what another user is writing. */
+#define LOCKFILE "quarry.lock"
+
+struct quarry_backups {
+  pthread_mutex_t lock; /* one operation at a time: the BackupEngine is not thread-safe */
+  rocksdb_backup_engine_t *be;
+  rocksdb_env_t *env;
+  char *dir;
+  char *key;            /* realpath of dir, in the process-wide list of open directories */
+  int lockfd;
+  uint32_t max_backups;
+};
+
+/* ---- directories open in this process (a second handle would clean up under the first) ---- */
+typedef struct open_dir {
+  struct open_dir *next;
+  char *key;
+} open_dir;
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static open_dir *open_dirs;
+
+static int open_dirs_add(const char *key) {
+  open_dir *e;
+  int rc = 0;
+  pthread_mutex_lock(&open_lock);
+  for (e = open_dirs; e; e = e->next)
+    if (strcmp(e->key, key) == 0)
+      break;
+  if (e)
+    rc = QUARRY_EBUSY;
+  else if ((e = malloc(sizeof *e)) == NULL || (e->key = strdup(key)) == NULL) {
+    free(e);
+    rc = QUARRY_ENOMEM;
+  } else {
+    e->next = open_dirs;
+    open_dirs = e;
+  }
+  pthread_mutex_unlock(&open_lock);
+  return rc;
+}
+
+static void open_dirs_remove(const char *key) {
+  open_dir **pp, *e;
+  pthread_mutex_lock(&open_lock);
+  for (pp = &open_dirs; (e = *pp) != NULL; pp = &e->next) {
+    if (strcmp(e->key, key) == 0) {
+      *pp = e->next;
+      free(e->key);
+      free(e);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&open_lock);
+}
+
+/* ---- open / close ----------------------------------------------------------------------------- */
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int join(char *buf, size_t cap, const char *dir, const char *leaf) {
+  if (snprintf(buf, cap, "%s/%s", dir, leaf) >= (int)cap)
+    return q_fail(QUARRY_EINVAL, "path too long: %s/%s", dir, leaf);
+  return 0;
+}
+
+/* Creates dir (its parent must exist) or checks that an existing one can hold backups. */
+static int prepare_dir(const char *dir, int create) {
+  char buf[PATH_MAX];
+  struct stat st;
+  int empty, rc;
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT)
+      return q_fail(QUARRY_EIO, "cannot use backup directory %s: %s", dir, strerror(errno));
+    if (!create)
+      return q_fail(QUARRY_ENOTFOUND, "backup directory %s does not exist", dir);
+    if ((rc = q_check_new_dir(dir, "backup directory")) != 0)
+      return rc;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+      return q_fail(QUARRY_EIO, "cannot create backup directory %s: %s", dir, strerror(errno));
+    return q_fsync_parent(dir);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return q_fail(QUARRY_EINVAL, "backup directory %s is not a directory", dir);
+  if ((rc = join(buf, sizeof buf, dir, "meta")) != 0)
+    return rc;
+  empty = q_dir_is_empty(dir);
+  if (!empty && !is_dir(buf)) {
+    if ((rc = join(buf, sizeof buf, dir, LOCKFILE)) != 0)
+      return rc;
+    if (access(buf, F_OK) != 0)
+      return q_fail(QUARRY_EINVAL,
+                    "%s is not a backup directory (it is not empty and has no meta/); choose a "
+                    "new or empty directory",
+                    dir);
+  }
+  return 0;
+}
+
+static int take_lock(quarry_backups *b) {
+  char buf[PATH_MAX];
+  struct flock fl;
+  int rc;
+  if ((rc = join(buf, sizeof buf, b->dir, LOCKFILE)) != 0)
+    return rc;
+  b->lockfd = open(buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (b->lockfd < 0)
+    return q_fail(QUARRY_EIO, "cannot open %s: %s", buf, strerror(errno));
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(b->lockfd, F_OFD_SETLK, &fl) != 0) {
+    if (errno == EAGAIN || errno == EACCES)
+      return q_fail(QUARRY_ELOCKED,
+                    "backup directory %s is in use by another process (it holds %s); one "
+                    "process at a time may use a backup directory",
+                    b->dir, buf);
+    return q_fail(QUARRY_EIO, "cannot lock %s: %s", buf, strerror(errno));
+  }
+  return 0;
+}
+
+void quarry_backups_close(quarry_backups *b) {
+  if (b == NULL)
+    return;
+  if (b->be)
+    rocksdb_backup_engine_close(b->be);
+  if (b->env)
+    rocksdb_env_destroy(b->env);
+  if (b->lockfd >= 0)
+    close(b->lockfd); /* releases the lock */
+  if (b->key) {
+    open_dirs_remove(b->key);
+    free(b->key);
+  }
+  free(b->dir);
+  pthread_mutex_destroy(&b->lock);
+  free(b);
+}
+
+int quarry_backups_open(const char *dir, const quarry_backup_options *opts, quarry_backups **out) {
+  static const quarry_backup_options defaults = QUARRY_BACKUP_OPTIONS_INIT;
+  quarry_backups *b;
+  rocksdb_backup_engine_options_t *bo;
+  char real[PATH_MAX], *err = NULL;
+  int rc;
+  if (out == NULL)
+    return q_fail(QUARRY_EINVAL, "backups: out is NULL");
+  *out = NULL;
+  if (dir == NULL || *dir == '\0')
+    return q_fail(QUARRY_EINVAL, "the backup directory must be a non-empty path");
+  if (opts == NULL)
+    opts = &defaults;
+  if ((rc = prepare_dir(dir, opts->create_if_missing != 0)) != 0)
+    return rc;
+  if ((b = calloc(1, sizeof *b)) == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  pthread_mutex_init(&b->lock, NULL);
+  b->lockfd = -1;
+  b->max_backups = opts->max_backups;
+  if ((b->dir = strdup(dir)) == NULL) {
+    quarry_backups_close(b);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  if (realpath(dir, real) == NULL) {
+    rc = q_fail(QUARRY_EIO, "cannot resolve %s: %s", dir, strerror(errno));
+    quarry_backups_close(b);
+    return rc;
+  }
+  if ((rc = open_dirs_add(real)) != 0) {
+    quarry_backups_close(b);
+    return rc == QUARRY_EBUSY
+               ? q_fail(rc, "backup directory %s is already open in this process; close the "
+                            "other handle first",
+                        dir)
+               : q_fail(rc, "out of memory");
+  }
+  if ((b->key = strdup(real)) == NULL) {
+    open_dirs_remove(real);
+    quarry_backups_close(b);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  if ((rc = take_lock(b)) != 0) {
+    quarry_backups_close(b);
+    return rc;
+  }
+  b->env = rocksdb_create_default_env();
+  bo = rocksdb_backup_engine_options_create(dir);
+  rocksdb_backup_engine_options_set_share_table_files(bo, opts->share_table_files != 0);
+  rocksdb_backup_engine_options_set_sync(bo, 1);
+  b->be = rocksdb_backup_engine_open_opts(bo, b->env, &err);
+  rocksdb_backup_engine_options_destroy(bo);
+  if (err) {
+    rc = q_status_code(err);
+    q_fail(rc, "cannot open backup directory %s: %s", dir, err);
+    rocksdb_free(err);
+    b->be = NULL;
+    quarry_backups_close(b);
+    return rc;
+  }
+  *out = b;
+  return 0;
+}
+
+const char *quarry_backups_dir(const quarry_backups *b) { return b ? b->dir : NULL; }
+
+/* ---- backup information --------------------------------------------------------------------- */
+static int list_locked(quarry_backups *b, quarry_backup_info **out, size_t *n) {
+  const rocksdb_backup_engine_info_t *info = rocksdb_backup_engine_get_backup_info(b->be);
+  int i, count = info ? rocksdb_backup_engine_info_count(info) : 0;
+  quarry_backup_info *list = calloc(count > 0 ? (size_t)count : 1, sizeof *list);
+  *out = NULL;
+  *n = 0;
+  if (list == NULL) {
+    if (info)
+      rocksdb_backup_engine_info_destroy(info);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  for (i = 0; i < count; i++) {
+    list[i].id = rocksdb_backup_engine_info_backup_id(info, i);
+    list[i].timestamp = rocksdb_backup_engine_info_timestamp(info, i);
+    list[i].size = rocksdb_backup_engine_info_size(info, i);
+    list[i].files = rocksdb_backup_engine_info_number_files(info, i);
+  }
+  if (info)
+    rocksdb_backup_engine_info_destroy(info);
+  *out = list;
+  *n = (size_t)count;
+  return 0;
+}
+
+/* Resolves id (QUARRY_BACKUP_LATEST: the newest) to an existing backup id. */
+static int resolve_id(quarry_backups *b, uint32_t id, uint32_t *out) {
+  quarry_backup_info *list;
+  size_t n, i;
+  int rc = list_locked(b, &list, &n);
+  if (rc)
+    return rc;
+  *out = 0;
+  for (i = 0; i < n; i++) {
+    if (id == QUARRY_BACKUP_LATEST ? list[i].id > *out : list[i].id == id)
+      *out = list[i].id;
+  }
+  free(list);
+  if (*out == 0) {
+    if (id == QUARRY_BACKUP_LATEST)
+      return q_fail(QUARRY_ENOTFOUND, "backup directory %s holds no backup", b->dir);
+    return q_fail(QUARRY_ENOTFOUND, "backup %" PRIu32 " does not exist in %s", id, b->dir);
+  }
+  return 0;
+}
+
+int quarry_backups_list(quarry_backups *b, quarry_backup_info **out, size_t *n) {
+  int rc;
+  if (out == NULL || n == NULL)
+    return q_fail(QUARRY_EINVAL, "backups_list: out is NULL");
+  *out = NULL;
+  *n = 0;
+  if (b == NULL)
+    return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
+  pthread_mutex_lock(&b->lock);
+  rc = list_locked(b, out, n);
+  pthread_mutex_unlock(&b->lock);
+  return rc;
+}
+
+static int all_digits(const char *s) {
+  if (*s == '\0')
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+/* ---- seals of the meta files ------------------------------------------------------------------ */
+static int file_sha256(const char *path, char hex[65]) {
+  char *data;
+  size_t len;
+  unsigned char d[32];
+  q_sha256 s;
+  int rc = q_read_file(path, &data, &len);
+  if (rc)
+    return rc;
+  q_sha256_init(&s);
+  q_sha256_update(&s, data, len);
+  q_sha256_final(&s, d);
+  q_hex(d, sizeof d, hex);
+  free(data);
+  return 0;
+}
+
+static int write_seal(quarry_backups *b, uint32_t id) {
+  char meta[PATH_MAX], seals[PATH_MAX], seal[PATH_MAX], hex[65], line[80];
+  int rc;
+  snprintf(meta, sizeof meta, "%s/meta/%" PRIu32, b->dir, id);
+  if ((rc = join(seals, sizeof seals, b->dir, SEALS)) != 0)
+    return rc;
+  if (snprintf(seal, sizeof seal, "%s/%" PRIu32, seals, id) >= (int)sizeof seal)
+    return q_fail(QUARRY_EINVAL, "path too long under %s", seals);
+  if (mkdir(seals, 0755) != 0 && errno != EEXIST)
+    return q_fail(QUARRY_EIO, "cannot create %s: %s", seals, strerror(errno));
+  if ((rc = file_sha256(meta, hex)) != 0)
+    return rc;
+  snprintf(line, sizeof line, "sha256 %s\n", hex);
+  return q_write_file_durable(seal, line, strlen(line));
+}
+
+/* Removes the seals of backups that no longer exist (after a purge). */
+static void sweep_seals(quarry_backups *b) {
+  char seals[PATH_MAX], path[PATH_MAX];
+  quarry_backup_info *list;
+  size_t n, i;
+  DIR *d;
+  struct dirent *e;
+  if (join(seals, sizeof seals, b->dir, SEALS) != 0 || list_locked(b, &list, &n) != 0)
+    return;
+  if ((d = opendir(seals)) != NULL) {
+    while ((e = readdir(d)) != NULL) {
+      int kept = 0;
+      if (!all_digits(e->d_name))
+        continue;
+      for (i = 0; i < n && !kept; i++)
+        kept = strtoul(e->d_name, NULL, 10) == list[i].id;
+      if (!kept && snprintf(path, sizeof path, "%s/%s", seals, e->d_name) < (int)sizeof path)
+        unlink(path);
+    }
+    closedir(d);
+    q_fsync_dir(seals);
+  }
+  free(list);
+}
+
+/* ---- create / purge ------------------------------------------------------------------------- */
+static int purge_locked(quarry_backups *b, uint32_t keep) {
+  char *err = NULL;
+  rocksdb_backup_engine_purge_old_backups(b->be, keep, &err);
+  if (err)
+    return q_status_from_rocksdb(err);
+  sweep_seals(b);
+  return 0;
+}
+
+int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t *id) {
+  char *err = NULL;
+  uint32_t newest = 0;
+  int rc;
+  if (id)
+    *id = 0;
+  if (b == NULL)
+    return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
+  if ((rc = q_db_check_write(db, "backup")) != 0)
+    return rc;
+  /* Without a WAL, what is still in the memtables exists nowhere else: always flush. */
+  if (!db->opts->wal)
+    flush = 1;
+  pthread_mutex_lock(&b->lock);
+  rocksdb_backup_engine_create_new_backup_flush(b->be, db->rdb, (unsigned char)(flush != 0), &err);
+  if (err) {
+    rc = q_status_code(err);
+    q_fail(rc, "backup of %s into %s failed: %s", db->path, b->dir, err);
+    rocksdb_free(err);
+  }
+  if (rc == 0)
+    rc = resolve_id(b, QUARRY_BACKUP_LATEST, &newest);
+  if (rc == 0)
+    rc = write_seal(b, newest);
+  if (rc == 0 && b->max_backups > 0)
+    rc = purge_locked(b, b->max_backups);
+  pthread_mutex_unlock(&b->lock);
+  if (rc == 0 && id)
+    *id = newest;
+  return rc;
+}
+
+int quarry_backups_purge(quarry_backups *b, uint32_t keep) {
+  int rc;
+  if (b == NULL)
+    return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
+  pthread_mutex_lock(&b->lock);
+  rc = purge_locked(b, keep);
+  pthread_mutex_unlock(&b->lock);
+  return rc;
+}
+
+/* ---- verify ---------------------------------------------------------------------------------- */
+/* CRC-32C of a whole file. */
+static int file_crc32c(const char *path, uint32_t *crc, uint64_t *size) {
+  static const size_t chunk = 1u << 20;
+  char *buf = malloc(chunk);
+  int fd, rc = 0;
+  *crc = 0;
+  *size = 0;
+  if (buf == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    free(buf);
+    return q_fail(QUARRY_ECORRUPTION, "backup file %s cannot be read: %s", path,
+                  strerror(errno));
+  }
+  for (;;) {
+    ssize_t got = read(fd, buf, chunk);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      rc = q_fail(QUARRY_EIO, "cannot read backup file %s: %s", path, strerror(errno));
+      break;
+    }
+    if (got == 0)
+      break;
+    *crc = q_crc32c(*crc, buf, (size_t)got);
+    *size += (uint64_t)got;
+  }
+  close(fd);
+  free(buf);
+  return rc;
+}
+
+/* Next line of text at *p (NUL-terminated buffer): returns it (terminated in place), or NULL. */
+static char *next_line(char **p) {
+  char *line = *p, *nl;
+  if (line == NULL || *line == '\0')
+    return NULL;
+  nl = strchr(line, '\n');
+  if (nl) {
+    *nl = '\0';
+    *p = nl + 1;
+  } else {
+    *p = line + strlen(line);
+  }
+  return line;
+}
+
+
+/* Checks every file listed in meta/<id> against the CRC-32C recorded there. */
+static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, char *text) {
+  char *p = text, *line, path[PATH_MAX];
+  unsigned long count = 0, seen = 0;
+  int stage = 0, rc = 0;
+  /* Layout written by RocksDB 7.8: [schema_version N], timestamp, sequence number, optional
+   * fields (metadata ...), the number of files, then one line per file:
+   * "<path relative to the backup directory> crc32 <decimal CRC-32C>" [further fields]. */
+  while (rc == 0 && (line = next_line(&p)) != NULL) {
+    if (stage == 0 && strncmp(line, "schema_version ", 15) == 0)
+      continue;
+    if (stage < 2) { /* timestamp, then sequence number */
+      if (!all_digits(line))
+        return q_fail(QUARRY_ECORRUPTION, "backup %" PRIu32 ": %s is damaged (line \"%.40s\")",
+                      id, meta_path, line);
+      stage++;
+      continue;
+    }
+    if (stage == 2) { /* optional fields until the file count */
+      if (all_digits(line)) {
+        count = strtoul(line, NULL, 10);
+        stage = 3;
+      }
+      continue;
+    }
+    {
+      char *name = strtok(line, " "), *field, *value;
+      uint32_t want = 0, got;
+      uint64_t size;
+      int have = 0;
+      while ((field = strtok(NULL, " ")) != NULL && (value = strtok(NULL, " ")) != NULL) {
+        if (strcmp(field, "crc32") == 0 && all_digits(value)) {
+          unsigned long long v = strtoull(value, NULL, 10);
+          if (v <= UINT32_MAX) {
+            want = (uint32_t)v;
+            have = 1;
+          }
+        }
+      }
+      if (name == NULL || strstr(name, "..") != NULL || name[0] == '/' || !have)
+        return q_fail(QUARRY_ECORRUPTION,
+                      "backup %" PRIu32 ": %s is damaged (file line %lu has no usable path and "
+                      "crc32)",
+                      id, meta_path, seen + 1);
+      if ((rc = join(path, sizeof path, b->dir, name)) != 0)
+        return rc;
+      if ((rc = file_crc32c(path, &got, &size)) != 0)
+        return rc;
+      if (got != want)
+        return q_fail(QUARRY_ECORRUPTION,
+                      "backup %" PRIu32 ": file %s is damaged: its CRC-32C is %" PRIu32
+                      ", the backup recorded %" PRIu32 " (%" PRIu64 " bytes)",
+                      id, path, got, want, size);
+      seen++;
+    }
+  }
+  if (stage < 3 || seen != count)
+    return q_fail(QUARRY_ECORRUPTION,
+                  "backup %" PRIu32 ": %s is damaged (it lists %lu of %lu files)", id, meta_path,
+                  seen, count);
+  return 0;
+}
+
+static int restore_locked(quarry_backups *b, uint32_t id, const char *db_dir,
+                          const quarry_restore_options *ropts);
+
+/* Restores into a scratch directory next to the backup directory and scans it with checksums. */
+static int verify_deep(quarry_backups *b, uint32_t id) {
+  static _Atomic unsigned counter;
+  char scratch[PATH_MAX];
+  quarry_options *o = NULL;
+  quarry_db *db = NULL;
+  quarry_scan_report *r = NULL;
+  quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
+  int rc;
+  if (snprintf(scratch, sizeof scratch, "%s.verify-%ld-%u", b->dir, (long)getpid(),
+               atomic_fetch_add(&counter, 1)) >= (int)sizeof scratch)
+    return q_fail(QUARRY_EINVAL, "path too long: %s", b->dir);
+  q_remove_tree(scratch);
+  rc = restore_locked(b, id, scratch, &ro);
+  if (rc == 0)
+    rc = quarry_options_new(NULL, &o);
+  if (rc == 0)
+    rc = quarry_options_set_string(o, "mode", "read_only");
+  if (rc == 0)
+    rc = quarry_db_open(scratch, o, &db);
+  if (rc == 0)
+    rc = quarry_db_verify(db, &r);
+  if (rc) {
+    char msg[900];
+    snprintf(msg, sizeof msg, "%s", quarry_last_error());
+    q_fail(rc, "backup %" PRIu32 " restored into %s: %s", id, scratch, msg);
+  }
+  quarry_scan_report_free(r);
+  quarry_db_close(db);
+  quarry_options_free(o);
+  q_remove_tree(scratch);
+  return rc;
+}
+
+int quarry_backups_verify(quarry_backups *b, uint32_t id, int deep) {
+  char meta[PATH_MAX], seal[PATH_MAX], want[65], got[65], *text = NULL, *err = NULL;
+  size_t len;
+  int rc;
+  if (b == NULL)
+    return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
+  pthread_mutex_lock(&b->lock);
+  if ((rc = resolve_id(b, id, &id)) != 0)
+    goto done;
+  snprintf(meta, sizeof meta, "%s/meta/%" PRIu32, b->dir, id);
+  snprintf(seal, sizeof seal, "%s/" SEALS "/%" PRIu32, b->dir, id);
+  /* 1. the meta file against its seal (backups made by Quarry have one) */
+  if (q_read_file(seal, &text, &len) == 0) {
+    int ok = len >= 7 + 64 && strncmp(text, "sha256 ", 7) == 0;
+    if (ok) {
+      memcpy(want, text + 7, 64);
+      want[64] = '\0';
+    }
+    free(text);
+    text = NULL;
+    if ((rc = file_sha256(meta, got)) != 0)
+      goto done;
+    if (!ok || strcmp(want, got) != 0) {
+      rc = q_fail(QUARRY_ECORRUPTION,
+                  "backup %" PRIu32 ": file %s is damaged: its SHA-256 differs from the one "
+                  "recorded in %s when the backup was made (one of the two files is damaged)",
+                  id, meta, seal);
+      goto done;
+    }
+  }
+  /* 2. RocksDB's own check: every file present with its recorded size */
+  rocksdb_backup_engine_verify_backup(b->be, id, &err);
+  if (err) {
+    rc = q_status_code(err);
+    q_fail(rc, "backup %" PRIu32 " in %s: %s", id, b->dir, err);
+    rocksdb_free(err);
+    goto done;
+  }
+  /* 3. every byte of every file against the CRC-32C RocksDB recorded when it copied it */
+  if ((rc = q_read_file(meta, &text, &len)) != 0)
+    goto done;
+  if ((rc = verify_files(b, id, meta, text)) != 0)
+    goto done;
+  /* 4. optionally: restore and read every key with checksums verified */
+  if (deep)
+    rc = verify_deep(b, id);
+done:
+  free(text);
+  pthread_mutex_unlock(&b->lock);
+  return rc;
+}
+
+/* ---- restore ----------------------------------------------------------------------------------- */
+/* Checks a restore target: not open anywhere; missing (parent exists), empty, or (overwrite) a
+ * database. *state: 0 missing, 1 empty directory, 2 a database to replace. */
+static int check_target(const char *dir, const char *what, int overwrite, int *state) {
+  char buf[PATH_MAX];
+  struct stat st;
+  int empty, rc;
+  *state = 0;
+  if (dir == NULL || *dir == '\0')
+    return q_fail(QUARRY_EINVAL, "the %s must be a non-empty path", what);
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT)
+      return q_fail(QUARRY_EIO, "cannot check %s %s: %s", what, dir, strerror(errno));
+    return q_check_new_dir(dir, what);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return q_fail(QUARRY_EINVAL, "%s %s is not a directory", what, dir);
+  switch (q_lock_holder(dir)) {
+  case 1:
+    return q_fail(QUARRY_EBUSY, "%s %s is a database open in this process; close it first", what,
+                  dir);
+  case 2:
+    return q_fail(QUARRY_ELOCKED, "%s %s is a database locked by another process; stop it first",
+                  what, dir);
+  default: break;
+  }
+  empty = q_dir_is_empty(dir);
+  if (empty == 1) {
+    *state = 1;
+    return 0;
+  }
+  if (!overwrite)
+    return q_fail(QUARRY_EINVAL,
+                  "%s %s is not empty; choose a new directory, or pass overwrite to replace the "
+                  "database there",
+                  what, dir);
+  if ((rc = join(buf, sizeof buf, dir, "CURRENT")) != 0)
+    return rc;
+  if (access(buf, F_OK) != 0)
+    return q_fail(QUARRY_EINVAL,
+                  "refusing to overwrite %s %s: it is not empty and does not hold a database (no "
+                  "CURRENT file)",
+                  what, dir);
+  *state = 2;
+  return 0;
+}
+
+static int rocksdb_restore(quarry_backups *b, uint32_t id, const char *db_dir,
+                           const char *wal_dir) {
+  rocksdb_restore_options_t *ro = rocksdb_restore_options_create();
+  char *err = NULL;
+  int rc = 0;
+  rocksdb_backup_engine_restore_db_from_backup(b->be, db_dir, wal_dir, ro, id, &err);
+  rocksdb_restore_options_destroy(ro);
+  if (err) {
+    rc = q_status_code(err);
+    q_fail(rc, "restore of backup %" PRIu32 " from %s into %s failed: %s", id, b->dir, db_dir,
+           err);
+    rocksdb_free(err);
+  }
+  return rc;
+}
+
+static int restore_locked(quarry_backups *b, uint32_t id, const char *db_dir,
+                          const quarry_restore_options *ropts) {
+  char tmp[PATH_MAX], old[PATH_MAX];
+  int rc, state, wstate = 0;
+  if ((rc = check_target(db_dir, "restore target", ropts->overwrite, &state)) != 0)
+    return rc;
+  if (ropts->wal_dir) {
+    /* WAL files in their own directory: RocksDB restores in place (it empties both first). */
+    if ((rc = check_target(ropts->wal_dir, "WAL directory", ropts->overwrite, &wstate)) != 0)
+      return rc;
+    if ((rc = rocksdb_restore(b, id, db_dir, ropts->wal_dir)) != 0)
+      return rc;
+    if ((rc = q_fsync_dir(db_dir)) != 0 || (rc = q_fsync_parent(db_dir)) != 0 ||
+        (rc = q_fsync_dir(ropts->wal_dir)) != 0 || (rc = q_fsync_parent(ropts->wal_dir)) != 0)
+      return rc;
+    return 0;
+  }
+  /* Restore beside the target, then rename it into place: the target is never half-restored. */
+  if (snprintf(tmp, sizeof tmp, "%s.restoring-%ld", db_dir, (long)getpid()) >= (int)sizeof tmp ||
+      snprintf(old, sizeof old, "%s.replaced-%ld", db_dir, (long)getpid()) >= (int)sizeof old)
+    return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
+  if ((rc = q_remove_tree(tmp)) != 0)
+    return rc;
+  if ((rc = rocksdb_restore(b, id, tmp, tmp)) != 0 || (rc = q_fsync_dir(tmp)) != 0) {
+    q_remove_tree(tmp);
+    return rc;
+  }
+  if (state == 2 && rename(db_dir, old) != 0) {
+    rc = q_fail(QUARRY_EIO, "cannot move %s aside: %s", db_dir, strerror(errno));
+    q_remove_tree(tmp);
+    return rc;
+  }
+  /* rename(2) replaces an empty directory */
+  if (rename(tmp, db_dir) != 0) {
+    rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", tmp, db_dir, strerror(errno));
+    if (state == 2)
+      rename(old, db_dir);
+    q_remove_tree(tmp);
+    return rc;
+  }
+  if ((rc = q_fsync_parent(db_dir)) != 0)
+    return rc;
+  if (state == 2)
+    return q_remove_tree(old);
+  return 0;
+}
+
+int quarry_backups_restore(quarry_backups *b, uint32_t id, const char *db_dir,
+                           const quarry_restore_options *ropts) {
+  static const quarry_restore_options defaults = QUARRY_RESTORE_OPTIONS_INIT;
+  int rc;
+  if (b == NULL)
+    return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
+  if (ropts == NULL)
+    ropts = &defaults;
+  pthread_mutex_lock(&b->lock);
+  rc = resolve_id(b, id, &id);
+  if (rc == 0)
+    rc = restore_locked(b, id, db_dir, ropts);
+  pthread_mutex_unlock(&b->lock);
+  return rc;
+}

@@ -1,0 +1,267 @@
+/* test_checkpoint.c: checkpoints open with the source's digest (hard links on one filesystem,
+ * copies across), keep memtable data with the WAL off, refuse existing targets and missing
+ * parents, and, taken while a writer thread commits batches, equal the source at the snapshot
+ * whose sequence number the checkpoint recovered to. */
+#include "check.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static quarry_db *open_db(const char *path, int wal, const char *mode) {
+  quarry_options *o;
+  quarry_db *db;
+  CHECK_OK(quarry_options_new(NULL, &o));
+  CHECK_OK(quarry_options_add_column_family(o, "blocks"));
+  CHECK_OK(quarry_options_add_column_family(o, "undo"));
+  CHECK_OK(quarry_options_set_bool(o, "wal", wal));
+  if (mode)
+    CHECK_OK(quarry_options_set_string(o, "mode", mode));
+  CHECK_OK(quarry_db_open(path, o, &db));
+  quarry_options_free(o);
+  return db;
+}
+
+static void digest_of(quarry_db *db, const quarry_snapshot *s, char out[65]) {
+  quarry_scan_report *r;
+  CHECK_OK(quarry_db_digest(db, NULL, s, &r));
+  memcpy(out, r->digest, 65);
+  quarry_scan_report_free(r);
+}
+
+static void fill(quarry_db *db, int from, int to) {
+  quarry_cf *blocks, *undo;
+  char key[32], val[200];
+  int i;
+  CHECK_OK(quarry_db_cf(db, "blocks", &blocks));
+  CHECK_OK(quarry_db_cf(db, "undo", &undo));
+  memset(val, 'b', sizeof val);
+  for (i = from; i < to; i++) {
+    snprintf(key, sizeof key, "h%08d", i);
+    CHECK_OK(quarry_put(db, blocks, NULL, key, strlen(key), val, sizeof val));
+    CHECK_OK(quarry_put(db, undo, NULL, key, strlen(key), "u", 1));
+  }
+}
+
+/* Inode of the first .sst under dir (0 if none). */
+static ino_t first_sst_inode(const char *dir, char *name, size_t cap) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  struct stat st;
+  char buf[1024];
+  ino_t ino = 0;
+  CHECK(d != NULL);
+  while ((e = readdir(d)) != NULL && ino == 0) {
+    size_t l = strlen(e->d_name);
+    if (l > 4 && strcmp(e->d_name + l - 4, ".sst") == 0) {
+      snprintf(buf, sizeof buf, "%s/%s", dir, e->d_name);
+      CHECK(stat(buf, &st) == 0);
+      ino = st.st_ino;
+      snprintf(name, cap, "%s", e->d_name);
+    }
+  }
+  closedir(d);
+  return ino;
+}
+
+static void test_basic(const char *dir) {
+  const char *src = check_path(1, dir, "src");
+  char cp[1024], d1[65], d2[65], name[256], buf[1400];
+  quarry_db *db = open_db(src, 1, NULL), *c;
+  struct stat st;
+  ino_t ino;
+
+  fill(db, 0, 3000);
+  CHECK_OK(quarry_db_flush(db, NULL));
+  fill(db, 3000, 4000); /* still in the memtables */
+  snprintf(cp, sizeof cp, "%s/cp1", dir);
+  CHECK_OK(quarry_db_checkpoint(db, cp));
+  digest_of(db, NULL, d1);
+
+  /* hard links on the same filesystem */
+  ino = first_sst_inode(cp, name, sizeof name);
+  CHECK(ino != 0);
+  snprintf(buf, sizeof buf, "%s/%s", src, name);
+  CHECK(stat(buf, &st) == 0);
+  CHECK_EQ_INT(st.st_ino, ino);
+
+  /* refusals */
+  CHECK_ERR(quarry_db_checkpoint(db, cp), QUARRY_EINVAL);
+  CHECK_CONTAINS(quarry_last_error(), "already exists; choose a new directory");
+  CHECK_CONTAINS(quarry_last_error(), cp);
+  snprintf(buf, sizeof buf, "%s/no/such/parent/cp", dir);
+  CHECK_ERR(quarry_db_checkpoint(db, buf), QUARRY_EIO);
+  CHECK_CONTAINS(quarry_last_error(), "does not exist");
+  CHECK_CONTAINS(quarry_last_error(), "/no/such/parent");
+  CHECK_ERR(quarry_db_checkpoint(db, ""), QUARRY_EINVAL);
+  CHECK_ERR(quarry_db_checkpoint(NULL, cp), QUARRY_ECLOSED);
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+
+  /* the checkpoint opens (read-write, as any database) with the same contents */
+  c = open_db(cp, 1, NULL);
+  digest_of(c, NULL, d2);
+  CHECK_STR(d1, d2);
+  CHECK_OK(quarry_db_close(c));
+
+  /* read-only handles cannot checkpoint */
+  db = open_db(src, 1, "read_only");
+  snprintf(cp, sizeof cp, "%s/cp-ro", dir);
+  CHECK_ERR(quarry_db_checkpoint(db, cp), QUARRY_ENOTSUPPORTED);
+  CHECK_OK(quarry_db_close(db));
+}
+
+/* Without a WAL the memtables hold the only copy of recent writes: the checkpoint flushes. */
+static void test_no_wal(const char *dir) {
+  const char *src = check_path(1, dir, "nowal");
+  char cp[1024], d1[65], d2[65];
+  quarry_db *db = open_db(src, 0, NULL), *c;
+  fill(db, 0, 500);
+  digest_of(db, NULL, d1);
+  snprintf(cp, sizeof cp, "%s/cp-nowal", dir);
+  CHECK_OK(quarry_db_checkpoint(db, cp));
+  CHECK_OK(quarry_db_close(db));
+  c = open_db(cp, 0, NULL);
+  digest_of(c, NULL, d2);
+  CHECK_STR(d1, d2);
+  CHECK_OK(quarry_db_close(c));
+}
+
+/* Across filesystems (/dev/shm is a tmpfs here) the table files are copied. */
+static void test_cross_fs(const char *dir) {
+  const char *src = check_path(1, dir, "xfs");
+  char cp[1024], d1[65], d2[65], name[256], buf[1400];
+  struct stat a, b;
+  quarry_db *db, *c;
+  if (stat("/dev/shm", &b) != 0 || stat(dir, &a) != 0 || a.st_dev == b.st_dev) {
+    printf("test_checkpoint: no second filesystem at /dev/shm; cross-filesystem case skipped\n");
+    return;
+  }
+  db = open_db(src, 1, NULL);
+  fill(db, 0, 1000);
+  CHECK_OK(quarry_db_flush(db, NULL));
+  snprintf(cp, sizeof cp, "/dev/shm/quarry-cp-%ld", (long)getpid());
+  check_rmrf(cp);
+  CHECK_OK(quarry_db_checkpoint(db, cp));
+  digest_of(db, NULL, d1);
+  CHECK(first_sst_inode(cp, name, sizeof name) != 0);
+  snprintf(buf, sizeof buf, "%s/%s", cp, name);
+  CHECK(stat(buf, &b) == 0);
+  snprintf(buf, sizeof buf, "%s/%s", src, name);
+  CHECK(stat(buf, &a) == 0);
+  CHECK(a.st_dev != b.st_dev);
+  CHECK_EQ_INT(a.st_size, b.st_size);
+  CHECK_OK(quarry_db_close(db));
+  c = open_db(cp, 1, NULL);
+  digest_of(c, NULL, d2);
+  CHECK_STR(d1, d2);
+  CHECK_OK(quarry_db_close(c));
+  check_rmrf(cp);
+}
+
+/* ---- a checkpoint while another thread writes ------------------------------------------------ */
+#define MAX_BATCHES 200000
+
+typedef struct {
+  quarry_db *db;
+  quarry_cf *blocks, *undo;
+  quarry_snapshot **snaps; /* snaps[i]: the state right after batch i */
+  uint64_t *seqs;
+  _Atomic int stop;
+  _Atomic int done; /* batches committed */
+} writer_state;
+
+static void *writer(void *arg) {
+  writer_state *w = arg;
+  quarry_batch *b;
+  char key[32], val[64];
+  int i;
+  CHECK_OK(quarry_batch_new(w->db, &b));
+  for (i = 0; i < MAX_BATCHES && !atomic_load(&w->stop); i++) {
+    CHECK_OK(quarry_batch_clear(b));
+    snprintf(key, sizeof key, "h%08d", i);
+    snprintf(val, sizeof val, "block %d", i);
+    CHECK_OK(quarry_batch_put(b, w->blocks, key, strlen(key), val, strlen(val)));
+    CHECK_OK(quarry_batch_put(b, w->undo, key, strlen(key), val, strlen(val)));
+    if (i >= 100) { /* undo records older than 100 batches are dropped */
+      snprintf(key, sizeof key, "h%08d", i - 100);
+      CHECK_OK(quarry_batch_delete(b, w->undo, key, strlen(key)));
+    }
+    CHECK_OK(quarry_batch_put(b, NULL, "tip", 3, key, strlen(key)));
+    CHECK_OK(quarry_db_write(w->db, b, NULL));
+    /* only this thread writes: the snapshot's sequence is exactly this batch's last one */
+    CHECK_OK(quarry_snapshot_new(w->db, &w->snaps[i]));
+    w->seqs[i] = quarry_snapshot_sequence(w->snaps[i]);
+    atomic_store(&w->done, i + 1);
+  }
+  quarry_batch_close(b);
+  return NULL;
+}
+
+static void test_concurrent(const char *dir) {
+  const char *src = check_path(1, dir, "live");
+  writer_state w;
+  pthread_t t;
+  char cps[4][1024], d1[65], d2[65];
+  int k, i, n;
+  memset(&w, 0, sizeof w);
+  w.db = open_db(src, 1, NULL);
+  CHECK_OK(quarry_db_cf(w.db, "blocks", &w.blocks));
+  CHECK_OK(quarry_db_cf(w.db, "undo", &w.undo));
+  w.snaps = calloc(MAX_BATCHES, sizeof *w.snaps);
+  w.seqs = calloc(MAX_BATCHES, sizeof *w.seqs);
+  CHECK(w.snaps && w.seqs);
+  CHECK(pthread_create(&t, NULL, writer, &w) == 0);
+  for (k = 0; k < 4; k++) {
+    int before = atomic_load(&w.done);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    while (atomic_load(&w.done) < before + 500)
+      nanosleep(&ts, NULL);
+    snprintf(cps[k], sizeof cps[k], "%s/live-cp%d", dir, k);
+    CHECK_OK(quarry_db_checkpoint(w.db, cps[k]));
+  }
+  atomic_store(&w.stop, 1);
+  CHECK(pthread_join(t, NULL) == 0);
+  n = atomic_load(&w.done);
+  printf("test_checkpoint: %d batches written during 4 checkpoints\n", n);
+
+  for (k = 0; k < 4; k++) {
+    quarry_db *c = open_db(cps[k], 1, NULL);
+    quarry_snapshot *s;
+    uint64_t seq;
+    int found = -1;
+    CHECK_OK(quarry_snapshot_new(c, &s));
+    seq = quarry_snapshot_sequence(s);
+    quarry_snapshot_close(s);
+    for (i = 0; i < n && found < 0; i++)
+      if (w.seqs[i] == seq)
+        found = i;
+    if (found < 0)
+      CHECK_FAIL_("checkpoint %d recovered to sequence %llu, which is no batch boundary", k,
+                  (unsigned long long)seq);
+    digest_of(c, NULL, d2);
+    digest_of(w.db, w.snaps[found], d1);
+    CHECK_STR(d1, d2);
+    printf("test_checkpoint: checkpoint %d = the source after batch %d (sequence %llu)\n", k,
+           found, (unsigned long long)seq);
+    CHECK_OK(quarry_db_close(c));
+  }
+  for (i = 0; i < n; i++)
+    quarry_snapshot_close(w.snaps[i]);
+  free(w.snaps);
+  free(w.seqs);
+  CHECK_NO_CHILDREN(w.db);
+  CHECK_OK(quarry_db_close(w.db));
+}
+
+int main(void) {
+  const char *dir = check_tmpdir(0, "checkpoint");
+  test_basic(dir);
+  test_no_wal(dir);
+  test_cross_fs(dir);
+  test_concurrent(dir);
+  check_rmrf(dir);
+  printf("test_checkpoint: ok\n");
+  return 0;
+}
