@@ -190,20 +190,6 @@ function Store:group()
   }, Group)
 end
 
-local function add_amount(a, b) -- nil on overflow
-  if b > MAXINT - a then return nil end
-  return a + b
-end
-
--- The location of transaction key k: in the group first, then committed ({h, t, nout} or nil).
-function Group:_tx_location(k)
-  local loc = self.txs[k]
-  if loc then return loc end
-  local v = self.store.cf.txs:get(k)
-  if v then return { codec.parse_txs_value(v) } end
-  return nil
-end
-
 -- group:add(block) -> height. Validates the block against the chain and the group, and adds it.
 -- Raises an InvalidChain error naming the block (and tx and input); the group is then unusable:
 -- discard it (nothing of it has been written).
@@ -253,8 +239,10 @@ function Group:add(block)
   end
 
   local created, spent_db, spent_by = self.created, self.spent_db, self.spent_by
-  local utxo_cf = store.cf.utxo
-  local infos, spent = {}, {}
+  local txloc = self.txs
+  local txs_cf, utxo_cf = store.cf.txs, store.cf.utxo
+  local parse_txs_value = codec.parse_txs_value
+  local infos, spent, nspent = {}, {}, 0
   local supply, nutxos = self.supply, self.nutxos
   local ntx = #txs
   for t = 1, ntx do
@@ -267,7 +255,11 @@ function Group:add(block)
       invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
     end
     local idk = skey(id)
-    local dup = self:_tx_location(idk)
+    local dup = txloc[idk]
+    if not dup then
+      local v = txs_cf:get(idk)
+      if v then dup = { parse_txs_value(v) } end
+    end
     if dup then invalid(h, id, nil, "duplicate transaction id (already in block %d)", dup[1]) end
     local ins, outs = tx.inputs, tx.outputs
     if ins == nil then
@@ -280,8 +272,9 @@ function Group:add(block)
     elseif not J.is_array(outs) then
       invalid(h, id, nil, "outputs must be an array, got %s", show(outs))
     end
+    local nin, nout = #ins, #outs
     local refs, sum_in = {}, 0
-    for i = 1, #ins do
+    for i = 1, nin do
       local inp = ins[i]
       if not J.is_object(inp) then invalid(h, id, i - 1, "an input must be an object, got %s", show(inp)) end
       local rid, n = inp.tx_id, inp.output_index
@@ -289,9 +282,14 @@ function Group:add(block)
       if mtype(n) ~= "integer" or n < 0 then
         invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
       end
-      local loc = self:_tx_location(skey(rid))
+      local rk = skey(rid)
+      local loc = txloc[rk]
       if not loc then
-        invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
+        local v = txs_cf:get(rk)
+        if not v then
+          invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
+        end
+        loc = { parse_txs_value(v) }
       end
       if n >= loc[3] then
         invalid(h, id, i - 1, "spend of a missing output %s:%d (the transaction has %d outputs)",
@@ -300,7 +298,9 @@ function Group:add(block)
       local pk = ukey(loc[1], loc[2], n)
       local amount = created[pk]
       if amount == false or spent_db[pk] then
-        invalid(h, id, i - 1, "double spend of %s:%d (already spent by %s)", rid, n, spent_by[pk])
+        local by = spent_by[pk]
+        invalid(h, id, i - 1, "double spend of %s:%d (already spent by tx %s in block %d)", rid, n,
+          by[1], by[2])
       elseif amount then
         created[pk] = false
       else
@@ -309,33 +309,35 @@ function Group:add(block)
         amount = codec.parse_utxo_value(v)
         spent_db[pk] = true
       end
-      spent_by[pk] = ("tx %s in block %d"):format(id, h)
-      sum_in = add_amount(sum_in, amount)
-      if not sum_in then invalid(h, id, nil, "the inputs' sum overflows 64 bits") end
-      refs[i] = { loc[1], loc[2], n }
-      spent[#spent + 1] = { loc[1], loc[2], n, amount }
+      local ref = { loc[1], loc[2], n, amount, id, h }
+      spent_by[pk] = { id, h }
+      if amount > MAXINT - sum_in then invalid(h, id, nil, "the inputs' sum overflows 64 bits") end
+      sum_in = sum_in + amount
+      refs[i] = ref
+      nspent = nspent + 1
+      spent[nspent] = ref
     end
     local sum_out = 0
-    for o = 1, #outs do
+    for o = 1, nout do
       local out = outs[o]
       if not J.is_object(out) then invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out)) end
       local a = out.amount
       if mtype(a) ~= "integer" or a < 0 then
         invalid(h, id, nil, "output %d: amount must be an integer in 0..2^63-1, got %s", o - 1, show(a))
       end
-      sum_out = add_amount(sum_out, a)
-      if not sum_out then invalid(h, id, nil, "the outputs' sum overflows 64 bits") end
+      if a > MAXINT - sum_out then invalid(h, id, nil, "the outputs' sum overflows 64 bits") end
+      sum_out = sum_out + a
     end
-    local coinbase = t == 1 and #ins == 0
-    if not coinbase and sum_out > sum_in then
+    if sum_out > sum_in and not (t == 1 and nin == 0) then -- the coinbase creates money
       invalid(h, id, nil, "outputs (%d) exceed inputs (%d)", sum_out, sum_in)
     end
-    supply = add_amount(supply - sum_in, sum_out)
-    if not supply then invalid(h, id, nil, "the total supply overflows 64 bits") end
-    nutxos = nutxos + #outs - #ins
-    self.txs[idk] = { h, t - 1, #outs }
-    for o = 1, #outs do created[ukey(h, t - 1, o - 1)] = outs[o].amount end
-    infos[t] = { id = id, idk = idk, refs = refs, nout = #outs }
+    supply = supply - sum_in
+    if sum_out > MAXINT - supply then invalid(h, id, nil, "the total supply overflows 64 bits") end
+    supply = supply + sum_out
+    nutxos = nutxos + nout - nin
+    txloc[idk] = { h, t - 1, nout }
+    for o = 1, nout do created[ukey(h, t - 1, o - 1)] = outs[o].amount end
+    infos[t] = { id = id, idk = idk, refs = refs, nout = nout }
   end
 
   -- Encode and stage.

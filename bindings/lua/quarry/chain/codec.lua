@@ -24,13 +24,23 @@ M.corrupt = corrupt
 ---------------------------------------------------------------------------------------------------
 
 -- Unsigned LEB128 of a 64-bit integer (a negative Lua integer is taken as unsigned).
+local SMALL = {}
+for i = 0, 127 do SMALL[i] = char(i) end
+local UVBUF = {}
 local function uv(n)
   if n >= 0 then
-    if n < 0x80 then return char(n) end
+    if n < 0x80 then return SMALL[n] end
     if n < 0x4000 then return char((n & 0x7f) | 0x80, n >> 7) end
     if n < 0x200000 then return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, n >> 14) end
+    if n < 0x10000000 then
+      return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80, n >> 21)
+    end
+    if n < 0x800000000 then
+      return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80,
+        ((n >> 21) & 0x7f) | 0x80, n >> 28)
+    end
   end
-  local b, i = {}, 0
+  local b, i = UVBUF, 0
   repeat
     local low = n & 0x7f
     n = n >> 7 -- logical shift: terminates for "negative" (unsigned large) values too
@@ -105,8 +115,31 @@ for i = 0, 255 do
   TOHEX[c], FROMHEX[h] = h, c
 end
 
-local function tohex(raw) return (raw:gsub(".", TOHEX)) end
-local function fromhex(h) return (h:gsub("..", FROMHEX)) end
+local tonumber, fmt = tonumber, string.format
+
+-- Hex <-> bytes; the common sizes (32-byte hashes, 20-byte addresses) 16 digits at a time.
+-- fromhex expects lowercase hex of even length (checked by the callers).
+local function tohex(raw)
+  local n = #raw
+  if n == 32 then return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", raw)) end
+  if n == 20 then return fmt("%016x%016x%08x", unpack(">i8i8I4", raw)) end
+  return (raw:gsub(".", TOHEX))
+end
+-- The 64 hex digits of the 32 bytes of s at p.
+local function hex32_at(s, p) return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", s, p)) end
+M.hex32_at = hex32_at
+local function fromhex(h)
+  local n = #h
+  if n == 64 then
+    return pack(">i8i8i8i8", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
+      tonumber(sub(h, 33, 48), 16), tonumber(sub(h, 49, 64), 16))
+  end
+  if n == 40 then
+    return pack(">i8i8I4", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
+      tonumber(sub(h, 33, 40), 16))
+  end
+  return (h:gsub("..", FROMHEX))
+end
 M.tohex, M.fromhex = tohex, fromhex
 
 -- Lowercase, even-length hex (the only strings stored as raw bytes; anything else is kept as text).
@@ -189,6 +222,18 @@ local function fnv(s, h)
   h = h or FNV_OFFSET
   local n = #s
   local p = 1
+  while p + 63 <= n do
+    local w1, w2, w3, w4, w5, w6, w7, w8 = unpack("<i8i8i8i8i8i8i8i8", s, p)
+    h = (h ~ w1) * FNV_PRIME
+    h = (h ~ w2) * FNV_PRIME
+    h = (h ~ w3) * FNV_PRIME
+    h = (h ~ w4) * FNV_PRIME
+    h = (h ~ w5) * FNV_PRIME
+    h = (h ~ w6) * FNV_PRIME
+    h = (h ~ w7) * FNV_PRIME
+    h = (h ~ w8) * FNV_PRIME
+    p = p + 64
+  end
   while p + 7 <= n do
     h = (h ~ unpack("<i8", s, p)) * FNV_PRIME
     p = p + 8
@@ -319,10 +364,13 @@ get_value = function(s, p)
   local tag = byte(s, p)
   if not tag then corrupt("value", p) end
   p = p + 1
-  if tag == T_HEX32 or tag == T_HEX20 then
-    local e = p + (tag == T_HEX32 and 31 or 19)
-    if e > #s then corrupt("value", p) end
-    return tohex(sub(s, p, e)), e + 1
+  if tag == T_HEX32 then
+    if p + 31 > #s then corrupt("value", p) end
+    return hex32_at(s, p), p + 32
+  end
+  if tag == T_HEX20 then
+    if p + 19 > #s then corrupt("value", p) end
+    return fmt("%016x%016x%08x", unpack(">i8i8I4", s, p)), p + 20
   end
   if tag == T_UINT then return ruv(s, p) end
   if tag == T_STR or tag == T_HEX or tag == T_NUM then
@@ -406,9 +454,7 @@ end
 -- output's position, written before each input as varint dh = h - height, tx index, n).
 ---------------------------------------------------------------------------------------------------
 
--- Slot kinds. ok(v, c) says whether v can use the slot's compact form in context c.
 local function ok_uint(v) return mtype(v) == "integer" and v >= 0 end
-local function ok_true() return true end
 
 local BLOCK_KEYS = { "index", "timestamp", "previous_hash", "hash", "nonce", "difficulty", "miner",
   "transactions" }
@@ -425,103 +471,115 @@ local BLOCK_SLOT, TX_SLOT, IN_SLOT, OUT_SLOT =
   slot_index(BLOCK_KEYS), slot_index(TX_KEYS), slot_index(IN_KEYS), slot_index(OUT_KEYS)
 M.BLOCK_KEYS, M.TX_KEYS, M.IN_KEYS, M.OUT_KEYS = BLOCK_KEYS, TX_KEYS, IN_KEYS, OUT_KEYS
 
--- Is object o shaped for the given slot keys, with acceptance function ok(slot, value)?
-local function shaped(keys, expect, ok)
+local keys_of = J.keys
+
+-- Does the key list have exactly the expected keys, in order?
+local function shaped(keys, expect)
   local n = #expect
-  if #keys ~= n then return false end
+  if keys[n + 1] ~= nil then return false end
   for i = 1, n do
     if keys[i] ~= expect[i] then return false end
-  end
-  if ok then
-    for i = 1, n do
-      if not ok(i) then return false end
-    end
   end
   return true
 end
 
--- Encoders of each level. `info` is what validation computed (chain.lua): heights, refs, amounts.
--- Each returns the new buffer index.
-
-local function put_output(b, n, out, keys, hdr)
-  if hdr then
-    b[n + 1] = uv(#keys + 1)
-    n = n + 1
-    for i = 1, #keys do
-      local k = keys[i]
-      local v = J.get(out, k)
-      local slot = OUT_SLOT[k]
-      if slot == 2 then -- amount: validated integer >= 0
-        b[n + 1] = "\2" .. uv(v)
-        n = n + 1
-      elseif slot == 1 then
-        b[n + 1] = "\1"
-        n = put_value(b, n + 1, v)
-      else
-        b[n + 1] = "\0"
-        n = put_key(b, n + 1, k)
-        n = put_value(b, n, v)
-      end
-    end
-    return n
+-- Are all objects of arr shaped? (arr: a validated array of objects; k1..k3 the expected keys,
+-- k3 nil for two)
+local OBJ_MT = J.json.object_mt
+local function all_shaped(arr, len, k1, k2, k3)
+  for i = 1, len do
+    local o = arr[i]
+    if getmetatable(o) ~= OBJ_MT then o = keys_of(o) end
+    if o[1] ~= k1 or o[2] ~= k2 or o[3] ~= k3 or (k3 and o[4] ~= nil) then return false end
   end
-  n = put_value(b, n, J.get(out, "address"))
-  b[n + 1] = uv(J.get(out, "amount"))
-  return n + 1
+  return true
 end
 
-local function put_input(b, n, inp, keys, hdr, ref, height)
-  b[n + 1] = uv(height - ref[1]) .. uv(ref[2]) .. uv(ref[3])
+-- The encoders. `info` is what validation computed (chain.lua): heights, refs, amounts. Each
+-- appends to buffer b after index n and returns the new last index.
+
+-- An output: in a shaped array, address (generic) and amount (varint); else keyed.
+local function put_output(b, n, out, hdr)
+  if not hdr then
+    n = put_value(b, n, out.address)
+    b[n + 1] = uv(out.amount)
+    return n + 1
+  end
+  local keys = keys_of(out)
+  b[n + 1] = uv(#keys + 1)
   n = n + 1
+  for i = 1, #keys do
+    local k = keys[i]
+    local slot = OUT_SLOT[k]
+    if slot == 2 then -- amount: a validated integer >= 0
+      b[n + 1] = "\2"
+      b[n + 2] = uv(out.amount)
+      n = n + 2
+    elseif slot == 1 then
+      b[n + 1] = "\1"
+      n = put_value(b, n + 1, out.address)
+    else
+      b[n + 1] = "\0"
+      n = put_key(b, n + 1, k)
+      n = put_value(b, n, out[k])
+    end
+  end
+  return n
+end
+
+-- An input: the spent output's position (dh, tx index, n), then in a mixed array its keys.
+local function put_input(b, n, inp, hdr, ref, height)
+  b[n + 1] = uv(height - ref[1])
+  b[n + 2] = uv(ref[2])
+  b[n + 3] = uv(ref[3])
+  n = n + 3
   if hdr then
+    local keys = keys_of(inp)
     b[n + 1] = uv(#keys + 1)
     n = n + 1
     for i = 1, #keys do
       local k = keys[i]
       local slot = IN_SLOT[k]
       if slot then
-        b[n + 1] = slot == 1 and "\1" or "\2"
+        b[n + 1] = SMALL[slot]
         n = n + 1
       else
         b[n + 1] = "\0"
         n = put_key(b, n + 1, k)
-        n = put_value(b, n, J.get(inp, k))
+        n = put_value(b, n, inp[k])
       end
     end
   end
   return n
 end
 
--- Array of objects with a per-element key list; put(b, n, elem, keys, hdr, i) encodes one.
-local function put_objects(b, n, arr, expect, put)
-  local len = J.len(arr)
-  local keysets, all = {}, true
-  for i = 1, len do
-    local keys = J.keys(arr[i])
-    keysets[i] = keys
-    if all and not shaped(keys, expect) then all = false end
-  end
+local function put_inputs(b, n, ins, refs, height)
+  local len = #ins
+  local all = all_shaped(ins, len, "tx_id", "output_index")
   b[n + 1] = uv(len * 2 + (all and 1 or 0))
   n = n + 1
-  for i = 1, len do n = put(b, n, arr[i], keysets[i], not all, i) end
+  local hdr = not all
+  for i = 1, len do n = put_input(b, n, ins[i], hdr, refs[i], height) end
   return n
 end
 
-local function put_tx(b, n, tx, keys, hdr, txinfo, height)
-  local function inputs(bb, nn)
-    return put_objects(bb, nn, J.get(tx, "inputs"), IN_KEYS, function(b2, n2, inp, k2, h2, i)
-      return put_input(b2, n2, inp, k2, h2, txinfo.refs[i], height)
-    end)
-  end
-  local function outputs(bb, nn)
-    return put_objects(bb, nn, J.get(tx, "outputs"), OUT_KEYS, function(b2, n2, out, k2, h2)
-      return put_output(b2, n2, out, k2, h2)
-    end)
-  end
+local function put_outputs(b, n, outs)
+  local len = #outs
+  local all = all_shaped(outs, len, "address", "amount")
+  b[n + 1] = uv(len * 2 + (all and 1 or 0))
+  n = n + 1
+  local hdr = not all
+  for i = 1, len do n = put_output(b, n, outs[i], hdr) end
+  return n
+end
+
+-- A transaction: in a shaped array its inputs then outputs; else keyed (id derived).
+local function put_tx(b, n, tx, hdr, txinfo, height)
   if not hdr then
-    n = inputs(b, n)
-    return outputs(b, n)
+    n = put_inputs(b, n, tx.inputs, txinfo.refs, height)
+    return put_outputs(b, n, tx.outputs)
   end
+  local keys = keys_of(tx)
   b[n + 1] = uv(#keys + 1)
   n = n + 1
   for i = 1, #keys do
@@ -532,26 +590,39 @@ local function put_tx(b, n, tx, keys, hdr, txinfo, height)
       n = n + 1
     elseif slot == 2 then
       b[n + 1] = "\2"
-      n = inputs(b, n + 1)
+      n = put_inputs(b, n + 1, tx.inputs, txinfo.refs, height)
     elseif slot == 3 then
       b[n + 1] = "\3"
-      n = outputs(b, n + 1)
+      n = put_outputs(b, n + 1, tx.outputs)
     else
       b[n + 1] = "\0"
       n = put_key(b, n + 1, k)
-      n = put_value(b, n, J.get(tx, k))
+      n = put_value(b, n, tx[k])
     end
   end
   return n
 end
 
--- tx shaped: keys id, inputs, outputs in order (all validated: string, arrays).
+local function put_txs(b, n, arr, infos, height)
+  local len = #arr
+  local all = all_shaped(arr, len, "id", "inputs", "outputs")
+  b[n + 1] = uv(len * 2 + (all and 1 or 0))
+  n = n + 1
+  local hdr = not all
+  for i = 1, len do n = put_tx(b, n, arr[i], hdr, infos[i], height) end
+  return n
+end
+
+local VERSION_BYTE = char(M.BLOCK_VERSION)
+
+-- The block value of a validated block.
 -- info = { height, first (true for the chain's first block), hash, txs = { {id, refs}, ... } }
+-- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
+-- output indexes have been checked by chain.lua).
 function M.encode_block(block, info)
-  local b, n = {}, 0
+  local b, n = { VERSION_BYTE }, 1
   local height = info.height
-  b[1] = char(M.BLOCK_VERSION)
-  n = put_string(b, 1, info.hash)
+  n = put_string(b, n, info.hash)
   local txs = info.txs
   local ntx = #txs
   local fixed = true
@@ -570,51 +641,40 @@ function M.encode_block(block, info)
     end
   end
 
-  local keys = J.keys(block)
-  local function ok(i)
-    local k = BLOCK_KEYS[i]
-    local v = J.get(block, k)
-    if i == 2 or i == 5 or i == 6 then return ok_uint(v) end
-    if i == 3 then return not info.first end
-    return true
+  local keys = keys_of(block)
+  local ts, nonce, diff = block.timestamp, block.nonce, block.difficulty
+  if shaped(keys, BLOCK_KEYS) and not info.first and ok_uint(ts) and ok_uint(nonce) and ok_uint(diff) then
+    b[n + 1] = "\0"
+    b[n + 2] = uv(ts)
+    b[n + 3] = uv(nonce)
+    b[n + 4] = uv(diff)
+    n = put_value(b, n + 4, block.miner)
+    n = put_txs(b, n, block.transactions, txs, height)
+    return concat(b, "", 1, n)
   end
-  local function txs_payload(bb, nn)
-    local arr = J.get(block, "transactions")
-    return put_objects(bb, nn, arr, TX_KEYS, function(b2, n2, tx, k2, h2, i)
-      return put_tx(b2, n2, tx, k2, h2, txs[i], height)
-    end)
-  end
-  if shaped(keys, BLOCK_KEYS, ok) then
-    b[n + 1] = "\0" .. uv(J.get(block, "timestamp"))
-    n = n + 1
-    b[n + 1] = uv(J.get(block, "nonce")) .. uv(J.get(block, "difficulty"))
-    n = n + 1
-    n = put_value(b, n, J.get(block, "miner"))
-    n = txs_payload(b, n)
-  else
-    b[n + 1] = uv(#keys + 1)
-    n = n + 1
-    for i = 1, #keys do
-      local k = keys[i]
-      local slot = BLOCK_SLOT[k]
-      local v = J.get(block, k)
-      if slot and (slot == 1 or slot == 4 or slot == 7 or slot == 8 or
-          ((slot == 2 or slot == 5 or slot == 6) and ok_uint(v)) or (slot == 3 and not info.first)) then
-        b[n + 1] = char(slot)
-        n = n + 1
-        if slot == 2 or slot == 5 or slot == 6 then
-          b[n + 1] = uv(v)
-          n = n + 1
-        elseif slot == 7 then
-          n = put_value(b, n, v)
-        elseif slot == 8 then
-          n = txs_payload(b, n)
-        end
-      else
-        b[n + 1] = "\0"
-        n = put_key(b, n + 1, k)
-        n = put_value(b, n, v)
-      end
+  b[n + 1] = uv(#keys + 1)
+  n = n + 1
+  for i = 1, #keys do
+    local k = keys[i]
+    local slot = BLOCK_SLOT[k]
+    local v = block[k]
+    if slot == 1 or slot == 4 or (slot == 3 and not info.first) then -- derived
+      b[n + 1] = SMALL[slot]
+      n = n + 1
+    elseif (slot == 2 or slot == 5 or slot == 6) and ok_uint(v) then
+      b[n + 1] = SMALL[slot]
+      b[n + 2] = uv(v)
+      n = n + 2
+    elseif slot == 7 then
+      b[n + 1] = "\7"
+      n = put_value(b, n + 1, v)
+    elseif slot == 8 then
+      b[n + 1] = "\8"
+      n = put_txs(b, n + 1, v, txs, height)
+    else
+      b[n + 1] = "\0"
+      n = put_key(b, n + 1, k)
+      n = put_value(b, n, v)
     end
   end
   return concat(b, "", 1, n)
@@ -643,7 +703,7 @@ function M.block_txid(v, t)
   if fixed then
     local s = p + 32 * t
     if s + 31 > #v then corrupt("id table", s) end
-    return tohex(sub(v, s, s + 31))
+    return hex32_at(v, s)
   end
   local id
   for _ = 0, t do id, p = get_value(v, p) end
@@ -662,7 +722,7 @@ function M.decode_block(v, height, prev_hash, resolve, want_json)
     local id
     if fixed then
       if p + 31 > #v then corrupt("id table", p) end
-      id = tohex(sub(v, p, p + 31))
+      id = hex32_at(v, p)
       p = p + 32
     else
       id, p = get_value(v, p)
