@@ -1,0 +1,17 @@
+-- spec/65-proptest_spec.lua: the CI form of the property-based random-operation tester
+-- (reliability/proptest.lua): random sequences of the Lua API against an in-memory model.
+-- A failure names its seed: rerun with `lua5.4 reliability/proptest.lua DIR 1 SEED`.
+package.path = "reliability/?.lua;" .. package.path
+local R = require("relspec")
+local P = require("proptest")
+
+describe("property-based random operations", function()
+  it("agrees with the model on every result", function()
+    local seed = tonumber(os.getenv("QUARRY_PROPTEST_SEED") or "") or os.time()
+    local ok, s = pcall(P.run, { work = R.dir("proptest"), sequences = R.sanitized and 40 or 150,
+      seed = seed })
+    assert(ok, tostring(s) .. "\n(base seed " .. seed .. ")")
+    print(s.line)
+    assert.is_true(s.ops > 0)
+  end)
+end)
