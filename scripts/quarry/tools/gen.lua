@@ -45,6 +45,7 @@ function M.chain(options, emit)
   -- Unspent outputs the generator may spend: { tx_id, n, amount } (recent ones at the end).
   local pool, npool = {}, 0
   local prev = string.rep("0", 64)
+  local ntxs = 0
   local ts = 1700000000
 
   local function take()
@@ -132,8 +133,10 @@ function M.chain(options, emit)
         tags = setmetatable({ "a", 1, json.null, true, json.number("1.50") }, ARR) }, OBJ)
     end
     prev = hash
+    ntxs = ntxs + #txs
     emit(block)
   end
+  return { blocks = options.blocks, txs = ntxs, utxos = npool }
 end
 
 function M.run(argv)
@@ -167,13 +170,16 @@ function M.run(argv)
     wopts.key = "blocks"
   end
   local w = json.writer(args.out, wopts)
-  local ok, err = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
+  local ok, st = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
     max_txs = args.max_txs }, function(block) w:write(block) end)
   if not ok then
     w:abort()
-    error(err, 0)
+    error(st, 0)
   end
   w:close()
+  local progress = require("quarry.chain.progress")
+  print(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s, %s)"):format(
+    st.blocks, st.txs, st.utxos, args.out, format, progress.bytes(progress.file_size(args.out))))
   return cli.EXIT_OK
 end
 
