@@ -45,7 +45,7 @@ local function fail(r, name, fmt, ...)
   c.failures = c.failures + 1
   if #c.first < MAX_SHOWN then c.first[#c.first + 1] = fmt:format(...) end
 end
-M.fail = fail
+
 
 local function hexkey(k) return tohex(k) end
 
@@ -79,7 +79,7 @@ local function diff(a, b, path)
   if a ~= b then return path, a, b end
   return nil
 end
-M.diff = diff
+
 
 -- Compares a source block with the stored one; returns nil or a message.
 function M.compare(src, got)
