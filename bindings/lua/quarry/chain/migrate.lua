@@ -12,7 +12,8 @@ M.DEFAULT_GROUP_MB = 32
 
 -- Opens the dump for streaming (object with "blocks", bare array, or JSON Lines; .lz4 or not).
 -- JSON Lines is told by the extension (.jsonl, .ndjson, then .lz4 or not); anything else is
--- read as "auto" (an object with "blocks", or a bare array).
+-- read as "auto": an array, an object whose member "blocks" is the array of blocks, or else
+-- JSON Lines (quarry.json's detection).
 function M.source_format(path)
   local base = path:gsub("%.lz4$", "")
   if base:match("%.jsonl$") or base:match("%.ndjson$") then return "jsonl" end
@@ -21,7 +22,7 @@ end
 
 function M.open_source(path)
   local json = require("quarry.json")
-  return json.reader(path, { format = M.source_format(path), key = "blocks" })
+  return json.reader(path, { format = M.source_format(path) })
 end
 
 local function fail(fmt, ...) error(fmt:format(...), 0) end
