@@ -107,8 +107,8 @@ commands.scan = {
       prefix = key_option(a, "prefix"), max = a.max or M.scan_default_max,
       keys_only = a.keys_only, reverse = a.reverse }
     local n, more = C.scan(ctx.session, o, formatter(a), ctx.write)
-    if n == 0 then ctx.write("(no keys)")
-    elseif more then ctx.write(("-- %d shown, more follow (--max N shows more)"):format(n)) end
+    if more then ctx.write(("-- %d shown, more follow (--max N shows more)"):format(n))
+    elseif n == 0 then ctx.write("(no keys)") end
   end,
 }
 

@@ -127,12 +127,13 @@ end
 local function compile(src, env)
   local expr = src:match("^%s*=(.*)$")
   if expr then src = "return " .. expr end
-  local f = load("return " .. src, "=stdin", "t", env)
+  local f, rerr = load("return " .. src, "=stdin", "t", env)
   if f then return f end
   local err
   f, err = load(src, "=stdin", "t", env)
   if f then return f end
-  return nil, err, err:find("<eof>$") ~= nil
+  -- more lines may complete it, as an expression ("1 +") or as statements ("for i = 1, 2 do")
+  return nil, err, err:find("<eof>$") ~= nil or rerr:find("<eof>$") ~= nil
 end
 
 local function run_chunk(f)
