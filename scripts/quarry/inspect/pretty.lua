@@ -68,7 +68,7 @@ function M.bytes(s, opts)
     return M.quote(cut_utf8(s, max)) .. format("... (%d bytes)", #s)
   end
   local max = opts.max or M.max_hex
-  if #s <= max then return format("0x%s (%d bytes)", tohex(s), #s) end
+  if #s <= max then return format("0x%s (%d byte%s)", tohex(s), #s, #s == 1 and "" or "s") end
   return format("0x%s... (%d bytes)", tohex(s:sub(1, max)), #s)
 end
 
