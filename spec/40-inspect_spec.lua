@@ -454,6 +454,20 @@ describe("quarry scan|get|count|cfs|props", function()
     assert.matches("odd number of hex digits", err)
   end)
 
+  it("removes scratch directories left by killed secondaries, not those of live ones", function()
+    local tmp = helpers.tmpdir("stale")
+    local f = assert(io.open("/proc/self/stat"))
+    local live_pid = f:read("n")
+    f:close()
+    local stale = tmp .. "/quarry-secondary-2147483-AbC123" -- above Linux's pid_max: never alive
+    local alive = ("%s/quarry-secondary-%d-XyZ789"):format(tmp, live_pid)
+    assert(os.execute("mkdir -p " .. q(stale) .. " " .. q(alive)))
+    local st = quarry_cmd({ "count", "--db", dir, "--secondary" }, nil, { TMPDIR = tmp })
+    assert.are.equal(0, st)
+    assert.is_false(helpers.exists(stale))
+    assert.is_true(helpers.exists(alive))
+  end)
+
   it("reads a database a live process holds open (secondary), seeing its writes", function()
     local live = sample_db()
     local child = helpers.spawn_lua(([[

@@ -51,9 +51,10 @@ local terminals = {}
 
 -- Starts `quarry shell --db dir` in a detached tmux session of its own (own server socket).
 local function terminal(dir, env, extra)
-  local t = { socket = ("quarry-spec-%d-%d"):format(math.random(1, 1 << 30), #terminals + 1) }
+  -- a server of its own, its socket in the test's directory (not /tmp/tmux-UID)
+  local t = { socket = helpers.tmpdir("tmux") .. "/sock" }
   terminals[#terminals + 1] = t
-  local tmux = "tmux -L " .. t.socket .. " -f /dev/null "
+  local tmux = "tmux -S " .. q(t.socket) .. " -f /dev/null "
   function t.run(args)
     local ok = os.execute(tmux .. args .. " >/dev/null 2>&1")
     return ok == true
@@ -377,6 +378,17 @@ describe("quarry shell in a terminal", function()
     t.wait("interrupted")
     t.line("'alive'")
     t.wait('"alive"')
+  end)
+
+  it("Ctrl-C at the prompt clears the line and says the next one was dropped", function()
+    local t = terminal(dir, (private_env()))
+    t.type("db:ge")
+    t.keys("C-c")
+    sleep(0.2)
+    t.line("2 + 2")
+    t.wait("interrupted (Ctrl-C): that line was dropped, enter it again")
+    t.line("3 + 3")
+    t.wait("\n6\n")
   end)
 
   it(".refresh shows keys another process wrote after the shell started", function()

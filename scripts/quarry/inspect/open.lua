@@ -71,17 +71,41 @@ end
 
 -- ---- scratch directories for secondary instances -----------------------------------------------
 
+local function remove_tree(dir)
+  if dir and #dir > 1 and dir ~= "/" then os.execute("rm -rf " .. shell_quote(dir)) end
+end
+
+-- This process's id (the first field of /proc/self/stat), or nil.
+local function own_pid()
+  local f = io.open("/proc/self/stat", "r")
+  if not f then return nil end
+  local pid = f:read("n")
+  f:close()
+  return math.tointeger(pid)
+end
+
+-- Scratch directories are named quarry-secondary-<pid>-XXXXXX. One whose process is gone (killed
+-- before it could clean up: SIGKILL, a second Ctrl-C) is removed by the next one made.
+local function remove_stale_scratch(base)
+  if not exists("/proc/self/stat") then return end
+  local p = io.popen("ls -A " .. shell_quote(base) .. " 2>/dev/null")
+  if not p then return end
+  for name in p:lines() do
+    local pid = name:match("^quarry%-secondary%-(%d+)%-%w+$")
+    if pid and not exists("/proc/" .. pid .. "/stat") then remove_tree(base .. "/" .. name) end
+  end
+  p:close()
+end
+
 local function make_scratch()
   local base = os.getenv("TMPDIR")
   if not base or base == "" then base = "/tmp" end
-  local out = read_all("mktemp -d " .. shell_quote(base .. "/quarry-secondary-XXXXXX") .. " 2>/dev/null")
+  remove_stale_scratch(base)
+  local template = ("%s/quarry-secondary-%s-XXXXXX"):format(base, own_pid() or "0")
+  local out = read_all("mktemp -d " .. shell_quote(template) .. " 2>/dev/null")
   local dir = out and out:match("^(%S+)")
   if not dir then error("cannot create a scratch directory for the secondary instance under " .. base, 0) end
   return dir
-end
-
-local function remove_tree(dir)
-  if dir and #dir > 1 and dir ~= "/" then os.execute("rm -rf " .. shell_quote(dir)) end
 end
 
 -- ---- the session -------------------------------------------------------------------------------

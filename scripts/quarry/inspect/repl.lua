@@ -94,7 +94,16 @@ local function terminal_reader(ctx)
     return complete.complete(ctx, line, from, to)
   end)
   return function(prompt)
-    local line = RL.readline(prompt)
+    local ok, line = pcall(RL.readline, prompt)
+    if not ok then
+      -- Ctrl-C at the prompt: readline cleared the line and passed the signal on to lua5.4's
+      -- handler, which stops at the next Lua instruction, so the line entered next is lost.
+      if tostring(line):find("interrupted!$") then
+        io.stderr:write("interrupted (Ctrl-C): that line was dropped, enter it again\n")
+        return ""
+      end
+      error(line, 0)
+    end
     if line and line:match("%S") and line ~= last then
       RL.add_history(line)
       last = line
