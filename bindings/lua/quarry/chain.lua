@@ -185,7 +185,7 @@ function Store:group()
     hashes = {},   -- hash key -> height for blocks of this group
     created = {},  -- utxo key -> amount (created in the group) or false (then spent in the group)
     spent_db = {}, -- utxo key -> true: committed outputs spent by this group
-    spent_by = {}, -- utxo key -> "tx ID in block H" (messages)
+    spent_by = {}, -- utxo key -> the ref of the input that spent it in the group (messages)
     n = 0, bytes = 0, failed = false, first_height = nil,
   }, Group)
 end
@@ -298,9 +298,9 @@ function Group:add(block)
       local pk = ukey(loc[1], loc[2], n)
       local amount = created[pk]
       if amount == false or spent_db[pk] then
-        local by = spent_by[pk]
+        local by = spent_by[pk] -- the ref of the earlier spend: {.., .., .., .., tx id, height}
         invalid(h, id, i - 1, "double spend of %s:%d (already spent by tx %s in block %d)", rid, n,
-          by[1], by[2])
+          by[5], by[6])
       elseif amount then
         created[pk] = false
       else
@@ -310,7 +310,7 @@ function Group:add(block)
         spent_db[pk] = true
       end
       local ref = { loc[1], loc[2], n, amount, id, h }
-      spent_by[pk] = { id, h }
+      spent_by[pk] = ref
       if amount > MAXINT - sum_in then invalid(h, id, nil, "the inputs' sum overflows 64 bits") end
       sum_in = sum_in + amount
       refs[i] = ref

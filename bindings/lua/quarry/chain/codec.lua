@@ -35,10 +35,15 @@ local function uv(n)
     if n < 0x10000000 then
       return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80, n >> 21)
     end
-    if n < 0x800000000 then
-      return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80,
-        ((n >> 21) & 0x7f) | 0x80, n >> 28)
-    end
+    local b1, b2, b3, b4 = (n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80,
+      ((n >> 21) & 0x7f) | 0x80
+    if n < 0x800000000 then return char(b1, b2, b3, b4, n >> 28) end
+    local b5 = ((n >> 28) & 0x7f) | 0x80
+    if n < 0x40000000000 then return char(b1, b2, b3, b4, b5, n >> 35) end
+    local b6 = ((n >> 35) & 0x7f) | 0x80
+    if n < 0x2000000000000 then return char(b1, b2, b3, b4, b5, b6, n >> 42) end
+    local b7 = ((n >> 42) & 0x7f) | 0x80
+    if n < 0x100000000000000 then return char(b1, b2, b3, b4, b5, b6, b7, n >> 49) end
   end
   local b, i = UVBUF, 0
   repeat
