@@ -7,6 +7,7 @@ local quarry = require("quarry")
 local pack = string.pack
 local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 local q = helpers.shell_quote
+local _
 
 local function sleep(s) os.execute("sleep " .. s) end
 
@@ -210,6 +211,7 @@ describe("quarry shell, piped", function()
     assert.are.equal(0, st, err)
     assert.are.equal('"read_write"\n"v"\n', out)
     st, out = piped(rwdir, "db:mode()\n")
+    assert.are.equal(0, st)
     assert.are.equal('"read_only"\n', out)
   end)
 

@@ -255,6 +255,7 @@ describe("databases written by RocksDB's tools open in quarry", function()
     same("scan", { "--db=" .. dir, "--column_family=extra", "--hex" })
     same("get", { "--db=" .. dir, "--column_family=extra" }, { "x" })
     st, out = quarry_cmd({ "count", "--db", dir, "--all" })
+    assert.are.equal(0, st)
     assert.are.same({ "family   keys", "default     3", "extra       2" }, lines(out))
 
     local err
@@ -276,6 +277,7 @@ describe("databases written by RocksDB's tools open in quarry", function()
     assert.are.equal(0, st)
     assert.are.equal("1000\n", out)
     st, out = quarry_cmd({ "cfs", "--db", dir })
+    assert.are.equal(0, st)
     assert.are.equal("default\n", out)
     if LDB then
       same("scan", { "--db=" .. dir, "--hex" })

@@ -1,7 +1,6 @@
 -- quarry.inspect.builtins: the shell's dot commands (.scan, .get, .cfs ...): their argument
 -- syntax, help texts and actions over quarry.inspect.commands. docs/shell.md documents each.
 local keys = require("quarry.inspect.keys")
-local pretty = require("quarry.inspect.pretty")
 local C = require("quarry.inspect.commands")
 
 local M = {}
@@ -96,7 +95,8 @@ commands.cfs = {
 }
 
 commands.scan = {
-  usage = ".scan [cf] [--from K] [--to K] [--prefix P] [--max N] [--keys-only] [--reverse] [--hex|--key-hex|--value-hex]",
+  usage = ".scan [cf] [--from K] [--to K] [--prefix P] [--max N] [--keys-only] [--reverse] "
+    .. "[--hex|--key-hex|--value-hex]",
   summary = "pairs in key order (--from inclusive, --to exclusive; " .. M.scan_default_max .. " unless --max)",
   options = { from = "key", to = "key", prefix = "key", max = "int", ["keys-only"] = true,
     reverse = true, hex = true, ["key-hex"] = true, ["value-hex"] = true },
@@ -220,7 +220,8 @@ commands.help = {
     ctx.write("Anything else is Lua 5.4: `db` is the database" ..
       (ctx.session.chain and ", `chain` the chain store" or "") ..
       "; an expression prints its value (db:get(\"k\"), db:cf(\"blocks\"):get(K\"height:1\")).")
-    ctx.write("Keys: text, 0x<hex>, \"\\x00 escapes\", height:N, hash:<hex>, str:<text>. Tab completes; .help CMD for one command.")
+    ctx.write("Keys: text, 0x<hex>, \"\\x00 escapes\", height:N, hash:<hex>, str:<text>. "
+      .. "Tab completes; .help CMD for one command.")
   end,
 }
 
@@ -269,7 +270,9 @@ local function parse(name, spec, words)
         end
         if kind == "int" then
           local n = math.tointeger(tonumber(value))
-          if not n or n < 0 then error(("." .. name .. ": --%s needs a non-negative integer, got %s"):format(opt, value), 0) end
+          if not n or n < 0 then
+            error(("." .. name .. ": --%s needs a non-negative integer, got %s"):format(opt, value), 0)
+          end
           value = n
         end
       end
