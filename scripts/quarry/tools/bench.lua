@@ -1,9 +1,10 @@
 -- quarry bench: benchmarks, one workload per subcommand (a script, not a test). Each entry of
 -- M.workloads is { summary, options = function(cmd) (adds its options), run = function(args) ->
--- exit status }; add new workloads to the table.
+-- exit status }; add new workloads to the table. Anything else (`quarry bench fillseq readrandom
+-- --compare ...`) goes to quarry.bench.suite, the db_bench workloads side by side with db_bench.
 local cli = require("quarry.tools.cli")
 
-local M = { summary = "benchmarks (quarry bench <workload> --help): migrate" }
+local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate" }
 
 local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -78,7 +79,9 @@ workload("migrate", {
 
     -- 2. Migrate: validation, encoding, group commits; then flush and compaction.
     local c1 = os.clock()
-    local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group })
+    local heap = 0 -- the largest Lua heap seen (KiB), sampled as the migration goes
+    local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group,
+      on_progress = function() heap = math.max(heap, collectgarbage("count")) end })
     local c_migrate = os.clock() - c1
     local rss = progress.peak_rss()
     local res = {
@@ -90,7 +93,7 @@ workload("migrate", {
       load_seconds = rep.load_seconds, migrate_seconds = rep.elapsed, migrate_cpu_seconds = c_migrate,
       migrate_mb_s = rep.json_bytes / rep.elapsed / 1e6, migrate_blocks_s = rep.blocks / rep.elapsed,
       load_mb_s = rep.json_bytes / rep.load_seconds / 1e6, load_blocks_s = rep.blocks / rep.load_seconds,
-      peak_rss = rss, db_size = rep.db_size, ratio = rep.ratio, ratio_to_file = rep.ratio_to_file,
+      peak_rss = rss, peak_lua_heap = math.floor(heap * 1024), db_size = rep.db_size, ratio = rep.ratio, ratio_to_file = rep.ratio_to_file,
       parse_bytes = parse_bytes,
     }
     if args.report == "json" then
@@ -105,7 +108,8 @@ workload("migrate", {
       print(("  migrate        %8.2f s  %7.1f MB/s  %8.0f blocks/s  (cpu %.2f s; load %.2f s, then flush + compaction)")
         :format(rep.elapsed, res.migrate_mb_s, res.migrate_blocks_s, c_migrate, rep.load_seconds))
       print(("  migrate/parse  %8.1f x"):format(rep.elapsed / t_parse))
-      print(("  peak RSS       %s (VmHWM of this process: parse + migrate)"):format(B(rss)))
+      print(("  peak RSS       %s (VmHWM of this process: parse + migrate; Lua heap at most %s)")
+        :format(B(rss), B(res.peak_lua_heap)))
       print(("  database       %s on disk: %.3f of the JSON, %.3f of the source file"):format(
         B(rep.db_size), rep.ratio, rep.ratio_to_file))
     end
@@ -119,6 +123,9 @@ workload("migrate", {
 })
 
 function M.run(argv)
+  if not M.workloads[argv[1]] then -- the db_bench suite (its --help lists the workloads here too)
+    return require("quarry.bench.suite").run(argv, M.order)
+  end
   local p = cli.parser("bench", M.summary)
   p:command_target("workload")
   for _, name in ipairs(M.order) do
