@@ -136,6 +136,7 @@ function M.campaign(o)
     state = state ~ (state << 13); state = state ~ (state >> 7); state = state ~ (state << 17)
     return (state & 0x7fffffff) % n + 1
   end
+  os.execute("mkdir -p " .. q(o.work))
   local template = o.work .. "/template"
   M.build(template)
   local res = { seed = seed, by = {} }

@@ -3,6 +3,7 @@
 #include "rel.h"
 
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ size_t rel_value(uint64_t n, int f, char *out) {
   return len + pad;
 }
 
-int rel_open(const char *path, const char *mode, quarry_db **out) {
+static int open_with(const char *path, const char *mode, int create, quarry_db **out) {
   quarry_options *o = NULL;
   int rc, i;
   *out = NULL;
@@ -55,6 +56,8 @@ int rel_open(const char *path, const char *mode, quarry_db **out) {
     rc = quarry_options_set_int(o, "max_background_jobs", 2);
   if (rc == 0 && mode != NULL)
     rc = quarry_options_set_string(o, "mode", mode);
+  if (rc == 0 && !create)
+    rc = quarry_options_set_bool(o, "create_if_missing", 0);
   for (i = 0; i < REL_FAMILIES && rc == 0; i++)
     rc = quarry_options_add_column_family(o, rel_family_names[i]);
   if (rc == 0)
@@ -62,6 +65,12 @@ int rel_open(const char *path, const char *mode, quarry_db **out) {
   quarry_options_free(o);
   return rc;
 }
+
+int rel_open(const char *path, const char *mode, quarry_db **out) {
+  return open_with(path, mode, 1, out);
+}
+
+int rel_open_existing(const char *path, quarry_db **out) { return open_with(path, NULL, 0, out); }
 
 /* A growable bitmap of batch numbers present in one family. */
 typedef struct {
@@ -89,7 +98,9 @@ static int bm_get(const bitmap *b, uint64_t n) {
   return n < b->cap && (b->bits[n / 8] >> (n % 8)) & 1u;
 }
 
-int rel_check(const char *path, rel_check_result *r) {
+int rel_check(const char *path, rel_check_result *r) { return rel_check_opts(path, 1, r); }
+
+int rel_check_opts(const char *path, int create, rel_check_result *r) {
   quarry_db *db = NULL;
   bitmap bm[REL_FAMILIES];
   uint64_t fmax[REL_FAMILIES], n, last_val[REL_FAMILIES];
@@ -99,7 +110,7 @@ int rel_check(const char *path, rel_check_result *r) {
   memset(bm, 0, sizeof bm);
   memset(fmax, 0, sizeof fmax);
   memset(has_last, 0, sizeof has_last);
-  if ((rc = rel_open(path, NULL, &db)) != 0) {
+  if ((rc = open_with(path, NULL, create, &db)) != 0) {
     r->open_rc = rc;
     snprintf(r->open_msg, sizeof r->open_msg, "%s", quarry_last_error());
     return rc;
@@ -180,6 +191,22 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
   (void)ftw;
   remove(p);
   return 0;
+}
+
+void rel_mkdirs(const char *path) {
+  char buf[4096];
+  size_t i, n = strlen(path);
+  if (n >= sizeof buf)
+    return;
+  memcpy(buf, path, n + 1);
+  for (i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char c = buf[i];
+      buf[i] = '\0';
+      mkdir(buf, 0755);
+      buf[i] = c;
+    }
+  }
 }
 
 void rel_rmtree(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }

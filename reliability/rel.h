@@ -23,6 +23,8 @@ size_t rel_value(uint64_t n, int f, char *out);
 /* Opens the batch database (families f0..f3, 1 MiB memtables so flushes happen often). mode is
  * "read_write", "read_only" or NULL for read_write. */
 int rel_open(const char *path, const char *mode, quarry_db **out);
+/* rel_open in read-write mode that refuses to create a missing database. */
+int rel_open_existing(const char *path, quarry_db **out);
 
 /* What a check of the batch database found. */
 typedef struct {
@@ -42,9 +44,13 @@ typedef struct {
  * every family with checksums verified and fills r. Returns 0 when the database opened and was
  * read, else the failing code (also in r). */
 int rel_check(const char *path, rel_check_result *r);
+/* The same; with create 0 a missing database is an open failure (for checkpoints, restores). */
+int rel_check_opts(const char *path, int create, rel_check_result *r);
 
 /* Milliseconds since an arbitrary start (monotonic). */
 double rel_now_ms(void);
+/* Creates a directory and its missing parents (mkdir -p). */
+void rel_mkdirs(const char *path);
 /* Removes a directory tree (rm -rf). */
 void rel_rmtree(const char *path);
 /* Seeded xorshift64* generator. */

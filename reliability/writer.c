@@ -2,7 +2,11 @@
  * across four families and prints each batch number on stdout (flushed) only after the write
  * returned: a printed number is an acknowledged batch.
  *
- * usage: rel_writer DB [--sync 0|1] [--pace-us N] [--count N]
+ * usage: rel_writer DB [--sync 0|1] [--pace-us N] [--count N] [--ckpt DIR | --backup DIR]
+ *        [--every K]
+ * With --ckpt, every K batches (default 200) a checkpoint goes to DIR/ckpt-<batch>, and
+ * "ckpt <batch>" is printed once quarry_db_checkpoint returned; with --backup, a backup into the
+ * backup directory DIR, then "backup <id> <batch>".
  * Batch n puts key "b"+n (8 bytes big-endian) into f0..f3 with a value derived from (n, family),
  * and sets "last" = n in each family. The first line is "ready S": S is the first new number. */
 #include "rel.h"
@@ -20,7 +24,9 @@ static void die(const char *what, int rc) {
 int main(int argc, char **argv) {
   const char *path;
   int sync = 1, rc, f, i;
-  long pace_us = 0;
+  long pace_us = 0, every = 200;
+  const char *ckpt = NULL, *backup = NULL;
+  quarry_backups *bk = NULL;
   uint64_t count = 0, n, start;
   quarry_db *db = NULL;
   quarry_cf *cf[REL_FAMILIES];
@@ -41,6 +47,12 @@ int main(int argc, char **argv) {
       sync = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--pace-us") == 0)
       pace_us = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--ckpt") == 0)
+      ckpt = argv[i + 1];
+    else if (strcmp(argv[i], "--backup") == 0)
+      backup = argv[i + 1];
+    else if (strcmp(argv[i], "--every") == 0)
+      every = atol(argv[i + 1]);
     else if (strcmp(argv[i], "--count") == 0)
       count = strtoull(argv[i + 1], NULL, 10);
     else {
@@ -68,6 +80,8 @@ int main(int argc, char **argv) {
   if (rc == 1 && rel_parse_key(k, kl, &n))
     start = n + 1;
   quarry_iter_close(it);
+  if (backup && (rc = quarry_backups_open(backup, NULL, &bk)) != 0)
+    die("backups_open", rc);
   printf("ready %llu\n", (unsigned long long)start);
   fflush(stdout);
 
@@ -91,10 +105,26 @@ int main(int argc, char **argv) {
       die("write", rc);
     printf("%llu\n", (unsigned long long)n);
     fflush(stdout);
+    if (ckpt && every > 0 && n % (uint64_t)every == 0) {
+      char dir[4096];
+      snprintf(dir, sizeof dir, "%s/ckpt-%llu", ckpt, (unsigned long long)n);
+      if ((rc = quarry_db_checkpoint(db, dir)) != 0)
+        die("checkpoint", rc);
+      printf("ckpt %llu\n", (unsigned long long)n);
+      fflush(stdout);
+    }
+    if (bk && every > 0 && n % (uint64_t)every == 0) {
+      uint32_t id = 0;
+      if ((rc = quarry_backups_create(bk, db, 0, &id)) != 0)
+        die("backup", rc);
+      printf("backup %u %llu\n", id, (unsigned long long)n);
+      fflush(stdout);
+    }
     if (pace_us > 0)
       usleep((useconds_t)pace_us);
   }
   quarry_batch_close(b);
+  quarry_backups_close(bk);
   rc = quarry_db_close(db);
   if (rc)
     die("close", rc);

@@ -40,4 +40,19 @@ describe("crash loop (SIGKILL)", function()
     assert.are.equal(0, s.lost_earlier)
     assert.is_true(s.acknowledged > 0)
   end)
+
+  for _, kind in ipairs({ "ckpt", "backup" }) do
+    it(("SIGKILL during %s: an acknowledged copy is complete; one in flight is refused or " ..
+        "complete, never damaged and accepted"):format(kind == "ckpt" and "checkpoints" or
+        "backups:create"), function()
+      local base = R.dir("crash-" .. kind)
+      local s, ok, out = crashloop(("--db %s --%s %s --every 25 --cycles %d --sync 1"):format(
+        R.q(base .. "/db"), kind, R.q(base .. "/copies"), R.sanitized and 8 or 25))
+      R.expect(ok and s.result == "PASS", out, "crash loop with copies failed")
+      assert.are.equal(0, s.copies_bad)
+      assert.are.equal(0, s.copies_corrupt_accepted)
+      assert.are.equal(0, s.lost)
+      assert.is_true(s.copies_acked > 0)
+    end)
+  end
 end)
