@@ -55,15 +55,18 @@ local function inject(dir, target, rnd)
   local size = f:seek("end")
   assert(size > 0, name .. " is empty")
   local lo = target == "wal" and math.floor(size * 3 / 4) or 0
+  local flips = {}
   for _ = 1, rnd(3) do
     local off = lo + rnd(size - lo) - 1
     f:seek("set", off)
     local b = f:read(1):byte()
+    local x = rnd(255)
     f:seek("set", off)
-    f:write(string.char(b ~ rnd(255)))
+    f:write(string.char(b ~ x))
+    flips[#flips + 1] = ("%d^0x%02x"):format(off, x)
   end
   f:close()
-  return name
+  return name, ("%s of %d bytes: %s"):format(name, size, table.concat(flips, " "))
 end
 M.inject = inject
 
@@ -147,7 +150,7 @@ function M.campaign(o)
     for t = 1, o.trials do
       local dir = o.work .. "/trial"
       os.execute(("rm -rf %s && cp -r %s %s"):format(q(dir), q(template), q(dir)))
-      local file = inject(dir, target, rnd)
+      local file, what = inject(dir, target, rnd)
       local p = io.popen(("%s %s trial %s %s 2>&1"):format(o.lua or "lua5.4",
         q("reliability/corrupt.lua"), q(dir), q(file)))
       local out = p:read("a")
@@ -161,8 +164,9 @@ function M.campaign(o)
         c[outcome] = c[outcome] + 1
         c.named = c.named + tonumber(out:match("named=(%d)"))
         c.missing = c.missing + tonumber(out:match("missing=(%d+)"))
-        if (outcome == "altered" or outcome == "unclear") and o.log then
-          o.log(("%s %s trial %d (seed %d):\n%s"):format(outcome:upper(), target, t, seed, out))
+        if (outcome == "altered" or outcome == "unclear" or outcome == "silent_loss") and o.log then
+          o.log(("%s %s trial %d (seed %d) flipped %s:\n%s"):format(outcome:upper(), target, t, seed,
+            what, out))
         end
       end
     end
