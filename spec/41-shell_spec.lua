@@ -184,6 +184,17 @@ describe("quarry shell, piped", function()
     assert.is_nil(out:find("not reached", 1, true))
   end)
 
+  it("tells families from keys by the number of words", function()
+    local st, out, err = piped(dir, table.concat({
+      ".get blocks", ".get meta tip", ".size blocks", ".size apple banana", ".props blocks estimate-num-keys",
+      ".props estimate-num-keys", ".stats nope", "",
+    }, "\n"))
+    assert.are.equal(1, st)
+    assert.matches('^%(not found%)\n0x0000000000000014 %(8 bytes%)\nfamily%s+sst%s+memtables\nblocks%s', out)
+    assert.matches("\n%d+ bytes %([^)]*%)\nrocksdb.estimate%-num%-keys: 20\nrocksdb.estimate%-num%-keys: 5\n$", out)
+    assert.matches("no column family 'nope'", err, 1, true)
+  end)
+
   it("runs -c lines instead of reading input", function()
     local st, out = piped(dir, "'stdin is ignored'\n", { "-c", ".count blocks", "-c", "db:get('banana')" })
     assert.are.equal(0, st)

@@ -58,20 +58,30 @@ local function formatter(a)
   return C.formatter({ style = "pretty", hex = a.hex, key_hex = a.key_hex, value_hex = a.value_hex })
 end
 
--- Splits the leading family name off the positional words when there is one: with `always`
--- the first word is the family; else only when it names a family (or more words follow).
-local function family(ctx, a, min_rest)
+-- Which positional words are a family, by the number of positional words n:
+--   "first"  (.scan, .count, .stats): the first word, if any
+--   "get"    (.get [cf] KEY): the first of two
+--   "size"   (.size [cf] [FROM TO]): the first of one or three
+--   "named"  (.props [cf] [NAME...]): the first, when it names a family
+local takes = {
+  first = function(n) return n >= 1 end,
+  get = function(n) return n >= 2 end,
+  size = function(n) return n % 2 == 1 end,
+  named = function(n, is_family) return n >= 1 and is_family end,
+}
+
+-- Removes the family name from the positional words a (by the rule above) and returns it (nil:
+-- the default family). Raises "no column family ..." when it names none.
+local function family(ctx, a, rule)
   local first = a[1]
   if first == nil then return nil end
   local name = text_of(first)
   local names = {}
   for _, n in ipairs(ctx.session.db:column_families()) do names[n] = true end
-  if names[name] or #a > min_rest then
-    table.remove(a, 1)
-    if not names[name] then ctx.session:cf(name) end -- raises "no column family ..."
-    return name
-  end
-  return nil
+  if not takes[rule](#a, names[name] == true) then return nil end
+  table.remove(a, 1)
+  if not names[name] then ctx.session:cf(name) end -- raises "no column family ..."
+  return name
 end
 
 local function key_option(a, name)
@@ -101,7 +111,7 @@ commands.scan = {
   options = { from = "key", to = "key", prefix = "key", max = "int", ["keys-only"] = true,
     reverse = true, hex = true, ["key-hex"] = true, ["value-hex"] = true },
   action = function(ctx, a)
-    local cf = family(ctx, a, 0)
+    local cf = family(ctx, a, "first")
     if #a > 0 then error(".scan: unexpected argument " .. a[1] .. " (usage: " .. commands.scan.usage .. ")", 0) end
     local o = { cf = cf, from = key_option(a, "from"), to = key_option(a, "to"),
       prefix = key_option(a, "prefix"), max = a.max or M.scan_default_max,
@@ -117,7 +127,7 @@ commands.get = {
   summary = "the value of a key",
   options = { hex = true, ["key-hex"] = true, ["value-hex"] = true },
   action = function(ctx, a)
-    local cf = family(ctx, a, 1)
+    local cf = family(ctx, a, "get")
     if #a ~= 1 then error(".get: one key expected (usage: " .. commands.get.usage .. ")", 0) end
     local v = ctx.session:cf(cf):get(keys.check(a[1]))
     if v == nil then ctx.write("(not found)") else ctx.write(formatter(a).value(v)) end
@@ -129,7 +139,7 @@ commands.count = {
   summary = "number of keys (exact: reads them all; --estimate: RocksDB's estimate)",
   options = { from = "key", to = "key", prefix = "key", estimate = true },
   action = function(ctx, a)
-    local cf = family(ctx, a, 0)
+    local cf = family(ctx, a, "first")
     if #a > 0 then error(".count: unexpected argument " .. a[1], 0) end
     ctx.write(tostring(C.count(ctx.session, { cf = cf, from = key_option(a, "from"),
       to = key_option(a, "to"), prefix = key_option(a, "prefix"), estimate = a.estimate })))
@@ -141,7 +151,7 @@ commands.props = {
   summary = "RocksDB properties (\"rocksdb.\" optional; default: the one-line figures)",
   options = {},
   action = function(ctx, a)
-    local cf = family(ctx, a, math.huge)
+    local cf = family(ctx, a, "named")
     local names = {}
     for i, w in ipairs(a) do names[i] = text_of(w) end
     for _, pv in ipairs(C.properties(ctx.session, { cf = cf }, names)) do
@@ -157,7 +167,7 @@ commands.size = {
   summary = "approximate bytes of [FROM, TO), of a family, or of the database on disk",
   options = {},
   action = function(ctx, a)
-    local cf = family(ctx, a, 1)
+    local cf = family(ctx, a, "size")
     if #a == 2 then
       local n = C.approximate_size(ctx.session, { cf = cf }, keys.check(a[1]), keys.check(a[2]))
       ctx.write(("%d bytes (%s)"):format(n, C.human(n)))
@@ -184,7 +194,8 @@ commands.stats = {
   summary = "RocksDB's statistics report (rocksdb.stats: compactions, levels, stalls)",
   options = {},
   action = function(ctx, a)
-    local cf = family(ctx, a, 0)
+    local cf = family(ctx, a, "first")
+    if #a > 0 then error(".stats: unexpected argument " .. a[1], 0) end
     local list = C.properties(ctx.session, { cf = cf }, { "rocksdb.stats" })
     ctx.write(((list[1].value or "(no statistics)"):gsub("\n+$", "")))
   end,

@@ -1,7 +1,6 @@
 -- quarry shell: a Lua 5.4 REPL over a database (`db`, and `chain` for a chain store) with
 -- ldb-like dot commands, line editing, history and completion. docs/shell.md is the guide.
 local cli = require("quarry.tools.cli")
-local C = require("quarry.inspect.commands")
 
 local M = { summary = "interactive Lua shell over a database (db, chain, .scan, .get ...)" }
 
@@ -33,9 +32,5 @@ function M.run(argv)
   if failures > 0 and not interactive then return cli.EXIT_FAILED end
   return cli.EXIT_OK
 end
-
--- C (quarry.inspect.commands) is loaded for its side-effect-free helpers by the other commands;
--- the shell only needs it indirectly.
-local _ = C
 
 return M
