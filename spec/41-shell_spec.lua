@@ -303,6 +303,12 @@ describe("quarry shell in a terminal", function()
     t.keys("Enter")
     t.wait('"yellow"')
 
+    t.type(".scan --from=ban")
+    t.keys("Tab")
+    t.wait("quarry> .scan --from=banana ")
+    t.line("--max 1")
+    t.wait('"banana" : "yellow"\n-- 1 shown')
+
     t.type(".get blocks 0x000000000000001")
     t.keys("Tab", "Tab") -- several candidates: the second Tab lists them
     local screen = t.wait("0x0000000000000014")

@@ -280,16 +280,20 @@ local function complete_builtin(before, ctx)
     local ok, h = pcall(ctx.session.cf, ctx.session, family)
     return ok and h or nil
   end
-  local function keys_here()
+  local function keys_here(typed, first)
+    typed, first = typed or current.text, first or current.first
     local h = handle()
-    if not h then return {}, current.first end
-    local typed, first = current.text, current.first
+    if not h then return {}, first end
     if typed:match("^[\"']") then
       return key_candidates(h, typed:sub(2), "literal"), first + 1, ""
     end
     return key_candidates(h, typed, "text"), first, " "
   end
   if opt and spec.options[opt] == "key" then return keys_here() end
+  local eq_opt, eq_value = current.text:match("^%-%-([%w-]+)=(.*)$")
+  if eq_opt and spec.options[eq_opt] == "key" then -- --from=PREFIX
+    return keys_here(eq_value, current.first + #eq_opt + 3)
+  end
   if opt and spec.options[opt] and spec.options[opt] ~= true then return {}, current.first end
   if current.text:match("^%-") then
     local out = {}
