@@ -1,7 +1,8 @@
 /* l_db.c: the quarry.db handle (open, close, tostring, path, mode, tuning, maintenance) and the
- * data operations shared by db and cf (get, multi_get, put, delete, delete_range). */
+ * data operations shared by db and cf (get, multi_get, put, put_many, delete, delete_range). */
 #include "lquarry.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,11 @@ static int close_db(lua_State *L, int raise) {
     return 0;
   release_pending(d);
   d->db = NULL; /* closed before destroyed: children see it at once */
+  if (d->scratch != NULL) {
+    quarry_batch *b = d->scratch;
+    d->scratch = NULL;
+    quarry_batch_close(b);
+  }
   rc = quarry_db_close(db);
   if (rc < 0 && raise)
     return ql_raise(L, rc, "close");
@@ -281,6 +287,7 @@ static int data_multi_get(lua_State *L) {
   size_t *klens;
   quarry_value **vals;
   char *mem;
+  size_t need;
   int rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   ql_read_options(L, 3, d, "multi_get", &ro);
@@ -289,8 +296,23 @@ static int data_multi_get(lua_State *L) {
   if (n > (((size_t)-1) >> 1) / (sizeof *keys + sizeof *klens + sizeof *vals))
     return ql_raisef(L, QUARRY_EINVAL, "multi_get", "too many keys");
   /* One scratch block (keys, lengths, values), anchored in the db's user value 2 so that values
-   * parked there survive until released (see release_pending). */
-  mem = (char *)lua_newuserdatauv(L, n * (sizeof *keys + sizeof *klens + sizeof *vals) + 1, 0);
+   * parked there survive until released (see release_pending). The block of the previous call is
+   * reused when large enough (its values were all released above), so a loop of multi_get calls
+   * of the same size allocates it once. */
+  need = n * (sizeof *keys + sizeof *klens + sizeof *vals) + 1;
+  ql_push_owner(L, 1);
+  if (lua_getiuservalue(L, -1, 2) == LUA_TUSERDATA && lua_rawlen(L, -1) >= need &&
+      lua_rawlen(L, -1) <= 4 * need + 4096) {
+    mem = (char *)lua_touserdata(L, -1);
+    lua_remove(L, -2); /* the owner */
+  } else {
+    lua_pop(L, 2);
+    mem = (char *)lua_newuserdatauv(L, need, 0);
+    ql_push_owner(L, 1);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 2);
+    lua_pop(L, 1);
+  }
   vals = (quarry_value **)(void *)mem;
   keys = (const char **)(void *)(mem + n * sizeof *vals);
   klens = (size_t *)(void *)(mem + n * (sizeof *vals + sizeof *keys));
@@ -302,10 +324,6 @@ static int data_multi_get(lua_State *L) {
     keys[i] = lua_tolstring(L, -1, &klens[i]); /* anchored by the keys table */
     lua_pop(L, 1);
   }
-  ql_push_owner(L, 1);
-  lua_pushvalue(L, -2);
-  lua_setiuservalue(L, -2, 2);
-  lua_pop(L, 1);
   lua_createtable(L, (int)n, 1);
   if (n > 0) {
     rc = quarry_multi_get(d->db, cf, &ro, n, keys, klens, vals);
@@ -344,6 +362,113 @@ static int data_put(lua_State *L) {
   if (rc < 0)
     return ql_raise(L, rc, "put");
   return 0;
+}
+
+/* ---- put_many ---------------------------------------------------------------------------------
+ * One atomic batch from a table, written through the db userdata's scratch batch: cleared before
+ * and after each call, so building it allocates nothing once it has grown to the usual size; a
+ * call that made it larger than QL_SCRATCH_KEEP frees it (memory stays bounded). */
+#define QL_SCRATCH_KEEP ((size_t)4 << 20)
+
+static void scratch_done(ql_db *d) {
+  size_t bytes = 0;
+  if (d->scratch == NULL)
+    return;
+  if (quarry_batch_data_size(d->scratch, &bytes) < 0 || bytes > QL_SCRATCH_KEEP) {
+    quarry_batch *b = d->scratch;
+    d->scratch = NULL;
+    quarry_batch_close(b);
+  } else {
+    quarry_batch_clear(d->scratch);
+  }
+}
+
+/* Raises the argument error of a bad element of put_many's table (after releasing the batch). */
+static int bad_element(lua_State *L, ql_db *d, const char *fmt, ...) {
+  va_list ap;
+  scratch_done(d);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return luaL_argerror(L, 2, lua_tostring(L, -1));
+}
+
+/* Pushes a readable name for the string key at idx: "t[\"name\"]" for short printable keys, else
+ * "the entry with a <n>-byte key". */
+static const char *key_name(lua_State *L, int idx) {
+  size_t len, i;
+  const char *k = lua_tolstring(L, idx, &len);
+  int plain = len <= 40;
+  for (i = 0; plain && i < len; i++)
+    plain = k[i] >= 0x20 && k[i] < 0x7f && k[i] != '"' && k[i] != '\\';
+  if (plain)
+    return lua_pushfstring(L, "t[\"%s\"]", k);
+  return lua_pushfstring(L, "the entry with a %d-byte key", (int)len);
+}
+
+static int data_put_many(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_checktarget(L, 1, "put_many", &cf);
+  quarry_write_options wo;
+  lua_Integer i, n;
+  size_t count = 0;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  ql_write_options(L, 3, "put_many", &wo);
+  lua_settop(L, 3);
+  if (d->scratch == NULL && (rc = quarry_batch_new(d->db, &d->scratch)) < 0)
+    return ql_raise(L, rc, "put_many");
+  quarry_batch_clear(d->scratch);
+  n = (lua_Integer)lua_rawlen(L, 2);
+  if (n > 0) { /* the sequence form: key, value, key, value, ... */
+    if (n % 2 != 0)
+      return bad_element(L, d, "t has %I entries: expected key, value, key, value, ... (an even "
+                               "number)", n);
+    for (i = 1; i < n; i += 2) {
+      size_t klen, vlen;
+      const char *key, *val;
+      if (lua_rawgeti(L, 2, i) != LUA_TSTRING)
+        return bad_element(L, d, "t[%I] (a key) must be a string, got %s", i, luaL_typename(L, -1));
+      if (lua_rawgeti(L, 2, i + 1) != LUA_TSTRING)
+        return bad_element(L, d, "t[%I] (the value of t[%I]) must be a string, got %s", i + 1, i,
+                           luaL_typename(L, -1));
+      key = lua_tolstring(L, -2, &klen); /* anchored by t */
+      val = lua_tolstring(L, -1, &vlen);
+      lua_pop(L, 2);
+      if ((rc = quarry_batch_put(d->scratch, cf, key, klen, val, vlen)) < 0) {
+        scratch_done(d);
+        return ql_raisef(L, rc, "put_many", "t[%I]: %s", i, quarry_last_error());
+      }
+    }
+    count = (size_t)(n / 2);
+  } else { /* the map form: {[key] = value, ...} */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      size_t klen, vlen;
+      const char *key, *val;
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return bad_element(L, d, "t has a key of type %s: keys must be strings",
+                           luaL_typename(L, -2));
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return bad_element(L, d, "%s must be a string, got %s", key_name(L, -2),
+                           luaL_typename(L, -1));
+      key = lua_tolstring(L, -2, &klen);
+      val = lua_tolstring(L, -1, &vlen);
+      if ((rc = quarry_batch_put(d->scratch, cf, key, klen, val, vlen)) < 0) {
+        const char *what = key_name(L, -2);
+        scratch_done(d);
+        return ql_raisef(L, rc, "put_many", "%s: %s", what, quarry_last_error());
+      }
+      lua_pop(L, 1);
+      count++;
+    }
+  }
+  rc = count > 0 ? quarry_db_write(d->db, d->scratch, &wo) : 0;
+  scratch_done(d);
+  if (rc < 0)
+    return ql_raise(L, rc, "put_many");
+  lua_pushinteger(L, (lua_Integer)count);
+  return 1;
 }
 
 static int data_delete(lua_State *L) {
@@ -432,6 +557,7 @@ const luaL_Reg ql_data_ops[] = {
   {"get", data_get},
   {"multi_get", data_multi_get},
   {"put", data_put},
+  {"put_many", data_put_many},
   {"delete", data_delete},
   {"delete_range", data_delete_range},
   {NULL, NULL},

@@ -135,18 +135,69 @@ static int iter_value(lua_State *L) {
   return 1;
 }
 
+/* it:next_chunk(n [, keys [, values]]): up to n pairs in one call, walking as pairs does. Fills
+ * keys[1..c] and values[1..c] (the tables given, else new ones), clears their entries after c,
+ * and returns keys, values, c; c = 0 at the end. */
+static int iter_next_chunk(lua_State *L) {
+  ql_iter *u = ql_checkiter(L, 1, "next_chunk");
+  lua_Integer n, i = 0, nv = 0, j, old;
+  const char *k, *v;
+  size_t klen, vlen;
+  int rc = 0, t;
+  int isint = 0;
+  n = lua_tointegerx(L, 2, &isint);
+  if (!isint || n < 1)
+    return luaL_argerror(L, 2, "a positive integer expected");
+  lua_settop(L, 4);
+  for (t = 3; t <= 4; t++) {
+    if (lua_isnil(L, t)) {
+      lua_createtable(L, n < 1024 ? (int)n : 1024, 0);
+      lua_replace(L, t);
+    } else {
+      luaL_checktype(L, t, LUA_TTABLE);
+    }
+  }
+  while (i < n && (rc = quarry_iter_step(u->it, &k, &klen, &v, &vlen)) > 0) {
+    i++;
+    lua_pushlstring(L, k, klen);
+    lua_rawseti(L, 3, i);
+    if (v != NULL) { /* NULL with keys_only */
+      lua_pushlstring(L, v, vlen);
+      lua_rawseti(L, 4, i);
+      nv = i;
+    }
+  }
+  if (rc < 0)
+    return ql_raise(L, rc, "next_chunk");
+  /* Clear what an earlier, longer chunk left in the tables. */
+  for (old = (lua_Integer)lua_rawlen(L, 3), j = i + 1; j <= old; j++) {
+    lua_pushnil(L);
+    lua_rawseti(L, 3, j);
+  }
+  for (old = (lua_Integer)lua_rawlen(L, 4), j = nv + 1; j <= old; j++) {
+    lua_pushnil(L);
+    lua_rawseti(L, 4, j);
+  }
+  lua_pushinteger(L, i);
+  return 3;
+}
+
 /* ---- pairs(iopts): for k, v in db:pairs{...} do ... end ------------------------------------- */
-/* The step function: state = the iterator userdata. Returns key, value (key only with
- * keys_only); at the end releases the iterator and returns nothing, which ends the loop. */
+/* The step function, a closure over the iterator userdata (upvalue 1: no type check per step).
+ * Returns key, value (key only with keys_only); at the end releases the iterator and returns
+ * nothing, which ends the loop. */
 static int iter_step(lua_State *L) {
-  ql_iter *u = ql_toiter(L, 1);
+  ql_iter *u = (ql_iter *)lua_touserdata(L, lua_upvalueindex(1));
   const char *k, *v;
   size_t klen, vlen;
   int rc;
   if (u->done)
     return 0;
-  ql_checkiter(L, 1, "pairs");
+  if (u->it == NULL)
+    return ql_closed(L, QL_ITER, "pairs", 0);
   rc = quarry_iter_step(u->it, &k, &klen, &v, &vlen);
+  if (rc == QUARRY_ECLOSED && quarry_iter_is_closed(u->it)) /* released by db:close() */
+    return ql_closed(L, QL_ITER, "pairs", 1);
   if (rc > 0) {
     lua_pushlstring(L, k, klen);
     if (v == NULL)
@@ -163,7 +214,8 @@ static int iter_step(lua_State *L) {
 
 static int data_pairs(lua_State *L) {
   ql_iter_push(L, 1, 2, "pairs");
-  lua_pushcfunction(L, iter_step);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, iter_step, 1);
   lua_pushvalue(L, -2); /* state */
   lua_pushnil(L);       /* initial control value */
   lua_pushvalue(L, -4); /* closing value: `break` closes the iterator */
@@ -180,6 +232,7 @@ static const luaL_Reg iter_methods[] = {
   {"valid", iter_valid},
   {"key", iter_key},
   {"value", iter_value},
+  {"next_chunk", iter_next_chunk},
   {"close", iter_close},
   {NULL, NULL},
 };

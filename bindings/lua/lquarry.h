@@ -27,8 +27,11 @@ typedef struct ql_db {
   quarry_value *pending;       /* get: a value not yet pushed (a Lua error may interrupt) */
   quarry_value **pending_vals; /* multi_get: values not yet pushed; memory in user value 2 */
   size_t pending_n;
+  quarry_batch *scratch;       /* put_many's batch, reused (cleared) from call to call; NULL
+                                  until the first call. Closed before the db. */
 } ql_db;
-/* db user values: 1 = path (string), 2 = multi_get scratch (anchors pending_vals). */
+/* db user values: 1 = path (string), 2 = multi_get scratch (anchors pending_vals; reused by the
+ * next multi_get when large enough). */
 #define QL_DB_NUV 2
 
 typedef struct ql_cf {
@@ -125,8 +128,8 @@ int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
  * the core function says); a cf of another database raises InvalidArgument. */
 quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
 
-/* The data operations (get, multi_get, put, delete, delete_range) shared by db and cf (l_db.c);
- * l_iter.c adds pairs and iterator to both. */
+/* The data operations (get, multi_get, put, put_many, delete, delete_range) shared by db and cf
+ * (l_db.c); l_iter.c adds pairs and iterator to both. */
 extern const luaL_Reg ql_data_ops[];
 
 /* ---- per-concern registration: each takes the module table on top of the stack, adds its

@@ -2,6 +2,8 @@
  * type (l_<concern>.c), the version strings and quarry.json; plus the class helpers they share. */
 #include "lquarry.h"
 
+#include <time.h>
+
 void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
   luaL_newmetatable(L, tname); /* sets __name = tname */
   luaL_setfuncs(L, meta, 0);
@@ -23,6 +25,14 @@ int ql_closed(lua_State *L, const char *tname, const char *op, int by_db) {
                    by_db ? " (its database was closed)" : "");
 }
 
+/* quarry.clock(): seconds (float) from a monotonic clock, for timing (benchmarks, progress). */
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_newtable(L);
   quarry_l_error_open(L);
@@ -39,6 +49,8 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_setfield(L, -2, "rocksdb_version");
   lua_pushstring(L, quarry_lz4_version());
   lua_setfield(L, -2, "lz4_version");
+  lua_pushcfunction(L, l_clock);
+  lua_setfield(L, -2, "clock");
 
   quarry_l_json_open(L);
   lua_setfield(L, -2, "json");
