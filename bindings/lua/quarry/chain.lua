@@ -181,7 +181,7 @@ function Store:group()
     store = self, batch = self.db:batch(),
     tip = self.tip_height, tip_hash = self.tip_hash, base = self.base,
     supply = self.total_supply, ntxs = self.ntxs, nutxos = self.nutxos,
-    txs = {},      -- tx key -> { height, tx index, outputs } for transactions of this group
+    txs = {},      -- tx id -> { height, tx index, outputs } for transactions of this group
     hashes = {},   -- hash key -> height for blocks of this group
     created = {},  -- utxo key -> amount (created in the group) or false (then spent in the group)
     spent_db = {}, -- utxo key -> true: committed outputs spent by this group
@@ -255,7 +255,7 @@ function Group:add(block)
       invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
     end
     local idk = skey(id)
-    local dup = txloc[idk]
+    local dup = txloc[id]
     if not dup then
       local v = txs_cf:get(idk)
       if v then dup = { parse_txs_value(v) } end
@@ -282,10 +282,9 @@ function Group:add(block)
       if mtype(n) ~= "integer" or n < 0 then
         invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
       end
-      local rk = skey(rid)
-      local loc = txloc[rk]
+      local loc = txloc[rid]
       if not loc then
-        local v = txs_cf:get(rk)
+        local v = txs_cf:get(skey(rid))
         if not v then
           invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
         end
@@ -335,7 +334,7 @@ function Group:add(block)
     if sum_out > MAXINT - supply then invalid(h, id, nil, "the total supply overflows 64 bits") end
     supply = supply + sum_out
     nutxos = nutxos + nout - nin
-    txloc[idk] = { h, t - 1, nout }
+    txloc[id] = { h, t - 1, nout }
     for o = 1, nout do created[ukey(h, t - 1, o - 1)] = outs[o].amount end
     infos[t] = { id = id, idk = idk, refs = refs, nout = nout }
   end

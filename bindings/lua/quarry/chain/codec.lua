@@ -506,7 +506,14 @@ end
 -- An output: in a shaped array, address (generic) and amount (varint); else keyed.
 local function put_output(b, n, out, hdr)
   if not hdr then
-    n = put_value(b, n, out.address)
+    local a = out.address
+    if type(a) == "string" and #a == 40 and not find(a, "[^0-9a-f]") then -- the common case
+      b[n + 1] = "\10"
+      b[n + 2] = fromhex(a)
+      b[n + 3] = uv(out.amount)
+      return n + 3
+    end
+    n = put_value(b, n, a)
     b[n + 1] = uv(out.amount)
     return n + 1
   end
