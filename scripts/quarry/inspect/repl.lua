@@ -145,8 +145,35 @@ local function compile(src, env)
   return nil, err, err:find("<eof>$") ~= nil or rerr:find("<eof>$") ~= nil
 end
 
-local function run_chunk(f)
-  local r = table.pack(xpcall(f, function(e) return e end))
+-- ---- Ctrl-C ----------------------------------------------------------------------------------------
+-- lua5.4 stops a running chunk on SIGINT once, then restores the default action (a second Ctrl-C
+-- kills the process). With quarry.catch_signals (a self-pipe), SIGINT only leaves a byte behind;
+-- a count hook polls it while a line runs and raises "interrupted!" there, every time.
+
+local function interrupt_catcher()
+  local ok, quarry = pcall(require, "quarry")
+  if not ok or type(quarry.catch_signals) ~= "function" then return nil end
+  local okc, sigs = pcall(quarry.catch_signals, { "INT" })
+  return okc and sigs or nil
+end
+
+M.hook_count = 10000 -- VM instructions between two looks at the pipe
+
+-- xpcall(fn, ...) returning the error value unchanged; interruptible by Ctrl-C when sigs is set.
+local function guarded(sigs, fn, ...)
+  local handler = function(e) return e end
+  if not sigs then return xpcall(fn, handler, ...) end
+  sigs:caught() -- a Ctrl-C pressed at the prompt only cleared the line
+  debug.sethook(function()
+    if sigs:caught() then error("interrupted!", 2) end
+  end, "", M.hook_count)
+  local r = table.pack(xpcall(fn, handler, ...))
+  debug.sethook()
+  return table.unpack(r, 1, r.n)
+end
+
+local function run_chunk(f, sigs)
+  local r = table.pack(guarded(sigs, f))
   if not r[1] then
     report(r[2])
     return false
@@ -193,6 +220,8 @@ function M.run(session, options)
     write_out("families: " .. table.concat(fams, ", ") .. "; db = the database" .. extra)
     write_out(".help lists the commands; Tab completes; Ctrl-D leaves.")
   end
+  local sigs = interactive and interrupt_catcher() or nil
+  ctx.interruptible = sigs ~= nil
   local failures, buffer = 0, nil
   while not ctx.quit do
     local ok, err = xpcall(function()
@@ -207,7 +236,7 @@ function M.run(session, options)
         return
       end
       if buffer == nil and line:match("^%s*%.[%a_]") then
-        local okb, e = xpcall(builtins.run, function(x) return x end, ctx, (line:gsub("^%s+", "")))
+        local okb, e = guarded(sigs, builtins.run, ctx, (line:gsub("^%s+", "")))
         if not okb then
           failures = failures + 1
           report(e)
@@ -225,7 +254,7 @@ function M.run(session, options)
       if not f then
         failures = failures + 1
         report(msg)
-      elseif not run_chunk(f) then
+      elseif not run_chunk(f, sigs) then
         failures = failures + 1
       end
     end, function(e) return e end)
@@ -236,6 +265,7 @@ function M.run(session, options)
     end
     io.stdout:flush()
   end
+  if sigs then sigs:close() end
   return failures
 end
 
