@@ -163,7 +163,7 @@ M.hook_count = 10000 -- VM instructions between two looks at the pipe
 local function guarded(sigs, fn, ...)
   local handler = function(e) return e end
   if not sigs then return xpcall(fn, handler, ...) end
-  sigs:caught() -- a Ctrl-C pressed at the prompt only cleared the line
+  sigs:caught() -- forget a Ctrl-C pressed at the prompt (readline kept the line)
   debug.sethook(function()
     if sigs:caught() then error("interrupted!", 2) end
   end, "", M.hook_count)
@@ -221,7 +221,6 @@ function M.run(session, options)
     write_out(".help lists the commands; Tab completes; Ctrl-D leaves.")
   end
   local sigs = interactive and interrupt_catcher() or nil
-  ctx.interruptible = sigs ~= nil
   local failures, buffer = 0, nil
   while not ctx.quit do
     local ok, err = xpcall(function()
