@@ -142,6 +142,7 @@ void quarry_l_cf_open(lua_State *L);
 void quarry_l_batch_open(lua_State *L);
 void quarry_l_iter_open(lua_State *L);
 void quarry_l_snapshot_open(lua_State *L);
+void quarry_l_durability_open(lua_State *L); /* l_maint.c: checkpoint, verify, digest, backups */
 
 /* Defined by l_json.c: pushes the quarry.json table; the module stores it as field `json`. */
 int quarry_l_json_open(lua_State *L);

@@ -42,6 +42,7 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   quarry_l_batch_open(L);
   quarry_l_iter_open(L);
   quarry_l_snapshot_open(L);
+  quarry_l_durability_open(L);
 
   lua_pushstring(L, quarry_version());
   lua_setfield(L, -2, "version");

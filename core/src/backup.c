@@ -638,8 +638,8 @@ static int check_target(const char *dir, const char *what, int overwrite, int *s
   }
   if (!overwrite)
     return q_fail(QUARRY_EINVAL,
-                  "%s %s is not empty; choose a new directory, or pass overwrite to replace the "
-                  "database there",
+                  "%s %s is not empty; choose a new directory, or restore with overwrite to "
+                  "replace the database there",
                   what, dir);
   if ((rc = join(buf, sizeof buf, dir, "CURRENT")) != 0)
     return rc;

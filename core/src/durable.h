@@ -22,6 +22,10 @@ void q_sha256_update(q_sha256 *s, const void *data, size_t len);
 void q_sha256_final(q_sha256 *s, unsigned char out[32]);
 /* Hashes len as 8 bytes big-endian (the length prefix of the digest format). */
 void q_sha256_u64(q_sha256 *s, uint64_t len);
+/* Chooses the SHA-256 implementation: on != 0 the x86 SHA extensions when the CPU has them,
+ * else the portable code. Returns 1 if the hardware path is now in use. (Tests run both.) Not
+ * to be called while another thread hashes. */
+int q_sha256_use_hw(int on);
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void q_hex(const unsigned char *bytes, size_t n, char *out);
 

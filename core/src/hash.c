@@ -1,5 +1,5 @@
-/* hash.c: SHA-256 (the digest of a database's contents, the seal of a backup's meta file) and
- * CRC-32C (the checksum RocksDB's BackupEngine records for every file it copies). */
+/* hash.c: SHA-256 (the digest of a database's contents, the seal of a backup's meta file; the
+ * x86 SHA extensions when the CPU has them) and CRC-32C (what BackupEngine records per file). */
 #include "durable.h"
 
 #include <string.h>
@@ -23,36 +23,122 @@ static uint32_t load_be32(const unsigned char *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-static void compress(uint32_t h[8], const unsigned char *block) {
+static void compress_portable(uint32_t h[8], const unsigned char *block, size_t nblocks) {
   uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
   int i;
-  for (i = 0; i < 16; i++)
-    w[i] = load_be32(block + 4 * i);
-  for (i = 16; i < 64; i++) {
-    uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  for (; nblocks > 0; nblocks--, block += 64) {
+    for (i = 0; i < 16; i++)
+      w[i] = load_be32(block + 4 * i);
+    for (i = 16; i < 64; i++) {
+      uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (i = 0; i < 64; i++) {
+      t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+      t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      k = g;
+      g = f;
+      f = e;
+      e = d + t1;
+      d = c;
+      c = b;
+      b = a;
+      a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
   }
-  a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-  for (i = 0; i < 64; i++) {
-    t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-    t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    k = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define Q_HAVE_SHA_NI 1
+
+/* The x86 SHA extensions: the state lives in two registers, ABEF and CDGH; each
+ * sha256rnds2 does two rounds; sha256msg1/msg2 compute the message schedule four words at a
+ * time. Loop form: group i holds W[4i .. 4i+3]; slot m[i & 3] is reused for group i + 4. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_sha_ni(uint32_t h[8],
+                                                                         const unsigned char *p,
+                                                                         size_t nblocks) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i s0, s1, t, abef, cdgh, m[4], msg;
+  int i;
+  t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&h[0]), 0xB1); /* BADC */
+  s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&h[4]), 0x1B); /* HGFE */
+  s0 = _mm_alignr_epi8(t, s1, 8);     /* ABEF */
+  s1 = _mm_blend_epi16(s1, t, 0xF0);  /* CDGH */
+  for (; nblocks > 0; nblocks--, p += 64) {
+    abef = s0;
+    cdgh = s1;
+    for (i = 0; i < 4; i++)
+      m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)), bswap);
+#pragma GCC unroll 16 /* constant slot indices: m[] stays in registers */
+    for (i = 0; i < 16; i++) {
+      msg = _mm_add_epi32(m[i & 3], _mm_loadu_si128((const __m128i *)(const void *)&K[4 * i]));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+      if (i >= 3 && i < 15) { /* finish group i + 1: + W[t-7..t-4], then the sigma1 terms */
+        t = _mm_alignr_epi8(m[i & 3], m[(i + 3) & 3], 4);
+        m[(i + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(m[(i + 1) & 3], t), m[i & 3]);
+      }
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+      if (i >= 1 && i < 13) /* start group i + 3 from group i - 1 (its rounds are done) */
+        m[(i - 1) & 3] = _mm_sha256msg1_epu32(m[(i - 1) & 3], m[i & 3]);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
   }
-  h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+  t = _mm_shuffle_epi32(s0, 0x1B);     /* FEBA */
+  s1 = _mm_shuffle_epi32(s1, 0xB1);    /* DCHG */
+  s0 = _mm_blend_epi16(t, s1, 0xF0);   /* DCBA */
+  s1 = _mm_alignr_epi8(s1, t, 8);      /* HGFE */
+  _mm_storeu_si128((__m128i *)(void *)&h[0], s0);
+  _mm_storeu_si128((__m128i *)(void *)&h[4], s1);
+}
+
+static int cpu_has_sha_ni(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 29))) /* SHA */
+    return 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d))
+    return 0;
+  return (c & (1u << 19)) && (c & (1u << 9)); /* SSE4.1, SSSE3 */
+}
+#endif
+
+typedef void (*compress_fn)(uint32_t h[8], const unsigned char *block, size_t nblocks);
+static compress_fn compress = compress_portable;
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static int sha_forced; /* q_sha256_use_hw was called: keep its choice */
+
+static void sha_init(void) {
+#ifdef Q_HAVE_SHA_NI
+  if (!sha_forced && cpu_has_sha_ni())
+    compress = compress_sha_ni;
+#endif
+}
+
+int q_sha256_use_hw(int on) {
+  pthread_once(&sha_once, sha_init);
+  sha_forced = 1;
+#ifdef Q_HAVE_SHA_NI
+  if (on && cpu_has_sha_ni()) {
+    compress = compress_sha_ni;
+    return 1;
+  }
+#endif
+  (void)on;
+  compress = compress_portable;
+  return 0;
 }
 
 void q_sha256_init(q_sha256 *s) {
   /* First 32 bits of the fractional parts of the square roots of the first 8 primes. */
   static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  pthread_once(&sha_once, sha_init);
   memcpy(s->h, h0, sizeof h0);
   s->total = 0;
   s->nbuf = 0;
@@ -69,11 +155,14 @@ void q_sha256_update(q_sha256 *s, const void *data, size_t len) {
     len -= take;
     if (s->nbuf < 64)
       return;
-    compress(s->h, s->buf);
+    compress(s->h, s->buf, 1);
     s->nbuf = 0;
   }
-  for (; len >= 64; p += 64, len -= 64)
-    compress(s->h, p);
+  if (len >= 64) {
+    compress(s->h, p, len / 64);
+    p += len - len % 64;
+    len %= 64;
+  }
   if (len > 0) {
     memcpy(s->buf, p, len);
     s->nbuf = len;
@@ -95,13 +184,13 @@ void q_sha256_final(q_sha256 *s, unsigned char out[32]) {
   s->buf[s->nbuf++] = 0x80;
   if (s->nbuf > 56) {
     memset(s->buf + s->nbuf, 0, 64 - s->nbuf);
-    compress(s->h, s->buf);
+    compress(s->h, s->buf, 1);
     s->nbuf = 0;
   }
   memset(s->buf + s->nbuf, 0, 56 - s->nbuf);
   for (i = 7; i >= 0; i--, bits >>= 8)
     s->buf[56 + i] = (unsigned char)(bits & 0xff);
-  compress(s->h, s->buf);
+  compress(s->h, s->buf, 1);
   for (i = 0; i < 8; i++) {
     out[4 * i] = (unsigned char)(s->h[i] >> 24);
     out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
