@@ -393,7 +393,7 @@ QUARRY_API int quarry_backups_open(const char *dir, const quarry_backup_options 
                                    quarry_backups **out);
 /* Closes the handle and frees it. NULL is accepted. */
 QUARRY_API void quarry_backups_close(quarry_backups *b);
-/* The directory as given to open (owned by b). */
+/* The directory as given to open, without trailing slashes (owned by b). */
 QUARRY_API const char *quarry_backups_dir(const quarry_backups *b);
 
 /* Backs up db (read-write mode): flushes the memtables first when flush is non-zero, and always

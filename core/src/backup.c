@@ -179,7 +179,11 @@ int quarry_backups_open(const char *dir, const quarry_backup_options *opts, quar
   pthread_mutex_init(&b->lock, NULL);
   b->lockfd = -1;
   b->max_backups = opts->max_backups;
-  if ((b->dir = strdup(dir)) == NULL) {
+  if ((rc = q_trim_slashes(dir, real, sizeof real)) != 0) { /* "<dir>.verify-..." beside it */
+    quarry_backups_close(b);
+    return rc;
+  }
+  if ((b->dir = strdup(real)) == NULL) {
     quarry_backups_close(b);
     return q_fail(QUARRY_ENOMEM, "out of memory");
   }
@@ -479,11 +483,12 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
       continue;
     }
     {
-      char *name = strtok(line, " "), *field, *value;
+      char *save = NULL, *name = strtok_r(line, " ", &save), *field, *value;
       uint32_t want = 0, got;
       uint64_t size;
       int have = 0;
-      while ((field = strtok(NULL, " ")) != NULL && (value = strtok(NULL, " ")) != NULL) {
+      while ((field = strtok_r(NULL, " ", &save)) != NULL &&
+             (value = strtok_r(NULL, " ", &save)) != NULL) {
         if (strcmp(field, "crc32") == 0 && all_digits(value)) {
           unsigned long long v = strtoull(value, NULL, 10);
           if (v <= UINT32_MAX) {
@@ -668,11 +673,14 @@ static int rocksdb_restore(quarry_backups *b, uint32_t id, const char *db_dir,
   return rc;
 }
 
-static int restore_locked(quarry_backups *b, uint32_t id, const char *db_dir,
+static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
                           const quarry_restore_options *ropts) {
-  char tmp[PATH_MAX], old[PATH_MAX];
+  char tmp[PATH_MAX], old[PATH_MAX], db_dir[PATH_MAX];
   int rc, state, wstate = 0;
-  if ((rc = check_target(db_dir, "restore target", ropts->overwrite, &state)) != 0)
+  if ((rc = check_target(target, "restore target", ropts->overwrite, &state)) != 0)
+    return rc;
+  /* "<db_dir>.restoring-<pid>" must be beside db_dir, not inside it */
+  if ((rc = q_trim_slashes(target, db_dir, sizeof db_dir)) != 0)
     return rc;
   if (ropts->wal_dir) {
     /* WAL files in their own directory: RocksDB restores in place (it empties both first). */

@@ -2,15 +2,19 @@
  * on the same filesystem, copies across), made durable: the new directory and its parent fsynced. */
 #include "durable.h"
 
+#include <limits.h>
 #include <string.h>
 
-int quarry_db_checkpoint(quarry_db *db, const char *dir) {
+int quarry_db_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
-  char *err = NULL;
+  char *err = NULL, dir[PATH_MAX];
   int rc;
   if ((rc = q_db_check_write(db, "checkpoint")) != 0)
     return rc;
-  if ((rc = q_check_new_dir(dir, "checkpoint target")) != 0)
+  if ((rc = q_check_new_dir(target, "checkpoint target")) != 0)
+    return rc;
+  /* RocksDB stages into "<dir>.tmp": "cp/" must not become "cp/.tmp" */
+  if ((rc = q_trim_slashes(target, dir, sizeof dir)) != 0)
     return rc;
   cp = rocksdb_checkpoint_object_create(db->rdb, &err);
   if (err)

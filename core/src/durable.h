@@ -37,6 +37,10 @@ uint32_t q_crc32c(uint32_t crc, const void *data, size_t len);
 int q_fsync_dir(const char *path);
 /* fsyncs the directory that contains path (its parent; "." for a bare name). */
 int q_fsync_parent(const char *path);
+/* Copies path into buf (size cap) without its trailing slashes ("a/b//" -> "a/b"; "/" stays).
+ * Returns 0, or QUARRY_EINVAL (naming path) if it does not fit. Directory names derived from a
+ * path ("<dir>.tmp") must not land inside it. */
+int q_trim_slashes(const char *path, char *buf, size_t cap);
 /* Writes the parent directory of path into buf (size cap). Returns 0, or EINVAL if too long. */
 int q_parent_dir(const char *path, char *buf, size_t cap);
 /* Checks that path does not exist and that its parent is an existing directory. what names the

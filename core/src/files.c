@@ -23,6 +23,17 @@ int q_fsync_dir(const char *path) {
   return rc;
 }
 
+int q_trim_slashes(const char *path, char *buf, size_t cap) {
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/')
+    n--;
+  if (n >= cap)
+    return q_fail(QUARRY_EINVAL, "path too long: %s", path);
+  memcpy(buf, path, n);
+  buf[n] = '\0';
+  return 0;
+}
+
 int q_parent_dir(const char *path, char *buf, size_t cap) {
   size_t n = strlen(path);
   while (n > 1 && path[n - 1] == '/') /* "a/b/" is "a/b" */

@@ -214,6 +214,10 @@ int main(void) {
   CHECK_OK(quarry_backups_restore(b, 1, other, NULL)); /* an empty directory is fine */
   digest_at(other, got);
   CHECK_STR(got, d[1]);
+  pathf(other, "%s/slash/", dir); /* a trailing slash: restored beside, not inside */
+  CHECK_OK(quarry_backups_restore(b, 1, other, NULL));
+  digest_at(other, got);
+  CHECK_STR(got, d[1]);
   pathf(other, "%s/no/parent/db", dir);
   CHECK_ERR(quarry_backups_restore(b, 1, other, NULL), QUARRY_EIO);
   CHECK_CONTAINS(quarry_last_error(), "does not exist");
@@ -272,7 +276,9 @@ int main(void) {
 
   /* ---- max_backups applied after each create ---- */
   bo.max_backups = 2;
-  CHECK_OK(quarry_backups_open(bdir, &bo, &b));
+  pathf(path, "%s/", bdir);
+  CHECK_OK(quarry_backups_open(path, &bo, &b));
+  CHECK_STR(quarry_backups_dir(b), bdir);
   fill(db, 9000, 9100, "retained");
   CHECK_OK(quarry_backups_create(b, db, 1, &id));
   CHECK_EQ_INT(id, 6);

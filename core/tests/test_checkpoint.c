@@ -95,6 +95,10 @@ static void test_basic(const char *dir) {
   CHECK_CONTAINS(quarry_last_error(), "does not exist");
   CHECK_CONTAINS(quarry_last_error(), "/no/such/parent");
   CHECK_ERR(quarry_db_checkpoint(db, ""), QUARRY_EINVAL);
+  snprintf(buf, sizeof buf, "%s/cp-slash/", dir); /* a trailing slash: still beside, not inside */
+  CHECK_OK(quarry_db_checkpoint(db, buf));
+  snprintf(buf, sizeof buf, "%s/cp-slash/CURRENT", dir);
+  CHECK(access(buf, F_OK) == 0);
   CHECK_ERR(quarry_db_checkpoint(NULL, cp), QUARRY_ECLOSED);
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
