@@ -245,4 +245,31 @@ describe("durability commands", function()
     expect(1, nil, "locked by another process", "prune", "--db", store, "--before", "2500")
     release()
   end)
+
+  it("quarry prune on a store made by quarry migrate touches nothing but undo records", function()
+    local dump, store = dir .. "/chain.json.lz4", dir .. "/chain"
+    expect(0, nil, nil, "gen", "--blocks", "300", "--seed", "7", "--out", dump)
+    expect(0, nil, nil, "migrate", "--json", dump, "--db", store)
+    local function digests()
+      local db <close> = quarry.open(store, { mode = "read_only" })
+      local _, families = db:digest()
+      local undo = {}
+      for k in db:cf("undo"):pairs({ keys_only = true }) do undo[#undo + 1] = string.unpack(">I8", k) end
+      return families, undo, db:cf("meta"):get("undo_pruned_below")
+    end
+    local before, undo_before = digests()
+    expect(0, "pruned 150 undo record(s) below height 150", nil, "prune", "--db", store, "--before", "150")
+    local after, undo_after, marker = digests()
+    for _, f in ipairs({ "blocks", "hashes", "txs", "utxo", "default" }) do
+      assert.are.equal(before[f], after[f], f)
+    end
+    assert.are.equal(300, #undo_before)
+    assert.are.equal(150, #undo_after)
+    assert.are.equal(150, undo_after[1])
+    assert.are.equal(299, undo_after[#undo_after])
+    assert.are.equal(string.pack(">I8", 150), marker)
+    -- pruning again below the marker changes nothing
+    expect(0, "pruned 0 undo record(s)", nil, "prune", "--db", store, "--before", "100")
+    assert.are.equal(string.pack(">I8", 150), select(3, digests()))
+  end)
 end)
