@@ -61,6 +61,15 @@ local function ruv(s, p)
   local b = byte(s, p)
   if not b then corrupt("varint", p) end
   if b < 0x80 then return b, p + 1 end
+  local b2, b3, b4, b5 = byte(s, p + 1, p + 4)
+  if b2 and b2 < 0x80 then return (b & 0x7f) | (b2 << 7), p + 2 end
+  if b3 and b3 < 0x80 then return (b & 0x7f) | ((b2 & 0x7f) << 7) | (b3 << 14), p + 3 end
+  if b4 and b4 < 0x80 then
+    return (b & 0x7f) | ((b2 & 0x7f) << 7) | ((b3 & 0x7f) << 14) | (b4 << 21), p + 4
+  end
+  if b5 and b5 < 0x80 then
+    return (b & 0x7f) | ((b2 & 0x7f) << 7) | ((b3 & 0x7f) << 14) | ((b4 & 0x7f) << 21) | (b5 << 28), p + 5
+  end
   local n, shift = b & 0x7f, 7
   p = p + 1
   while true do
