@@ -323,8 +323,12 @@ static int write_seal(quarry_backups *b, uint32_t id) {
     return rc;
   if (snprintf(seal, sizeof seal, "%s/%" PRIu32, seals, id) >= (int)sizeof seal)
     return q_fail(QUARRY_EINVAL, "path too long under %s", seals);
-  if (mkdir(seals, 0755) != 0 && errno != EEXIST)
+  if (mkdir(seals, 0755) == 0) {
+    if ((rc = q_fsync_dir(b->dir)) != 0) /* the new directory's entry */
+      return rc;
+  } else if (errno != EEXIST) {
     return q_fail(QUARRY_EIO, "cannot create %s: %s", seals, strerror(errno));
+  }
   if ((rc = file_sha256(meta, hex)) != 0)
     return rc;
   snprintf(line, sizeof line, "sha256 %s\n", hex);
