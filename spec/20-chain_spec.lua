@@ -153,6 +153,21 @@ describe("quarry.chain", function()
       store:close()
     end)
 
+    it("accepts blocks built in Lua from plain tables (json.array for empty arrays)", function()
+      local dir = helpers.tmpdir("plain")
+      local store = chain.open(dir .. "/db")
+      local b = { index = 0, hash = "aa", previous_hash = json.null, transactions = json.array({
+        { id = "t0", inputs = json.array(), outputs = { { address = "x", amount = 5 } } } }) }
+      assert.equal(0, store:append(b))
+      assert.equal(json.encode(b), json.encode(store:block(0)))
+      assert.equal(5, store:supply())
+      -- {} is an object for quarry.json, so not a list of transactions
+      expect_invalid(function()
+        store:append({ index = 1, hash = "bb", previous_hash = "aa", transactions = {} })
+      end, "block 1: transactions must be an array, got {}")
+      store:close()
+    end)
+
     it("keeps its state across a reopen", function()
       local store, _, dir = store_with(3)
       local d = digest(store)

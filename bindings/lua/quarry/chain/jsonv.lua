@@ -22,8 +22,8 @@ function M.kind(v)
     if mt == OBJ then return "obj" end
     if mt == ARR then return "arr" end
     if mt == NUM then return "num" end
-    if mt == nil then
-      if rawget(v, 1) ~= nil or next(v) == nil then return "arr" end
+    if mt == nil then -- a plain Lua table: as quarry.json sees it ({} is an object)
+      if rawget(v, 1) ~= nil then return "arr" end
       return "obj"
     end
     return "table"
@@ -45,13 +45,13 @@ function M.get(o, k) return rawget(o, k) end
 function M.is_object(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  return mt == OBJ or (mt == nil and rawget(v, 1) == nil and next(v) ~= nil)
+  return mt == OBJ or (mt == nil and rawget(v, 1) == nil)
 end
 
 function M.is_array(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  return mt == ARR or (mt == nil and (rawget(v, 1) ~= nil or next(v) == nil))
+  return mt == ARR or (mt == nil and rawget(v, 1) ~= nil)
 end
 
 function M.object() return setmetatable({}, OBJ) end
