@@ -251,7 +251,7 @@ describe("quarry migrate", function()
       local ok, code = ch.quarry({ "migrate", "--json", src, "--db", dir .. "/db", "--group", "50" },
         { QUARRY_TEST_KILL_AT = "333" })
       assert.is_false(ok)
-      assert.equal(137, code) -- 128 + SIGKILL, through the shell
+      assert.is_true(code == 137 or code == 9, "exit " .. tostring(code)) -- SIGKILL (128 + 9 through a shell)
       local tip, marker = tip_of(dir .. "/db")
       assert.equal(299, tip)
       assert.matches('"state":"running"', marker, 1, true)
