@@ -1,0 +1,104 @@
+-- 71-bench: `quarry bench` runs the db_bench workloads and prints output that parses (a table,
+-- or JSON with --json; with --compare, db_bench's figures and the ratios). It checks that the
+-- command works, never how fast anything is: the sizes are tiny and nothing is timed.
+local helpers = require("spec.helpers")
+local json = require("quarry.json")
+
+local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
+
+local function run(args)
+  local dir = helpers.tmpdir("bench-run")
+  local p = assert(io.popen(("%s %s 2>%s"):format(helpers.shell_quote(BIN), args,
+    helpers.shell_quote(dir .. "/stderr"))))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return ok and 0 or code, out, helpers.read_file(dir .. "/stderr") or ""
+end
+
+local function has_db_bench()
+  local ok = os.execute("command -v db_bench >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+describe("quarry bench", function()
+  after_each(function()
+    collectgarbage()
+    collectgarbage()
+    helpers.cleanup()
+  end)
+
+  it("runs fillseq and readrandom and prints one parsable row each", function()
+    local dir = helpers.tmpdir("bench")
+    local code, out, err = run("bench fillseq readrandom --num 2000 --db " .. helpers.shell_quote(dir))
+    assert.are.equal(0, code, err)
+    local rows = {}
+    for line in out:gmatch("[^\n]+") do
+      local name, side, ops = line:match("^(%a+)%s+(%a+)%s+(%d+)%s")
+      if name then rows[#rows + 1] = { name = name, side = side, ops = tonumber(ops) } end
+    end
+    assert.are.equal(2, #rows, out)
+    assert.are.same({ "fillseq", "readrandom" }, { rows[1].name, rows[2].name })
+    assert.are.equal("quarry", rows[1].side)
+    assert.is_true(rows[1].ops > 0 and rows[2].ops > 0)
+    assert.truthy(out:find("p99.9 us", 1, true))
+  end)
+
+  it("prints JSON with --json: ops, seconds, found keys, peak RSS per workload", function()
+    local code, out, err = run("bench fillbatch readrandom readseq readreverse seekrandom "
+      .. "multireadrandom deleterandom --num 2000 --batch 100 --json")
+    assert.are.equal(0, code, err)
+    local report = json.decode(out, { numbers = "float" })
+    assert.are.equal(2000, report.options.num)
+    assert.is_string(report.machine.cpu or "")
+    assert.are.equal(7, #report.results)
+    for _, r in ipairs(report.results) do
+      assert.are.equal("number", type(r.quarry.ops_per_sec))
+      assert.is_true(r.quarry.ops > 0, r.workload)
+      assert.is_true(r.quarry.seconds > 0, r.workload)
+      assert.is_string(r.quarry.api)
+    end
+    local by = {}
+    for _, r in ipairs(report.results) do by[r.workload] = r.quarry end
+    -- fillbatch wrote every key; the reads find them (random keys: all of them exist).
+    assert.are.equal(2000, by.readrandom.found)
+    assert.are.equal(2000, by.readseq.ops)
+    assert.are.equal(2000, by.readreverse.ops)
+    assert.are.equal(2000, by.seekrandom.found)
+    assert.are.equal(2000, by.multireadrandom.found)
+  end)
+
+  it("compares with db_bench: its figures and the ratio for each workload", function()
+    if not has_db_bench() then
+      pending("db_bench (rocksdb-tools) is not installed")
+      return
+    end
+    local code, out, err = run("bench fillseq readrandom --num 2000 --compare --json")
+    assert.are.equal(0, code, err)
+    local report = json.decode(out, { numbers = "float" })
+    for _, r in ipairs(report.results) do
+      assert.is_true(r.native.ops_per_sec > 0, r.workload)
+      assert.is_true(r.ratio > 0, r.workload)
+      assert.is_number(r.native.p50)
+    end
+    assert.are.equal(2000, report.results[2].native.found)
+  end)
+
+  it("refuses unknown workloads and bad sizes with exit status 2", function()
+    local code, _, err = run("bench nosuchload")
+    assert.are.equal(2, code)
+    assert.truthy(err:find("unknown workload 'nosuchload'", 1, true), err)
+    code, _, err = run("bench fillseq --key-size 4")
+    assert.are.equal(2, code)
+    assert.truthy(err:find("--key-size", 1, true), err)
+    code = run("bench fillseq --num 0")
+    assert.are.equal(2, code)
+  end)
+
+  it("lists its workloads in --help", function()
+    local code, out = run("bench --help")
+    assert.are.equal(0, code)
+    for _, w in ipairs({ "fillseq", "readrandom", "multireadrandom", "seekrandom", "migrate" }) do
+      assert.truthy(out:find(w, 1, true), w)
+    end
+  end)
+end)
