@@ -2,12 +2,9 @@
 -- reliability/shim_fail.c): the Nth file-system call under the database directory fails with
 -- ENOSPC or EIO, once or persistently, for a spread of N over the whole workload. Never an abort,
 -- always a quarry error IOError/NoSpace, nothing acknowledged lost after reopen.
--- Set QUARRY_REL_STRICT=1 to run the known-bug case below as a real test.
 package.path = "reliability/?.lua;" .. package.path
 local R = require("relspec")
 local sweep = require("iosweep")
-
-local strict = os.getenv("QUARRY_REL_STRICT") == "1"
 
 describe("I/O error sweep", function()
   it("fails the Nth write/pwrite/fsync/fdatasync/rename/ftruncate/fallocate/create: no abort, " ..
@@ -17,7 +14,6 @@ describe("I/O error sweep", function()
       build = R.build, work = R.dir("iosweep"), lua = R.lua,
       stride = R.sanitized and 37 or 13,
       variants = { "enospc-once", "eio-persist" },
-      skip = "LOG", -- the info LOG: see the known RocksDB abort below
       log = function(l) log[#log + 1] = l end,
     })
     print(t.line)
@@ -30,18 +26,17 @@ describe("I/O error sweep", function()
     R.expect(t.errors_raised > 0, out, "no injected failure surfaced as an error")
   end)
 
-  -- KNOWN BUG (RocksDB 7.8 + core/src/tuning.c): the info LOG lives in the database directory and
-  -- RocksDB writes its header lines (the options dump) whatever the log level; once one LOG write
-  -- has failed, the next trips `WritableFileWriter::AssertFalseAndGetStatusForPrevError` and the
-  -- process aborts. So quarry.open of a database on a full disk aborts instead of raising NoSpace.
-  ;(strict and it or pending)("open on a full disk raises NoSpace (first LOG write fails)", function()
+  -- Regression (docs/reliability.md, finding 1): with a size-rolled info LOG, RocksDB wrote the
+  -- options dump into it whatever the level, and after one failed LOG write the next aborted the
+  -- process, so quarry.open on a full disk died instead of raising NoSpace.
+  it("open on a full disk raises NoSpace (the first write fails)", function()
     local dir = R.dir("log-abort")
     local cmd = ("LD_PRELOAD=%s QUARRY_FAIL_DIR=%s QUARRY_FAIL_OPS=write QUARRY_FAIL_N=1 " ..
       "QUARRY_FAIL_PERSIST=1 %s %s -e %s"):format(
       R.q(((os.getenv("LD_PRELOAD") or "") .. " " .. R.path("librel_shim_fail.so"))),
       R.q(dir), R.lua_env(), R.lua, R.q(([[
         local q = require("quarry")
-        local ok, e = pcall(q.open, %q)
+        local ok, e = pcall(q.open, %q, { column_families = { "a", "b" } })
         assert(not ok and q.is_error(e) and e.code == "NoSpace", tostring(e))
         print("clean NoSpace")]]):format(dir)))
     local out, ok = R.run(cmd)

@@ -490,7 +490,9 @@ rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **
   /* FACTS 2: the info LOG in the db directory aborts the process on a full disk below FATAL. */
   rocksdb_options_set_info_log_level(r, 4);
   rocksdb_options_set_keep_log_file_num(r, 2);
-  rocksdb_options_set_max_log_file_size(r, 1024 * 1024);
+  /* No max_log_file_size: a size-rolled LOG (AutoRollLogger) writes its header lines (the options
+   * dump) whatever the level, and after one failed LOG write the next aborts the process
+   * (docs/reliability.md, finding 1). At FATAL the plain LOG stays empty. */
   /* FACTS 4: point-in-time recovery silently drops synced data on a damaged WAL. */
   rocksdb_options_set_wal_recovery_mode(r, 0);
 
