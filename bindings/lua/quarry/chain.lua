@@ -37,6 +37,7 @@ local function invalid(height, tx, input, fmt, ...)
 end
 
 local show = J.show
+local OBJ, ARR = J.json.object_mt, J.json.array_mt -- fast paths of J.is_object / J.is_array
 local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 ---------------------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ function Group:add(block)
   local ntx = #txs
   for t = 1, ntx do
     local tx = txs[t]
-    if not J.is_object(tx) then
+    if getmetatable(tx) ~= OBJ and not J.is_object(tx) then
       invalid(h, nil, nil, "transaction %d is not an object: %s", t - 1, show(tx))
     end
     local id = tx.id
@@ -264,19 +265,19 @@ function Group:add(block)
     local ins, outs = tx.inputs, tx.outputs
     if ins == nil then
       ins = EMPTY
-    elseif not J.is_array(ins) then
+    elseif getmetatable(ins) ~= ARR and not J.is_array(ins) then
       invalid(h, id, nil, "inputs must be an array, got %s", show(ins))
     end
     if outs == nil then
       outs = EMPTY
-    elseif not J.is_array(outs) then
+    elseif getmetatable(outs) ~= ARR and not J.is_array(outs) then
       invalid(h, id, nil, "outputs must be an array, got %s", show(outs))
     end
     local nin, nout = #ins, #outs
     local refs, sum_in = {}, 0
     for i = 1, nin do
       local inp = ins[i]
-      if not J.is_object(inp) then invalid(h, id, i - 1, "an input must be an object, got %s", show(inp)) end
+      if getmetatable(inp) ~= OBJ and not J.is_object(inp) then invalid(h, id, i - 1, "an input must be an object, got %s", show(inp)) end
       local rid, n = inp.tx_id, inp.output_index
       if type(rid) ~= "string" then invalid(h, id, i - 1, "tx_id must be a string, got %s", show(rid)) end
       if mtype(n) ~= "integer" or n < 0 then
@@ -319,7 +320,7 @@ function Group:add(block)
     local sum_out = 0
     for o = 1, nout do
       local out = outs[o]
-      if not J.is_object(out) then invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out)) end
+      if getmetatable(out) ~= OBJ and not J.is_object(out) then invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out)) end
       local a = out.amount
       if mtype(a) ~= "integer" or a < 0 then
         invalid(h, id, nil, "output %d: amount must be an integer in 0..2^63-1, got %s", o - 1, show(a))

@@ -185,7 +185,10 @@ function M.string_of_skey(k)
 end
 
 -- utxo: the output's position (height, transaction index, output index), order-preserving.
-local function ukey(h, t, n) return ov(h) .. ov(t) .. ov(n) end
+local function ukey(h, t, n)
+  if t < 0x80 and n < 0x80 then return ov(h) .. char(t, n) end -- the common case
+  return ov(h) .. ov(t) .. ov(n)
+end
 M.ukey = ukey
 function M.parse_ukey(k)
   local h, p = rov(k, 1)
