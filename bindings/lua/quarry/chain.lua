@@ -14,6 +14,8 @@ local M = {}
 M.FAMILIES = codec.FAMILIES
 M.FORMAT = codec.FORMAT
 M.codec = codec
+-- meta key written by `quarry prune`: undo records below this height (8-byte big-endian) are gone.
+M.UNDO_FLOOR_KEY = "undo_pruned_below"
 
 ---------------------------------------------------------------------------------------------------
 -- Errors: a block the chain refuses. Fields: code = "InvalidChain", message, height, tx, input.
@@ -507,6 +509,14 @@ function Store:utxo(tx_id, n)
   return block.transactions[t + 1].outputs[n + 1], codec.parse_utxo_value(a), h
 end
 
+-- store:undo_floor() -> the lowest height whose undo record is kept after `quarry prune`
+-- (meta undo_pruned_below), or nil when nothing was pruned
+function Store:undo_floor()
+  local v = self.cf.meta:get(M.UNDO_FLOOR_KEY)
+  if v and #v == 8 then return (unpack(">I8", v)) end
+  return nil
+end
+
 -- store:supply() -> sum of the unspent amounts
 function Store:supply() return self.total_supply end
 
@@ -569,6 +579,11 @@ end
 function Store:rollback(height)
   self:_writable()
   if mtype(height) ~= "integer" then error("quarry.chain: rollback(height): integer expected", 2) end
+  local floor = self:undo_floor()
+  if floor and self.tip_height and self.tip_height > height and height + 1 < floor then
+    error(("quarry.chain: cannot roll back to height %d: the undo records below %d were pruned " ..
+      "(quarry prune)"):format(height, floor), 2)
+  end
   local removed = 0
   local cf = self.cf
   while self.tip_height and self.tip_height > height do

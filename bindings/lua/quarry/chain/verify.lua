@@ -119,6 +119,7 @@ function M.run(store, options)
   local nlive, supply, ntxs, nblocks = 0, 0, 0, 0
   local prev_hash, expect = nil, base
   local last
+  local undo_floor = store:undo_floor()
   local undo_it = cf.undo:iterator()
   undo_it:first()
 
@@ -193,7 +194,7 @@ function M.run(store, options)
       local oku, u = pcall(codec.decode_undo, undo_it:value(), h)
       if oku then undo = u else fail(r, "undo", "undo key %s: undecodable", hexkey(k)) end
       undo_it:next()
-    else
+    elseif not (undo_floor and h < undo_floor) then -- below the floor: pruned (quarry prune)
       fail(r, "undo", "block %d: undo record missing (key %s)", h, hexkey(k))
     end
 
