@@ -48,7 +48,7 @@ describe("crash loop (SIGKILL)", function()
       local base = R.dir("crash-" .. kind)
       local s, ok, out = crashloop(("--db %s --%s %s --every %d --cycles %d --sync 1 --max-ms %d")
         :format(R.q(base .. "/db"), kind, R.q(base .. "/copies"), R.sanitized and 5 or 25,
-          R.sanitized and 10 or 25, R.sanitized and 800 or 400))
+          R.sanitized and 10 or 15, R.sanitized and 800 or 400))
       R.expect(ok and s.result == "PASS", out, "crash loop with copies failed")
       assert.are.equal(0, s.copies_bad)
       assert.are.equal(0, s.copies_corrupt_accepted)

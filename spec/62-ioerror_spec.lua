@@ -12,7 +12,7 @@ describe("I/O error sweep", function()
     local log = {}
     local t = sweep.sweep({
       build = R.build, work = R.dir("iosweep"), lua = R.lua,
-      stride = R.sanitized and 37 or 13,
+      stride = R.sanitized and 37 or 19,
       variants = { "enospc-once", "eio-persist" },
       log = function(l) log[#log + 1] = l end,
     })

@@ -8,7 +8,7 @@ local P = require("proptest")
 describe("property-based random operations", function()
   it("agrees with the model on every result", function()
     local seed = tonumber(os.getenv("QUARRY_PROPTEST_SEED") or "") or os.time()
-    local ok, s = pcall(P.run, { work = R.dir("proptest"), sequences = R.sanitized and 40 or 150,
+    local ok, s = pcall(P.run, { work = R.dir("proptest"), sequences = R.sanitized and 40 or 100,
       seed = seed })
     assert(ok, tostring(s) .. "\n(base seed " .. seed .. ")")
     print(s.line)
