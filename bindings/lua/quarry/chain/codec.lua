@@ -14,8 +14,13 @@ M.FAMILIES = { "blocks", "hashes", "txs", "utxo", "undo", "meta" }
 M.BLOCK_VERSION = 1
 
 -- A decoding error: corrupt or foreign bytes. Callers (verify) turn it into a failed check.
+-- A table { corrupt = true, message } printing as "quarry.chain: corrupt store: <message>".
+local Corrupt = { __name = "quarry.chain.corrupt" }
+Corrupt.__tostring = function(e) return "quarry.chain: corrupt store: " .. e.message end
+M.Corrupt = Corrupt
 local function corrupt(what, p)
-  error({ corrupt = true, message = ("undecodable %s at byte %d"):format(what, p or 0) }, 0)
+  local message = p and ("undecodable %s at byte %d"):format(what, p) or what
+  error(setmetatable({ corrupt = true, message = message }, Corrupt), 0)
 end
 M.corrupt = corrupt
 
