@@ -98,7 +98,7 @@ describe("quarry.chain", function()
     end
 
     it("refuses corrupt bytes with a decoding error", function()
-      for _, s in ipairs({ "", "\99", "\7\5ab", "\3\128", "\12\1" }) do
+      for _, s in ipairs({ "", "\99", "\7\5ab", "\3\128", "\12\1", "\6\3abc", "\6\0" }) do
         local ok, err = pcall(codec.decode_value, s)
         assert.is_false(ok)
         assert.is_true(err.corrupt)

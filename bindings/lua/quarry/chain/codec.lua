@@ -403,7 +403,9 @@ get_value = function(s, p)
     local raw = sub(s, p, e)
     if tag == T_STR then return raw, e + 1 end
     if tag == T_HEX then return tohex(raw), e + 1 end
-    return J.number(raw), e + 1
+    local ok, num = pcall(J.number, raw)
+    if not ok then corrupt("number text", p) end
+    return num, e + 1
   end
   if tag == T_OBJ then
     local count
