@@ -13,6 +13,23 @@ ql_iter *ql_checkiter(lua_State *L, int idx, const char *op) {
   return u;
 }
 
+/* The iterator's methods carry its metatable as upvalue 1 (quarry_l_iter_open): the type check
+ * is a metatable fetch and a pointer comparison, not a registry lookup by name. Same checks and
+ * errors as ql_checkiter. */
+static ql_iter *self_iter(lua_State *L, const char *op) {
+  ql_iter *u = (ql_iter *)lua_touserdata(L, 1);
+  if (u == NULL || !lua_getmetatable(L, 1))
+    luaL_typeerror(L, 1, QL_ITER);
+  if (!lua_rawequal(L, -1, lua_upvalueindex(1)))
+    luaL_typeerror(L, 1, QL_ITER);
+  lua_pop(L, 1);
+  if (u->it == NULL)
+    ql_closed(L, QL_ITER, op, 0);
+  if (quarry_iter_is_closed(u->it)) /* released by db:close() */
+    ql_closed(L, QL_ITER, op, 1);
+  return u;
+}
+
 void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op) {
   quarry_cf *cf;
   ql_db *d;
@@ -77,47 +94,47 @@ static int moved(lua_State *L, ql_iter *u, int rc, const char *op) {
 }
 
 static int iter_first(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "first");
+  ql_iter *u = self_iter(L, "first");
   return moved(L, u, quarry_iter_first(u->it), "first");
 }
 
 static int iter_last(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "last");
+  ql_iter *u = self_iter(L, "last");
   return moved(L, u, quarry_iter_last(u->it), "last");
 }
 
 static int iter_seek(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "seek");
+  ql_iter *u = self_iter(L, "seek");
   size_t klen;
   const char *key = ql_checkbytes(L, 2, &klen);
   return moved(L, u, quarry_iter_seek(u->it, key, klen), "seek");
 }
 
 static int iter_seek_for_prev(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "seek_for_prev");
+  ql_iter *u = self_iter(L, "seek_for_prev");
   size_t klen;
   const char *key = ql_checkbytes(L, 2, &klen);
   return moved(L, u, quarry_iter_seek_for_prev(u->it, key, klen), "seek_for_prev");
 }
 
 static int iter_next(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "next");
+  ql_iter *u = self_iter(L, "next");
   return moved(L, u, quarry_iter_next(u->it), "next");
 }
 
 static int iter_prev(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "prev");
+  ql_iter *u = self_iter(L, "prev");
   return moved(L, u, quarry_iter_prev(u->it), "prev");
 }
 
 static int iter_valid(lua_State *L) {
-  lua_pushboolean(L, quarry_iter_valid(ql_checkiter(L, 1, "valid")->it));
+  lua_pushboolean(L, quarry_iter_valid(self_iter(L, "valid")->it));
   return 1;
 }
 
 static int iter_key(lua_State *L) {
   size_t len;
-  const char *k = quarry_iter_key(ql_checkiter(L, 1, "key")->it, &len);
+  const char *k = quarry_iter_key(self_iter(L, "key")->it, &len);
   if (k == NULL)
     lua_pushnil(L);
   else
@@ -127,7 +144,7 @@ static int iter_key(lua_State *L) {
 
 static int iter_value(lua_State *L) {
   size_t len;
-  const char *v = quarry_iter_value(ql_checkiter(L, 1, "value")->it, &len);
+  const char *v = quarry_iter_value(self_iter(L, "value")->it, &len);
   if (v == NULL)
     lua_pushnil(L);
   else
@@ -139,7 +156,7 @@ static int iter_value(lua_State *L) {
  * keys[1..c] and values[1..c] (the tables given, else new ones), clears their entries after c,
  * and returns keys, values, c; c = 0 at the end. */
 static int iter_next_chunk(lua_State *L) {
-  ql_iter *u = ql_checkiter(L, 1, "next_chunk");
+  ql_iter *u = self_iter(L, "next_chunk");
   lua_Integer n, i = 0, nv = 0, j, old;
   const char *k, *v;
   size_t klen, vlen;
@@ -250,8 +267,15 @@ static const luaL_Reg data_fns[] = {
   {NULL, NULL},
 };
 
+static const luaL_Reg no_methods[] = {{NULL, NULL}};
+
 void quarry_l_iter_open(lua_State *L) {
-  ql_newclass(L, QL_ITER, iter_methods, iter_meta);
+  ql_newclass(L, QL_ITER, no_methods, iter_meta);
+  luaL_getmetatable(L, QL_ITER); /* the methods, with the metatable as upvalue (self_iter) */
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, iter_methods, 1);
+  lua_pop(L, 2);
   ql_add_methods(L, QL_DB, data_fns);
   ql_add_methods(L, QL_CF, data_fns);
 }

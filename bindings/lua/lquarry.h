@@ -129,8 +129,11 @@ int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
 quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
 
 /* The data operations (get, multi_get, put, put_many, delete, delete_range) shared by db and cf
- * (l_db.c); l_iter.c adds pairs and iterator to both. */
+ * (l_db.c); l_iter.c adds pairs and iterator to both. ql_add_data_ops adds them to the methods
+ * of tname (QL_DB or QL_CF) with the upvalues they need (both metatables; a missing one is
+ * created, and later completed by its ql_newclass). */
 extern const luaL_Reg ql_data_ops[];
+void ql_add_data_ops(lua_State *L, const char *tname);
 
 /* ---- per-concern registration: each takes the module table on top of the stack, adds its
  * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error,
