@@ -16,6 +16,11 @@
  *    its close just frees it. So destruction order never matters.
  *  - Thread safety: a quarry_db may be used from several threads at once (reads, writes,
  *    iterator creation). An individual iterator, batch or options object is single-threaded.
+ *  - One engine per path and process: opening a path that is already open read_write in this
+ *    process (e.g. from a second Lua state) returns a new handle onto the same RocksDB instance
+ *    (reference-counted, keyed by the real path) instead of failing on RocksDB's LOCK. Each
+ *    handle tracks its own children and column-family handles; the engine closes with its last
+ *    handle; metrics are per engine.
  */
 #ifndef QUARRY_H
 #define QUARRY_H
@@ -146,12 +151,21 @@ QUARRY_API int quarry_options_get(const quarry_options *opts, const char *name, 
 /* Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
  * applied). opts is only read; the caller still owns it and may free it right after.
  * Another process holding the LOCK gives QUARRY_ELOCKED with a message naming read-only and
- * secondary modes. The caller owns *out and closes it with quarry_db_close. */
+ * secondary modes. The caller owns *out and closes it with quarry_db_close.
+ * In this process, a path already open read_write (same real path) is shared: a read_write or
+ * read_only open gets a new handle onto that engine (read_only handles refuse writes but see the
+ * latest data); the column families the options name are created in it (read_write) or must
+ * exist (read_only); its RocksDB tuning stays that of the first open, while sync, wal and
+ * readahead_mb are per handle. Joining an engine in the failed state gives QUARRY_EBUSY (close
+ * its handles, then reopen). Otherwise each open gets its own instance, as from another process:
+ * secondary opens always, read_only opens of a path not open read_write here (they keep the view
+ * of their open), and a read_write open beside such read_only instances. */
 QUARRY_API int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out);
 
-/* Closes: destroys live iterators, releases snapshots, frees batches' contents, syncs the WAL
- * (when on), closes RocksDB and frees db. Returns the WAL sync status (the db is freed even on
- * failure). Children handles stay valid to close. NULL is accepted. */
+/* Closes: destroys this handle's live iterators, releases its snapshots, frees its batches'
+ * contents, syncs the WAL (read_write), closes RocksDB when db is the engine's last handle, and
+ * frees db. Returns the WAL sync status (the db is freed even on failure). Children handles stay
+ * valid to close. NULL is accepted. */
 QUARRY_API int quarry_db_close(quarry_db *db);
 
 /* Static/owned accessors; returned strings live as long as db. */
@@ -173,8 +187,8 @@ QUARRY_API int quarry_db_live_batches(const quarry_db *db);
 QUARRY_API int quarry_list_column_families(const char *path, char ***names);
 QUARRY_API void quarry_free_names(char **names);
 
-/* Destroys the database at path. An open database (this or another process): QUARRY_EBUSY or
- * QUARRY_ELOCKED. */
+/* Destroys the database at path. An open database (any handle in this process, or another
+ * process): QUARRY_EBUSY or QUARRY_ELOCKED. */
 QUARRY_API int quarry_destroy(const char *path);
 
 /* Secondary mode: replays the primary's newer writes. Other modes: QUARRY_ENOTSUPPORTED. */
@@ -424,6 +438,189 @@ QUARRY_API int quarry_backups_restore(quarry_backups *b, uint32_t id, const char
                                       const quarry_restore_options *ropts);
 /* Deletes all but the newest keep backups (and files no remaining backup uses). */
 QUARRY_API int quarry_backups_purge(quarry_backups *b, uint32_t keep);
+
+/* ---------------------------------------------------------------------------------------------
+ * Metrics (core/src/metrics.c): per-engine counters and latency histograms recorded by every
+ * data operation, plus RocksDB's own figures, read as one snapshot. Recording costs two clock
+ * reads and a few relaxed atomic additions per operation (docs/metrics.md has the measured
+ * overhead); the open option metrics = false turns it off. Handles sharing one engine (the same
+ * path opened twice in a process) share its metrics.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct quarry_metrics quarry_metrics; /* a snapshot, owned by the caller */
+
+typedef enum {
+  QUARRY_METRIC_COUNTER = 1,  /* only grows while the engine is open */
+  QUARRY_METRIC_GAUGE = 2,    /* a current value */
+  QUARRY_METRIC_HISTOGRAM = 3 /* latencies in seconds, QUARRY_HISTOGRAM_BUCKETS buckets */
+} quarry_metric_type;
+
+/* X(ID, name, type, exposed, statistics, help). name is the key in Lua's db:metrics() and,
+ * after the namespace, the Prometheus name (counters get "_total"). exposed = 0: not printed
+ * under this name by quarry_metrics_prometheus (a histogram's _count already gives it, or the
+ * per-family figures do). statistics = 1: only available with the open option statistics. */
+#define QUARRY_METRIC_MAP(X)                                                                   \
+  X(GETS, "gets", COUNTER, 0, 0, "point reads (get); also get_seconds_count")                \
+  X(MULTI_GETS, "multi_gets", COUNTER, 0, 0, "multi_get calls; also multi_get_seconds_count") \
+  X(MULTI_GET_KEYS, "multi_get_keys", COUNTER, 1, 0, "keys asked for by multi_get calls")      \
+  X(PUTS, "puts", COUNTER, 0, 0, "single-key puts; also put_seconds_count")                    \
+  X(DELETES, "deletes", COUNTER, 1, 0, "single-key deletes")                                   \
+  X(DELETE_RANGES, "delete_ranges", COUNTER, 1, 0, "range deletions (delete_range)")           \
+  X(WRITE_BATCHES, "write_batches", COUNTER, 0, 0,                                             \
+    "batches committed (write); also write_batch_seconds_count")                               \
+  X(KEYS_READ, "keys_read", COUNTER, 1, 0,                                                     \
+    "keys found by get and multi_get, plus entries returned by iterator steps")                \
+  X(READ_BYTES, "read_bytes", COUNTER, 1, 0,                                                   \
+    "value bytes found by get and multi_get, plus key and value bytes of iterator steps")      \
+  X(KEYS_WRITTEN, "keys_written", COUNTER, 1, 0,                                               \
+    "entries written: puts, deletes, range deletions and the entries of batches")              \
+  X(WRITTEN_BYTES, "written_bytes", COUNTER, 1, 0,                                             \
+    "bytes written: keys and values of puts, deletes and ranges, batches' serialized size")   \
+  X(ITERATOR_SEEKS, "iterator_seeks", COUNTER, 0, 0,                                           \
+    "iterator positionings (first, last, seek, seek_for_prev, a walk's start); also "          \
+    "iterator_seek_seconds_count")                                                             \
+  X(ITERATOR_STEPS, "iterator_steps", COUNTER, 1, 0, "iterator moves to a neighbouring entry") \
+  X(WAL_SYNCED, "wal_synced", COUNTER, 1, 0,                                                   \
+    "WAL syncs: writes with sync on and the WAL flushes done when a handle closes")            \
+  X(ERRORS, "errors", COUNTER, 0, 0,                                                           \
+    "failed data operations (printed as errors_total with a code label)")                      \
+  X(BLOCK_CACHE_HITS, "block_cache_hits", COUNTER, 1, 1, "block cache hits")                   \
+  X(BLOCK_CACHE_MISSES, "block_cache_misses", COUNTER, 1, 1, "block cache misses")             \
+  X(WRITE_STALL_SECONDS, "write_stall_seconds", COUNTER, 1, 1,                                 \
+    "time writers spent stalled or stopped by RocksDB")                                        \
+  X(COMPACTION_READ_BYTES, "compaction_read_bytes", COUNTER, 1, 1, "bytes read by compactions") \
+  X(COMPACTION_WRITTEN_BYTES, "compaction_written_bytes", COUNTER, 1, 1,                       \
+    "bytes written by compactions")                                                            \
+  X(FLUSH_WRITTEN_BYTES, "flush_written_bytes", COUNTER, 1, 1, "bytes written by flushes")     \
+  X(SIZE_BYTES, "size_bytes", GAUGE, 1, 0, "bytes of the files in the database directory")    \
+  X(LIVE_SST_BYTES, "live_sst_bytes", GAUGE, 0, 0, "bytes of live table files (all families)") \
+  X(SST_BYTES, "sst_bytes", GAUGE, 0, 0, "bytes of all table files (all families)")          \
+  X(MEMTABLE_BYTES, "memtable_bytes", GAUGE, 0, 0, "bytes of the memtables (all families)")    \
+  X(PENDING_COMPACTION_BYTES, "pending_compaction_bytes", GAUGE, 0, 0,                         \
+    "bytes compaction still has to rewrite, estimated (all families)")                         \
+  X(ESTIMATE_KEYS, "estimate_keys", GAUGE, 0, 0, "keys, estimated (all families)")            \
+  X(COMPACTION_JOBS, "compaction_jobs", GAUGE, 1, 0, "compactions running")                    \
+  X(FLUSH_JOBS, "flush_jobs", GAUGE, 1, 0, "memtable flushes running")                         \
+  X(BLOCK_CACHE_CAPACITY_BYTES, "block_cache_capacity_bytes", GAUGE, 1, 0,                     \
+    "capacity of the block cache")                                                             \
+  X(BLOCK_CACHE_USAGE_BYTES, "block_cache_usage_bytes", GAUGE, 1, 0,                           \
+    "bytes held by the block cache")                                                           \
+  X(BLOCK_CACHE_PINNED_BYTES, "block_cache_pinned_bytes", GAUGE, 1, 0,                         \
+    "bytes of block cache entries pinned by readers")                                          \
+  X(DELAYED_WRITE_RATE, "delayed_write_rate_bytes_per_second", GAUGE, 1, 0,                    \
+    "write rate RocksDB imposes while it slows writes down (0: no slowdown)")                  \
+  X(WRITE_STOPPED, "write_stopped", GAUGE, 1, 0, "1 while RocksDB stops writes")              \
+  X(FAILED, "failed", GAUGE, 1, 0, "1 once a write error put the database in the failed state") \
+  X(HANDLES, "handles", GAUGE, 1, 0, "handles open on this engine in this process")            \
+  X(UPTIME_SECONDS, "uptime_seconds", GAUGE, 1, 0, "seconds since the engine was opened")
+
+/* X(ID, name, type, exposed, statistics, help): figures of each column family (label cf). */
+#define QUARRY_CF_METRIC_MAP(X)                                                                \
+  X(ESTIMATE_KEYS, "estimate_keys", GAUGE, 1, 0, "keys, estimated")                           \
+  X(LIVE_SST_BYTES, "live_sst_bytes", GAUGE, 1, 0, "bytes of live table files")                \
+  X(SST_BYTES, "sst_bytes", GAUGE, 1, 0, "bytes of all table files, obsolete ones included")  \
+  X(MEMTABLE_BYTES, "memtable_bytes", GAUGE, 1, 0, "bytes of the memtables")                   \
+  X(PENDING_COMPACTION_BYTES, "pending_compaction_bytes", GAUGE, 1, 0,                         \
+    "bytes compaction still has to rewrite, estimated")                                        \
+  X(L0_FILES, "l0_files", GAUGE, 1, 0, "table files at level 0 (many slow writes down)")
+
+/* X(ID, name, type, exposed, statistics, help): latency histograms (Prometheus name
+ * <namespace>_<name>_seconds). */
+#define QUARRY_HISTOGRAM_MAP(X)                                                                \
+  X(GET, "get", HISTOGRAM, 1, 0, "latency of point reads (get)")                               \
+  X(MULTI_GET, "multi_get", HISTOGRAM, 1, 0, "latency of multi_get calls")                     \
+  X(PUT, "put", HISTOGRAM, 1, 0, "latency of single-key puts")                                 \
+  X(WRITE_BATCH, "write_batch", HISTOGRAM, 1, 0, "latency of batch commits (write)")           \
+  X(ITERATOR_SEEK, "iterator_seek", HISTOGRAM, 1, 0,                                           \
+    "latency of iterator positionings (first, last, seek, seek_for_prev, a walk's start)")
+
+typedef enum {
+#define QUARRY_XX(id, name, type, exposed, stats, help) QUARRY_METRIC_##id,
+  QUARRY_METRIC_MAP(QUARRY_XX)
+#undef QUARRY_XX
+  QUARRY_METRIC_COUNT
+} quarry_metric;
+
+typedef enum {
+#define QUARRY_XX(id, name, type, exposed, stats, help) QUARRY_CF_METRIC_##id,
+  QUARRY_CF_METRIC_MAP(QUARRY_XX)
+#undef QUARRY_XX
+  QUARRY_CF_METRIC_COUNT
+} quarry_cf_metric;
+
+typedef enum {
+#define QUARRY_XX(id, name, type, exposed, stats, help) QUARRY_HISTOGRAM_##id,
+  QUARRY_HISTOGRAM_MAP(QUARRY_XX)
+#undef QUARRY_XX
+  QUARRY_HISTOGRAM_COUNT
+} quarry_histogram_id;
+
+typedef struct {
+  const char *name;
+  quarry_metric_type type;
+  int exposed;    /* printed by quarry_metrics_prometheus under this name */
+  int statistics; /* needs the open option statistics = true */
+  const char *help;
+} quarry_metric_info;
+
+/* The descriptions, indexed by the enums above (static tables). *count receives the length. */
+QUARRY_API const quarry_metric_info *quarry_metric_list(size_t *count);
+QUARRY_API const quarry_metric_info *quarry_cf_metric_list(size_t *count);
+QUARRY_API const quarry_metric_info *quarry_histogram_list(size_t *count);
+
+/* Fixed log-scale buckets: bucket i counts latencies in (bound(i-1), bound(i)] with
+ * bound(i) = 1 microsecond * 2^i for i < QUARRY_HISTOGRAM_BUCKETS - 1 (up to ~67 s); the last
+ * bucket is +Inf. */
+#define QUARRY_HISTOGRAM_BUCKETS 28
+typedef struct {
+  uint64_t count;                             /* observations (the sum of buckets) */
+  double sum;                                 /* total seconds */
+  uint64_t buckets[QUARRY_HISTOGRAM_BUCKETS]; /* per bucket, not cumulative */
+} quarry_histogram;
+
+/* Upper bound of bucket i in seconds (HUGE_VAL for the last); i out of range gives -1. */
+QUARRY_API double quarry_histogram_bound(size_t i);
+/* The q-quantile (0 <= q <= 1) in seconds, interpolated linearly inside its bucket as
+ * Prometheus' histogram_quantile does; a quantile falling in the +Inf bucket gives the largest
+ * finite bound. 0 for an empty histogram or a NULL h. */
+QUARRY_API double quarry_histogram_quantile(const quarry_histogram *h, double q);
+
+/* Takes a snapshot of db's engine: the counters and histograms (summed over the threads that
+ * recorded them) and RocksDB's figures (properties of every live family, the block cache, the
+ * size of the directory, statistics when on). Any mode; the data operations are not blocked.
+ * The caller owns *out and frees it with quarry_metrics_free; it does not refer to db. */
+QUARRY_API int quarry_db_metrics(quarry_db *db, quarry_metrics **out);
+QUARRY_API void quarry_metrics_free(quarry_metrics *m);
+
+/* A db-wide figure. QUARRY_ENOTSUPPORTED when it is not available (a statistics figure without
+ * the statistics option; a property RocksDB did not report), then *value = 0. Counters are
+ * integers held in a double (exact below 2^53). */
+QUARRY_API int quarry_metrics_value(const quarry_metrics *m, quarry_metric id, double *value);
+/* Failed data operations with this code (a QUARRY_E* value). */
+QUARRY_API uint64_t quarry_metrics_errors(const quarry_metrics *m, int code);
+/* A histogram of the snapshot (owned by m), NULL for an unknown id. */
+QUARRY_API const quarry_histogram *quarry_metrics_histogram(const quarry_metrics *m,
+                                                            quarry_histogram_id id);
+/* Families of the snapshot (the live ones, "default" first) and their figures. Names are owned
+ * by m. quarry_metrics_cf_value: as quarry_metrics_value; i out of range is QUARRY_EINVAL. */
+QUARRY_API size_t quarry_metrics_cf_count(const quarry_metrics *m);
+QUARRY_API const char *quarry_metrics_cf_name(const quarry_metrics *m, size_t i);
+QUARRY_API int quarry_metrics_cf_value(const quarry_metrics *m, size_t i, quarry_cf_metric id,
+                                       double *value);
+/* 1 when the snapshot's engine records metrics (open option metrics), 2 when it also has
+ * RocksDB statistics (open option statistics), 0 when neither; or-ed flags 1 and 2. */
+QUARRY_API int quarry_metrics_flags(const quarry_metrics *m);
+
+/* The snapshot in Prometheus' text exposition format 0.0.4: one HELP and one TYPE line per
+ * metric, base units (seconds, bytes), counters named *_total, histograms as cumulative
+ * *_bucket{le="..."} lines ending with le="+Inf" (equal to *_count) plus *_sum and *_count,
+ * per-family figures labelled cf="<name>", errors labelled code="<name>". Names start with
+ * ns followed by "_" (ns NULL: "quarry"; "": no prefix); ns must match [a-zA-Z_:][a-zA-Z0-9_:]*.
+ * labels: NULL, or a NULL-terminated array of name, value pairs added to every sample; names
+ * must match [a-zA-Z_][a-zA-Z0-9_]*, must not start with "__" and must not be le, cf or code;
+ * values are escaped (backslash, double quote, newline). Bad ns or labels: QUARRY_EINVAL.
+ * Figures that are not available are left out. The caller frees *out with free(). */
+QUARRY_API int quarry_metrics_prometheus(const quarry_metrics *m, const char *ns,
+                                         const char *const *labels, char **out);
 
 #ifdef __cplusplus
 }

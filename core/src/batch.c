@@ -1,5 +1,5 @@
 /* batch.c: write batches, atomic across the families of one db, tracked as children of their db
- * (closing the db frees their contents), and their commit (quarry_db_write). */
+ * (closing the db frees their contents), and their commit (quarry_db_write, timed in metrics). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -113,13 +113,29 @@ int quarry_batch_clear(quarry_batch *b) {
 
 int quarry_db_write(quarry_db *db, quarry_batch *b, const quarry_write_options *wopts) {
   char *err = NULL;
+  size_t bytes = 0;
+  uint64_t t0;
   int rc;
-  if ((rc = q_db_check_write(db, "write")) != 0)
+  if ((rc = q_db_check(db, "write")) != 0)
     return rc;
+  if ((rc = q_db_check_write(db, "write")) != 0)
+    return q_count_error(db->m, rc);
   if (b == NULL || b->wb == NULL || b->child.db == NULL)
-    return q_fail(QUARRY_ECLOSED, "write: the batch is closed");
+    return q_count_error(db->m, q_fail(QUARRY_ECLOSED, "write: the batch is closed"));
   if (b->child.db != db)
-    return q_fail(QUARRY_EINVAL, "write: the batch belongs to another database");
+    return q_count_error(db->m,
+                         q_fail(QUARRY_EINVAL, "write: the batch belongs to another database"));
+  t0 = q_timer(db->m);
   rocksdb_write(db->rdb, q_write_options(db, wopts), b->wb, &err);
-  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+  q_observe(db->m, QUARRY_HISTOGRAM_WRITE_BATCH, t0);
+  if (err)
+    return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
+  if (db->m->on) {
+    rocksdb_writebatch_data(b->wb, &bytes);
+    q_count2(db->m, Q_C_KEYS_WRITTEN, (uint64_t)rocksdb_writebatch_count(b->wb),
+             Q_C_WRITTEN_BYTES, bytes);
+  }
+  if (q_write_syncs(db, wopts))
+    q_db_wal_synced(db);
+  return 0;
 }

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* db->lock held. A live family named name, or NULL. */
-static quarry_cf *find_live(quarry_db *db, const char *name) {
+/* eng->lock held. A live family named name, or NULL. */
+static q_family *find_live_locked(q_engine *eng, const char *name) {
   size_t i;
-  for (i = 0; i < db->ncfs; i++)
-    if (db->cfs[i]->h && strcmp(db->cfs[i]->name, name) == 0)
-      return db->cfs[i];
+  for (i = 0; i < eng->nfams; i++)
+    if (eng->fams[i]->h && strcmp(eng->fams[i]->name, name) == 0)
+      return eng->fams[i];
   return NULL;
 }
 
@@ -25,7 +25,7 @@ int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op,
     cf = db->default_cf;
   if (cf->db != db)
     return q_fail(QUARRY_EINVAL, "column family '%s' belongs to another database", cf->name);
-  handle = __atomic_load_n(&cf->h, __ATOMIC_ACQUIRE);
+  handle = q_cf_handle(cf);
   if (handle == NULL)
     return q_fail(QUARRY_ENOTFOUND, "column family '%s' was dropped", cf->name);
   *h = handle;
@@ -33,7 +33,7 @@ int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op,
 }
 
 int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out) {
-  quarry_cf *cf;
+  q_family *fam;
   int rc;
   if (out == NULL)
     return q_fail(QUARRY_EINVAL, "cf: out is NULL");
@@ -43,16 +43,20 @@ int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out) {
   if (name == NULL)
     return q_fail(QUARRY_EINVAL, "column family name is NULL");
   pthread_mutex_lock(&db->lock);
-  cf = find_live(db, name);
+  pthread_mutex_lock(&db->eng->lock);
+  fam = find_live_locked(db->eng, name);
+  pthread_mutex_unlock(&db->eng->lock);
+  rc = fam ? q_db_view_locked(db, fam, out) : 0;
   pthread_mutex_unlock(&db->lock);
-  if (cf == NULL)
+  if (fam == NULL)
     return q_fail(QUARRY_ENOTFOUND, "column family '%s' does not exist", name);
-  *out = cf;
-  return 0;
+  return rc;
 }
 
 int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
   rocksdb_column_family_handle_t *h;
+  q_engine *eng;
+  q_family *fam;
   char *err = NULL;
   int rc;
   if (out == NULL)
@@ -62,25 +66,33 @@ int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
     return rc;
   if (name == NULL || *name == '\0')
     return q_fail(QUARRY_EINVAL, "column family name must be a non-empty string");
+  eng = db->eng;
   pthread_mutex_lock(&db->lock);
-  if (find_live(db, name)) {
+  pthread_mutex_lock(&eng->lock);
+  if (find_live_locked(eng, name)) {
+    pthread_mutex_unlock(&eng->lock);
     pthread_mutex_unlock(&db->lock);
     return q_fail(QUARRY_EINVAL, "column family '%s' already exists", name);
   }
   h = rocksdb_create_column_family(db->rdb, db->ropts_db, name, &err);
   if (err) {
+    pthread_mutex_unlock(&eng->lock);
     pthread_mutex_unlock(&db->lock);
     return q_status_from_rocksdb(err);
   }
-  rc = q_db_add_cf_locked(db, name, h, out);
+  rc = q_engine_add_family_locked(eng, name, h, &fam);
   if (rc) /* out of memory: the family exists on disk, it is opened at the next open */
     rocksdb_column_family_handle_destroy(h);
+  pthread_mutex_unlock(&eng->lock);
+  if (rc == 0)
+    rc = q_db_view_locked(db, fam, out);
   pthread_mutex_unlock(&db->lock);
   return rc;
 }
 
 int quarry_db_drop_cf(quarry_db *db, const char *name) {
-  quarry_cf *cf;
+  q_engine *eng;
+  q_family *fam;
   char *err = NULL;
   int rc;
   if ((rc = q_db_check_write(db, "drop_column_family")) != 0)
@@ -89,25 +101,28 @@ int quarry_db_drop_cf(quarry_db *db, const char *name) {
     return q_fail(QUARRY_EINVAL, "column family name is NULL");
   if (strcmp(name, "default") == 0)
     return q_fail(QUARRY_EINVAL, "the column family 'default' cannot be dropped");
-  pthread_mutex_lock(&db->lock);
-  cf = find_live(db, name);
-  if (cf == NULL) {
-    pthread_mutex_unlock(&db->lock);
+  eng = db->eng;
+  pthread_mutex_lock(&eng->lock);
+  fam = find_live_locked(eng, name);
+  if (fam == NULL) {
+    pthread_mutex_unlock(&eng->lock);
     return q_fail(QUARRY_ENOTFOUND, "column family '%s' does not exist", name);
   }
-  rocksdb_drop_column_family(db->rdb, cf->h, &err);
+  rocksdb_drop_column_family(db->rdb, fam->h, &err);
   if (err) {
-    pthread_mutex_unlock(&db->lock);
+    pthread_mutex_unlock(&eng->lock);
     return q_status_from_rocksdb(err);
   }
-  /* Another thread may still hold the handle: keep it alive until close. */
-  cf->dropped_h = cf->h;
-  __atomic_store_n(&cf->h, NULL, __ATOMIC_RELEASE);
-  pthread_mutex_unlock(&db->lock);
+  /* Another thread (or handle) may still hold the handle: keep it alive until the engine
+   * closes. */
+  fam->dropped_h = fam->h;
+  __atomic_store_n(&fam->h, NULL, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&eng->lock);
   return 0;
 }
 
 int quarry_db_cf_names(quarry_db *db, char ***names) {
+  q_engine *eng;
   char **res;
   size_t i, n = 0;
   int rc;
@@ -116,19 +131,20 @@ int quarry_db_cf_names(quarry_db *db, char ***names) {
   *names = NULL;
   if ((rc = q_db_check(db, "column_families")) != 0)
     return rc;
-  pthread_mutex_lock(&db->lock);
-  res = calloc(db->ncfs + 1, sizeof *res);
-  for (i = 0; res && i < db->ncfs; i++) {
-    if (db->cfs[i]->h == NULL)
+  eng = db->eng;
+  pthread_mutex_lock(&eng->lock);
+  res = calloc(eng->nfams + 1, sizeof *res);
+  for (i = 0; res && i < eng->nfams; i++) {
+    if (eng->fams[i]->h == NULL)
       continue;
-    if ((res[n] = strdup(db->cfs[i]->name)) == NULL) {
+    if ((res[n] = strdup(eng->fams[i]->name)) == NULL) {
       quarry_free_names(res);
       res = NULL;
       break;
     }
     n++;
   }
-  pthread_mutex_unlock(&db->lock);
+  pthread_mutex_unlock(&eng->lock);
   if (res == NULL)
     return q_fail(QUARRY_ENOMEM, "out of memory");
   *names = res;

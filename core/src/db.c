@@ -12,14 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- process-wide registry of open paths (so destroy can refuse with EBUSY) ----------------- */
-typedef struct reg_entry {
-  struct reg_entry *next;
-  char *key;
-} reg_entry;
-
+/* ---- process-wide registry of engines ------------------------------------------------------
+ * Every open engine is listed under its normalised path: destroy refuses while one is there, and
+ * a read_write open joins the read_write engine of its path instead of opening RocksDB again.
+ * The lock is held while an engine opens or closes, so these never race each other. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static reg_entry *registry;
+static q_engine *registry;
 
 /* Normalises path: realpath when it exists, else realpath(parent)/basename, else a copy. */
 static char *normalise_path(const char *path) {
@@ -40,39 +38,43 @@ static char *normalise_path(const char *path) {
   return out ? out : strdup(path);
 }
 
-static int registry_has_locked(const char *key) {
-  reg_entry *e;
+/* The first engine of key with this mode (-1: any mode); registry lock held. */
+static q_engine *registry_find_locked(const char *key, int mode) {
+  q_engine *e;
   for (e = registry; e; e = e->next)
-    if (strcmp(e->key, key) == 0)
-      return 1;
-  return 0;
+    if (strcmp(e->key, key) == 0 && (mode < 0 || e->mode == mode))
+      return e;
+  return NULL;
 }
 
-static int registry_add(const char *key) {
-  reg_entry *e = malloc(sizeof *e);
-  if (e == NULL || (e->key = strdup(key)) == NULL) {
-    free(e);
-    return q_fail(QUARRY_ENOMEM, "out of memory");
-  }
-  pthread_mutex_lock(&registry_lock);
-  e->next = registry;
-  registry = e;
-  pthread_mutex_unlock(&registry_lock);
-  return 0;
-}
-
-static void registry_remove(const char *key) {
-  reg_entry **pp, *e;
-  pthread_mutex_lock(&registry_lock);
-  for (pp = &registry; (e = *pp) != NULL; pp = &e->next) {
-    if (strcmp(e->key, key) == 0) {
-      *pp = e->next;
-      free(e->key);
-      free(e);
+static void registry_remove_locked(q_engine *eng) {
+  q_engine **pp;
+  for (pp = &registry; *pp; pp = &(*pp)->next) {
+    if (*pp == eng) {
+      *pp = eng->next;
       break;
     }
   }
+}
+
+int q_path_open_here(const char *path) {
+  char *key = normalise_path(path);
+  int found;
+  if (key == NULL)
+    return 0;
+  pthread_mutex_lock(&registry_lock);
+  found = registry_find_locked(key, -1) != NULL;
   pthread_mutex_unlock(&registry_lock);
+  free(key);
+  return found;
+}
+
+int q_engine_handles(q_engine *eng) {
+  int n;
+  pthread_mutex_lock(&registry_lock);
+  n = eng->refs;
+  pthread_mutex_unlock(&registry_lock);
+  return n;
 }
 
 /* ---- children ------------------------------------------------------------------------------ */
@@ -135,34 +137,48 @@ int q_db_check_write(quarry_db *db, const char *op) {
   if (db->mode != Q_MODE_READ_WRITE)
     return q_fail(QUARRY_ENOTSUPPORTED, "database opened %s: writes are not allowed",
                   q_mode_name(db->mode));
-  failed = atomic_load(&db->failed);
+  failed = atomic_load(&db->eng->failed);
   if (failed) {
-    char msg[sizeof db->failed_msg];
-    pthread_mutex_lock(&db->lock);
-    memcpy(msg, db->failed_msg, sizeof msg);
-    pthread_mutex_unlock(&db->lock);
+    char msg[sizeof db->eng->failed_msg];
+    pthread_mutex_lock(&db->eng->lock);
+    memcpy(msg, db->eng->failed_msg, sizeof msg);
+    pthread_mutex_unlock(&db->eng->lock);
     return q_fail(failed,
                   "the database handle is in a failed state after a write error (%s); close and "
-                  "reopen it (nothing acknowledged was lost)",
+                  "reopen it (every handle on it in this process; nothing acknowledged was lost)",
                   msg);
   }
   return 0;
 }
 
 int q_db_write_failed(quarry_db *db, int code) {
-  char msg[sizeof db->failed_msg];
+  q_engine *eng = db->eng;
+  char msg[sizeof eng->failed_msg];
   if (code != QUARRY_EIO && code != QUARRY_ENOSPC)
     return code;
   snprintf(msg, sizeof msg, "%s", quarry_last_error());
-  pthread_mutex_lock(&db->lock);
-  if (!atomic_load(&db->failed)) {
-    memcpy(db->failed_msg, msg, sizeof msg);
-    atomic_store(&db->failed, code);
+  pthread_mutex_lock(&eng->lock);
+  if (!atomic_load(&eng->failed)) {
+    memcpy(eng->failed_msg, msg, sizeof msg);
+    atomic_store(&eng->failed, code);
   }
-  pthread_mutex_unlock(&db->lock);
+  pthread_mutex_unlock(&eng->lock);
   q_fail(code, "%s; the database handle is now in a failed state: close and reopen it", msg);
   return code;
 }
+
+int q_write_syncs(const quarry_db *db, const quarry_write_options *w) {
+  int sync = db->opts->sync, wal = db->opts->wal;
+  if (w) {
+    if (w->sync >= 0)
+      sync = w->sync != 0;
+    if (w->wal >= 0)
+      wal = w->wal != 0;
+  }
+  return sync && wal;
+}
+
+void q_db_wal_synced(quarry_db *db) { q_count(db->m, Q_C_WAL_SYNCED, 1); }
 
 int q_check_key(const char *op, size_t klen) {
   if (klen > QUARRY_MAX_KEY_SIZE)
@@ -260,20 +276,225 @@ fail:
   return rc;
 }
 
-static quarry_cf *cf_new(quarry_db *db, const char *name, rocksdb_column_family_handle_t *h) {
-  quarry_cf *cf = calloc(1, sizeof *cf);
-  if (cf == NULL || (cf->name = strdup(name)) == NULL) {
-    free(cf);
-    return NULL;
+/* ---- engines --------------------------------------------------------------------------------- */
+int q_engine_add_family_locked(q_engine *eng, const char *name, rocksdb_column_family_handle_t *h,
+                               q_family **out) {
+  q_family *fam;
+  if (eng->nfams == eng->capfams) {
+    size_t cap = eng->capfams ? eng->capfams * 2 : 8;
+    q_family **grown = realloc(eng->fams, cap * sizeof *grown);
+    if (grown == NULL)
+      return q_fail(QUARRY_ENOMEM, "out of memory");
+    eng->fams = grown;
+    eng->capfams = cap;
   }
-  cf->db = db;
-  cf->h = h;
-  return cf;
+  if ((fam = calloc(1, sizeof *fam)) == NULL || (fam->name = strdup(name)) == NULL) {
+    free(fam);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  fam->h = h;
+  eng->fams[eng->nfams++] = fam;
+  *out = fam;
+  return 0;
 }
 
-int q_db_add_cf_locked(quarry_db *db, const char *name, rocksdb_column_family_handle_t *h,
-                       quarry_cf **out) {
+/* eng->lock held. A live family named name, or NULL. */
+static q_family *engine_find_live_locked(q_engine *eng, const char *name) {
+  size_t i;
+  for (i = 0; i < eng->nfams; i++)
+    if (eng->fams[i]->h && strcmp(eng->fams[i]->name, name) == 0)
+      return eng->fams[i];
+  return NULL;
+}
+
+/* Frees an engine whose RocksDB instance is closed (or was never opened). */
+static void engine_free(q_engine *eng) {
+  size_t i;
+  for (i = 0; i < eng->nfams; i++) {
+    free(eng->fams[i]->name);
+    free(eng->fams[i]);
+  }
+  free(eng->fams);
+  if (eng->ropts)
+    rocksdb_options_destroy(eng->ropts);
+  if (eng->cache)
+    rocksdb_cache_destroy(eng->cache);
+  quarry_options_free(eng->opts);
+  free(eng->key);
+  pthread_mutex_destroy(&eng->lock);
+  free(eng);
+}
+
+/* Closes the RocksDB instance (every handle onto it is closed) and frees the engine. */
+static void engine_close(q_engine *eng) {
+  size_t i;
+  /* FACTS 1: a family handle alive at rocksdb_close aborts the process. */
+  for (i = 0; i < eng->nfams; i++) {
+    q_family *fam = eng->fams[i];
+    if (fam->h)
+      rocksdb_column_family_handle_destroy(fam->h);
+    if (fam->dropped_h)
+      rocksdb_column_family_handle_destroy(fam->dropped_h);
+    fam->h = fam->dropped_h = NULL;
+  }
+  if (eng->rdb)
+    rocksdb_close(eng->rdb);
+  eng->rdb = NULL;
+  engine_free(eng);
+}
+
+static int open_error(const char *path, char *err) {
+  int code = q_status_code(err);
+  char text[768];
+  snprintf(text, sizeof text, "%s", err);
+  rocksdb_free(err);
+  if (code == QUARRY_ELOCKED) {
+    if (strstr(text, "lock hold by current process"))
+      return q_fail(code,
+                    "database %s is already open in this process outside quarry's registry "
+                    "(%s); to open it a second time use mode = \"read_only\" or mode = "
+                    "\"secondary\"",
+                    path, text);
+    return q_fail(code,
+                  "database %s is locked by another process (%s); to inspect a live database "
+                  "open it with mode = \"read_only\" or mode = \"secondary\"",
+                  path, text);
+  }
+  return q_fail(code, "cannot open database %s: %s", path, text);
+}
+
+/* Opens a new RocksDB instance for path with opts (copied). Registry lock held. */
+static int engine_open(const char *key, const char *path, const quarry_options *opts,
+                       q_engine **out) {
+  q_engine *eng;
+  char **names = NULL, *err = NULL;
+  size_t n = 0, i;
+  const rocksdb_options_t **cfopts = NULL;
+  rocksdb_column_family_handle_t **handles = NULL;
+  int rc;
+
+  *out = NULL;
+  /* The stripes are cache-line aligned: calloc does not promise 64 bytes. */
+  if ((eng = aligned_alloc(_Alignof(q_engine), sizeof *eng)) == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  memset(eng, 0, sizeof *eng);
+  pthread_mutex_init(&eng->lock, NULL);
+  eng->mode = opts->mode;
+  eng->opened_ns = q_now_ns();
+  if ((rc = q_options_copy(opts, &eng->opts)) != 0) {
+    engine_free(eng);
+    return rc;
+  }
+  eng->metrics.on = eng->opts->metrics != 0;
+  if ((eng->key = strdup(key)) == NULL) {
+    engine_free(eng);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  eng->ropts = q_rocksdb_options(eng->opts, &eng->cache);
+
+  if ((rc = family_names(eng->opts, path, eng->ropts, &names, &n)) != 0)
+    goto fail;
+  cfopts = calloc(n, sizeof *cfopts);
+  handles = calloc(n, sizeof *handles);
+  if (cfopts == NULL || handles == NULL) {
+    rc = q_fail(QUARRY_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (i = 0; i < n; i++)
+    cfopts[i] = eng->ropts;
+
+  switch (eng->mode) {
+  case Q_MODE_READ_ONLY:
+    eng->rdb = rocksdb_open_for_read_only_column_families(eng->ropts, path, (int)n,
+                                                           (const char *const *)names, cfopts,
+                                                           handles, 0, &err);
+    break;
+  case Q_MODE_SECONDARY:
+    eng->rdb = rocksdb_open_as_secondary_column_families(eng->ropts, path,
+                                                         eng->opts->secondary_path, (int)n,
+                                                         (const char *const *)names, cfopts,
+                                                         handles, &err);
+    break;
+  default:
+    eng->rdb = rocksdb_open_column_families(eng->ropts, path, (int)n,
+                                            (const char *const *)names, cfopts, handles, &err);
+    break;
+  }
+  if (err) {
+    rc = open_error(path, err);
+    eng->rdb = NULL;
+    goto fail;
+  }
+  for (i = 0; i < n; i++) {
+    q_family *fam;
+    if ((rc = q_engine_add_family_locked(eng, names[i], handles[i], &fam)) != 0)
+      goto fail_open;
+    handles[i] = NULL;
+  }
+  quarry_free_names(names);
+  free(cfopts);
+  free(handles);
+  *out = eng;
+  return 0;
+
+fail_open:
+  for (i = 0; i < n; i++)
+    if (handles[i])
+      rocksdb_column_family_handle_destroy(handles[i]);
+  quarry_free_names(names);
+  free(cfopts);
+  free(handles);
+  engine_close(eng);
+  return rc;
+fail:
+  quarry_free_names(names);
+  free(cfopts);
+  free(handles);
+  engine_free(eng);
+  return rc;
+}
+
+/* A handle joining an open engine: the families opts names must exist (created when the handle
+ * is read_write). */
+static int engine_join_families(q_engine *eng, const char *path, const quarry_options *opts) {
+  size_t i;
+  int rc = 0;
+  pthread_mutex_lock(&eng->lock);
+  for (i = 0; i < opts->ncfs && rc == 0; i++) {
+    rocksdb_column_family_handle_t *h;
+    q_family *fam;
+    char *err = NULL;
+    if (engine_find_live_locked(eng, opts->cfs[i]))
+      continue;
+    if (opts->mode != Q_MODE_READ_WRITE) {
+      rc = q_fail(QUARRY_ENOTFOUND,
+                  "column family '%s' does not exist in %s (families are only created in "
+                  "read_write mode)",
+                  opts->cfs[i], path);
+      break;
+    }
+    h = rocksdb_create_column_family(eng->rdb, eng->ropts, opts->cfs[i], &err);
+    if (err) {
+      rc = q_status_from_rocksdb(err);
+      break;
+    }
+    if ((rc = q_engine_add_family_locked(eng, opts->cfs[i], h, &fam)) != 0)
+      rocksdb_column_family_handle_destroy(h); /* exists on disk: opened next time */
+  }
+  pthread_mutex_unlock(&eng->lock);
+  return rc;
+}
+
+/* ---- handles --------------------------------------------------------------------------------- */
+int q_db_view_locked(quarry_db *db, q_family *fam, quarry_cf **out) {
   quarry_cf *cf;
+  size_t i;
+  for (i = 0; i < db->ncfs; i++) {
+    if (db->cfs[i]->fam == fam) {
+      *out = db->cfs[i];
+      return 0;
+    }
+  }
   if (db->ncfs == db->capcfs) {
     size_t cap = db->capcfs ? db->capcfs * 2 : 8;
     quarry_cf **grown = realloc(db->cfs, cap * sizeof *grown);
@@ -282,20 +503,34 @@ int q_db_add_cf_locked(quarry_db *db, const char *name, rocksdb_column_family_ha
     db->cfs = grown;
     db->capcfs = cap;
   }
-  if ((cf = cf_new(db, name, h)) == NULL)
+  if ((cf = calloc(1, sizeof *cf)) == NULL)
     return q_fail(QUARRY_ENOMEM, "out of memory");
+  cf->db = db;
+  cf->fam = fam;
+  cf->name = fam->name;
   db->cfs[db->ncfs++] = cf;
   *out = cf;
   return 0;
 }
 
-static void db_free(quarry_db *db) {
+int q_db_live_handles(quarry_db *db, rocksdb_column_family_handle_t ***out, size_t *n) {
+  q_engine *eng = db->eng;
+  size_t i;
+  pthread_mutex_lock(&eng->lock);
+  *out = malloc((eng->nfams ? eng->nfams : 1) * sizeof **out);
+  *n = 0;
+  for (i = 0; *out && i < eng->nfams; i++)
+    if (eng->fams[i]->h)
+      (*out)[(*n)++] = eng->fams[i]->h;
+  pthread_mutex_unlock(&eng->lock);
+  return *out ? 0 : q_fail(QUARRY_ENOMEM, "out of memory");
+}
+
+static void handle_free(quarry_db *db) {
   size_t i;
   int s, w;
-  for (i = 0; i < db->ncfs; i++) {
-    free(db->cfs[i]->name);
+  for (i = 0; i < db->ncfs; i++)
     free(db->cfs[i]);
-  }
   free(db->cfs);
   if (db->read_default)
     rocksdb_readoptions_destroy(db->read_default);
@@ -303,47 +538,71 @@ static void db_free(quarry_db *db) {
     for (w = 0; w < 2; w++)
       if (db->write_opts[s][w])
         rocksdb_writeoptions_destroy(db->write_opts[s][w]);
-  if (db->ropts_db)
-    rocksdb_options_destroy(db->ropts_db);
-  if (db->cache)
-    rocksdb_cache_destroy(db->cache);
-  if (db->regkey) {
-    registry_remove(db->regkey);
-    free(db->regkey);
-  }
   quarry_options_free(db->opts);
   free(db->path);
   pthread_mutex_destroy(&db->lock);
   free(db);
 }
 
-static int open_error(quarry_db *db, char *err) {
-  int code = q_status_code(err);
-  char text[768];
-  snprintf(text, sizeof text, "%s", err);
-  rocksdb_free(err);
-  if (code == QUARRY_ELOCKED) {
-    if (strstr(text, "lock hold by current process"))
-      return q_fail(code,
-                    "database %s is already open in this process (%s); to open it a second time "
-                    "use mode = \"read_only\" or mode = \"secondary\"",
-                    db->path, text);
-    return q_fail(code,
-                  "database %s is locked by another process (%s); to inspect a live database "
-                  "open it with mode = \"read_only\" or mode = \"secondary\"",
-                  db->path, text);
+/* A new handle onto eng. Its options are the engine's, except what is per handle: mode, sync,
+ * wal and readahead_mb come from the caller's opts. Registry lock held (eng cannot close). */
+static int handle_new(q_engine *eng, const char *path, const quarry_options *opts,
+                      quarry_db **out) {
+  quarry_db *db;
+  size_t i;
+  int rc, s, w;
+  *out = NULL;
+  if ((db = calloc(1, sizeof *db)) == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  pthread_mutex_init(&db->lock, NULL);
+  db->children.next = db->children.prev = &db->children;
+  db->eng = eng;
+  db->m = &eng->metrics;
+  db->mode = opts->mode;
+  if ((rc = q_options_copy(eng->opts, &db->opts)) != 0) {
+    handle_free(db);
+    return rc;
   }
-  return q_fail(code, "cannot open database %s: %s", db->path, text);
+  db->opts->mode = opts->mode;
+  db->opts->sync = opts->sync;
+  db->opts->wal = opts->wal;
+  db->opts->readahead_mb = opts->readahead_mb;
+  if ((db->path = strdup(path)) == NULL) {
+    handle_free(db);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&eng->lock);
+  for (i = 0, rc = 0; i < eng->nfams && rc == 0; i++) {
+    quarry_cf *cf;
+    if (eng->fams[i]->h || i == 0)
+      rc = q_db_view_locked(db, eng->fams[i], &cf);
+  }
+  pthread_mutex_unlock(&eng->lock);
+  if (rc) {
+    handle_free(db);
+    return rc;
+  }
+  db->default_cf = db->cfs[0]; /* fams[0] is "default" (family_names puts it first) */
+  db->read_default = rocksdb_readoptions_create();
+  for (s = 0; s < 2; s++) {
+    for (w = 0; w < 2; w++) {
+      db->write_opts[s][w] = rocksdb_writeoptions_create();
+      rocksdb_writeoptions_set_sync(db->write_opts[s][w], (unsigned char)s);
+      rocksdb_writeoptions_disable_WAL(db->write_opts[s][w], !w);
+    }
+  }
+  db->ropts_db = eng->ropts;
+  db->cache = eng->cache;
+  db->rdb = eng->rdb;
+  *out = db;
+  return 0;
 }
 
 int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out) {
-  quarry_db *db = NULL;
   quarry_options *defaults = NULL;
-  char **names = NULL, *err = NULL;
-  size_t n = 0, i;
-  const rocksdb_options_t **cfopts = NULL;
-  rocksdb_column_family_handle_t **handles = NULL;
-  int rc, s, w;
+  q_engine *eng = NULL;
+  char *key = NULL;
+  int rc = 0, created = 0;
 
   if (out == NULL)
     return q_fail(QUARRY_EINVAL, "open: out is NULL");
@@ -363,113 +622,56 @@ int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out
     quarry_options_free(defaults);
     return q_fail(QUARRY_EINVAL, "mode \"secondary\" requires the option secondary_path");
   }
-
-  db = calloc(1, sizeof *db);
-  if (db == NULL) {
+  if ((key = normalise_path(path)) == NULL) {
     quarry_options_free(defaults);
     return q_fail(QUARRY_ENOMEM, "out of memory");
   }
-  pthread_mutex_init(&db->lock, NULL);
-  db->children.next = db->children.prev = &db->children;
-  db->mode = opts->mode;
-  rc = q_options_copy(opts, &db->opts);
-  quarry_options_free(defaults);
-  if (rc) {
-    db_free(db);
-    return rc;
-  }
-  if ((db->path = strdup(path)) == NULL || (db->regkey = normalise_path(path)) == NULL) {
-    db_free(db);
-    return q_fail(QUARRY_ENOMEM, "out of memory");
-  }
-  if ((rc = registry_add(db->regkey)) != 0) {
-    free(db->regkey);
-    db->regkey = NULL;
-    db_free(db);
-    return rc;
-  }
-  db->ropts_db = q_rocksdb_options(db->opts, &db->cache);
 
-  if ((rc = family_names(db->opts, path, db->ropts_db, &names, &n)) != 0)
-    goto fail;
-  cfopts = calloc(n, sizeof *cfopts);
-  handles = calloc(n, sizeof *handles);
-  if (cfopts == NULL || handles == NULL) {
-    rc = q_fail(QUARRY_ENOMEM, "out of memory");
-    goto fail;
-  }
-  for (i = 0; i < n; i++)
-    cfopts[i] = db->ropts_db;
-
-  switch (db->mode) {
-  case Q_MODE_READ_ONLY:
-    db->rdb = rocksdb_open_for_read_only_column_families(db->ropts_db, path, (int)n,
-                                                          (const char *const *)names, cfopts,
-                                                          handles, 0, &err);
-    break;
-  case Q_MODE_SECONDARY:
-    db->rdb = rocksdb_open_as_secondary_column_families(db->ropts_db, path,
-                                                        db->opts->secondary_path, (int)n,
-                                                        (const char *const *)names, cfopts,
-                                                        handles, &err);
-    break;
-  default:
-    db->rdb = rocksdb_open_column_families(db->ropts_db, path, (int)n, (const char *const *)names,
-                                           cfopts, handles, &err);
-    break;
-  }
-  if (err) {
-    rc = open_error(db, err);
-    db->rdb = NULL;
-    goto fail;
-  }
-  for (i = 0; i < n; i++) {
-    quarry_cf *cf;
-    if ((rc = q_db_add_cf_locked(db, names[i], handles[i], &cf)) != 0)
-      goto fail_open;
-    handles[i] = NULL;
-  }
-  db->default_cf = db->cfs[0];
-
-  db->read_default = rocksdb_readoptions_create();
-  for (s = 0; s < 2; s++) {
-    for (w = 0; w < 2; w++) {
-      db->write_opts[s][w] = rocksdb_writeoptions_create();
-      rocksdb_writeoptions_set_sync(db->write_opts[s][w], (unsigned char)s);
-      rocksdb_writeoptions_disable_WAL(db->write_opts[s][w], !w);
+  pthread_mutex_lock(&registry_lock);
+  if (opts->mode != Q_MODE_SECONDARY && (eng = registry_find_locked(key, Q_MODE_READ_WRITE))) {
+    int failed = atomic_load(&eng->failed);
+    if (failed) {
+      char msg[sizeof eng->failed_msg];
+      pthread_mutex_lock(&eng->lock);
+      memcpy(msg, eng->failed_msg, sizeof msg);
+      pthread_mutex_unlock(&eng->lock);
+      rc = q_fail(QUARRY_EBUSY,
+                  "database %s is open in this process in a failed state after a write error "
+                  "(%s); close every handle on it, then reopen it",
+                  path, msg);
+    } else {
+      rc = engine_join_families(eng, path, opts);
+    }
+  } else {
+    eng = NULL;
+    if ((rc = engine_open(key, path, opts, &eng)) == 0) {
+      created = 1;
+      eng->next = registry;
+      registry = eng;
     }
   }
-  quarry_free_names(names);
-  free(cfopts);
-  free(handles);
-  *out = db;
-  return 0;
-
-fail_open:
-  for (i = 0; i < n; i++)
-    if (handles[i])
-      rocksdb_column_family_handle_destroy(handles[i]);
-  for (i = 0; i < db->ncfs; i++)
-    rocksdb_column_family_handle_destroy(db->cfs[i]->h);
-  rocksdb_close(db->rdb);
-  db->rdb = NULL;
-fail:
-  quarry_free_names(names);
-  free(cfopts);
-  free(handles);
-  db_free(db);
+  if (rc == 0 && (rc = handle_new(eng, path, opts, out)) != 0 && created) {
+    registry_remove_locked(eng);
+    engine_close(eng);
+  } else if (rc == 0) {
+    eng->refs++;
+  }
+  pthread_mutex_unlock(&registry_lock);
+  free(key);
+  quarry_options_free(defaults);
   return rc;
 }
 
 /* ---- close --------------------------------------------------------------------------------- */
 int quarry_db_close(quarry_db *db) {
+  q_engine *eng;
   int rc = 0;
-  size_t i;
   char *err = NULL;
   if (db == NULL)
     return 0;
+  eng = db->eng;
   pthread_mutex_lock(&db->lock);
-  /* FACTS 1: an iterator or family handle alive at rocksdb_close aborts the process. */
+  /* FACTS 1: an iterator alive at rocksdb_close aborts the process. */
   while (db->children.next != &db->children) {
     q_child *c = db->children.next;
     switch (c->kind) {
@@ -478,28 +680,28 @@ int quarry_db_close(quarry_db *db) {
     default: q_batch_release((quarry_batch *)(void *)c); break;
     }
   }
-  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. A failed handle is not
-   * synced: RocksDB 7.8 asserts (aborts) when a file writer that already saw an I/O error is
-   * used again (WritableFileWriter::AssertFalseAndGetStatusForPrevError, seen on ENOSPC), and
-   * whatever was acknowledged before the failure is already durable or reported. */
-  if (db->mode == Q_MODE_READ_WRITE && !atomic_load(&db->failed)) {
-    rocksdb_flush_wal(db->rdb, 1, &err);
+  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. Every read_write
+   * handle syncs at its close: what it wrote is durable even while other handles stay open.
+   * Not once failed: syncing a WAL file whose append failed trips an assertion in 7.8
+   * (WritableFileWriter::SyncWithoutFlush), and the failure was already reported. */
+  if (eng->mode == Q_MODE_READ_WRITE && db->mode == Q_MODE_READ_WRITE &&
+      !atomic_load(&eng->failed)) {
+    rocksdb_flush_wal(eng->rdb, 1, &err);
     if (err)
       rc = q_status_from_rocksdb(err);
+    else
+      q_db_wal_synced(db);
   }
-  for (i = 0; i < db->ncfs; i++) {
-    quarry_cf *cf = db->cfs[i];
-    if (cf->h)
-      rocksdb_column_family_handle_destroy(cf->h);
-    if (cf->dropped_h)
-      rocksdb_column_family_handle_destroy(cf->dropped_h);
-    cf->h = cf->dropped_h = NULL;
-    cf->db = NULL;
-  }
-  pthread_mutex_unlock(&db->lock);
-  rocksdb_close(db->rdb);
   db->rdb = NULL;
-  db_free(db);
+  pthread_mutex_unlock(&db->lock);
+
+  pthread_mutex_lock(&registry_lock);
+  if (--eng->refs == 0) {
+    registry_remove_locked(eng);
+    engine_close(eng);
+  }
+  pthread_mutex_unlock(&registry_lock);
+  handle_free(db);
   return rc;
 }
 
@@ -509,8 +711,7 @@ const char *quarry_db_mode(const quarry_db *db) { return db ? q_mode_name(db->mo
 const quarry_options *quarry_db_options(const quarry_db *db) { return db ? db->opts : NULL; }
 
 int quarry_db_is_failed(const quarry_db *db) {
-  quarry_db *m = (quarry_db *)(uintptr_t)db; /* atomic_load takes a non-const pointer */
-  return db ? atomic_load(&m->failed) : 0;
+  return db ? atomic_load(&db->eng->failed) : 0;
 }
 
 int quarry_db_catch_up(quarry_db *db) {
@@ -587,7 +788,7 @@ int quarry_destroy(const char *path) {
     return q_fail(QUARRY_ENOMEM, "out of memory");
   /* Held throughout so no open in this process can start in between. */
   pthread_mutex_lock(&registry_lock);
-  if (registry_has_locked(key)) {
+  if (registry_find_locked(key, -1)) {
     rc = q_fail(QUARRY_EBUSY, "database %s is open in this process; close it first", path);
   } else if (locked_elsewhere(path)) {
     rc = q_fail(QUARRY_ELOCKED, "database %s is locked by another process; close it there first",

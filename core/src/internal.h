@@ -10,6 +10,7 @@
 #include <rocksdb/c.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- status.c: errors ---------------------------------------------------------------------- */
 /* Maps a RocksDB error string ("Corruption: ...", "IO error: No space left ...") to a code, stores
@@ -39,6 +40,7 @@ struct quarry_options {
   /* non-tuning */
   int create_if_missing;
   int mode;                   /* Q_MODE_* */
+  int metrics, statistics;    /* metrics.c: record counters; RocksDB statistics */
   char *secondary_path;       /* owned */
   char **cfs;                 /* owned, ncfs entries */
   size_t ncfs;
@@ -72,47 +74,178 @@ void q_iter_release(quarry_iter *it);
 void q_snapshot_release(quarry_snapshot *s);
 void q_batch_release(quarry_batch *b);
 
-/* ---- db.c ------------------------------------------------------------------------------------ */
-struct quarry_cf {
-  quarry_db *db;
+/* ---- metrics.c: recording (the hot path is inline here) ------------------------------------
+ * Each engine has Q_STRIPES copies of its counters and histograms, each on its own cache lines;
+ * a thread always records into the same stripe (assigned round-robin at its first record), so
+ * threads rarely share a line. Additions are relaxed atomics: a reader sums the stripes. */
+#define Q_STRIPES 8
+enum {
+  Q_C_MULTI_GET_KEYS, Q_C_DELETES, Q_C_DELETE_RANGES, Q_C_KEYS_READ, Q_C_READ_BYTES,
+  Q_C_KEYS_WRITTEN, Q_C_WRITTEN_BYTES, Q_C_ITER_STEPS, Q_C_WAL_SYNCED, Q_C_COUNT
+};
+#define Q_ERROR_CODES 16 /* QUARRY_E* codes -1 .. -16 */
+
+typedef struct {
+  _Atomic uint64_t n[QUARRY_HISTOGRAM_BUCKETS];
+  _Atomic uint64_t sum_ns;
+} q_hist;
+
+typedef struct {
+  _Alignas(64) q_hist h[QUARRY_HISTOGRAM_COUNT];
+  _Atomic uint64_t c[Q_C_COUNT];
+  _Atomic uint64_t errors[Q_ERROR_CODES];
+} q_stripe;
+
+typedef struct {
+  int on; /* the open option metrics; fixed while the engine lives */
+  q_stripe stripe[Q_STRIPES];
+} q_metrics;
+
+/* This thread's stripe (0 .. Q_STRIPES-1). */
+unsigned q_stripe_slow(void);
+extern _Thread_local unsigned q_tls_stripe; /* stripe + 1; 0: not assigned yet */
+static inline q_stripe *q_stripe_of(q_metrics *m) {
+  unsigned s = q_tls_stripe;
+  return &m->stripe[s ? s - 1 : q_stripe_slow()];
+}
+
+static inline uint64_t q_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Bucket of a latency: bound(i) = 2^i microseconds; (bound(i-1), bound(i)] goes to i. */
+static inline unsigned q_bucket(uint64_t ns) {
+  uint64_t us = (ns + 999) / 1000;
+  unsigned i = us <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(us - 1);
+  return i < QUARRY_HISTOGRAM_BUCKETS - 1 ? i : QUARRY_HISTOGRAM_BUCKETS - 1;
+}
+
+/* Start of a timed operation: 0 when metrics are off. */
+static inline uint64_t q_timer(const q_metrics *m) { return m->on ? q_now_ns() : 0; }
+
+/* Ends a timed operation started at t0: one observation in histogram h. */
+static inline void q_observe(q_metrics *m, int h, uint64_t t0) {
+  if (m->on) {
+    uint64_t dt = q_now_ns() - t0;
+    q_hist *hist = &q_stripe_of(m)->h[h];
+    atomic_fetch_add_explicit(&hist->n[q_bucket(dt)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hist->sum_ns, dt, memory_order_relaxed);
+  }
+}
+
+/* Adds v to counter c (Q_C_*). */
+static inline void q_count(q_metrics *m, int c, uint64_t v) {
+  if (m->on)
+    atomic_fetch_add_explicit(&q_stripe_of(m)->c[c], v, memory_order_relaxed);
+}
+
+/* Adds to two counters at once (one stripe lookup). */
+static inline void q_count2(q_metrics *m, int c1, uint64_t v1, int c2, uint64_t v2) {
+  if (m->on) {
+    q_stripe *s = q_stripe_of(m);
+    atomic_fetch_add_explicit(&s->c[c1], v1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[c2], v2, memory_order_relaxed);
+  }
+}
+
+/* Counts a failed data operation by its code; returns rc (any value: >= 0 is not counted). */
+static inline int q_count_error(q_metrics *m, int rc) {
+  if (rc < 0 && rc >= -Q_ERROR_CODES && m->on)
+    atomic_fetch_add_explicit(&q_stripe_of(m)->errors[-rc - 1], 1, memory_order_relaxed);
+  return rc;
+}
+
+/* ---- db.c: engines (one RocksDB instance) and handles onto them ------------------------------
+ * An engine is one open RocksDB instance with its families, failed state and metrics. A
+ * read_write engine is shared by every read_write or read_only handle that opens its path in this
+ * process (the registry, keyed by the real path, counts them); secondary opens, and read_only
+ * opens of a path that is not open read_write, get an engine of their own. Lock order: registry
+ * lock, then a handle's lock, then its engine's lock. */
+typedef struct q_family {
+  char *name;
   /* NULL once dropped. Read with __atomic_load_n (data operations take no lock). */
   rocksdb_column_family_handle_t *h;
-  /* The handle of a dropped family: destroyed only at close, since another thread may still be
-   * using it (RocksDB keeps a dropped family readable while a handle lives). */
+  /* The handle of a dropped family: destroyed only when the engine closes, since another thread
+   * may still be using it (RocksDB keeps a dropped family readable while a handle lives). */
   rocksdb_column_family_handle_t *dropped_h;
-  char *name;
+} q_family;
+
+typedef struct q_engine {
+  struct q_engine *next; /* the registry's list (registry lock) */
+  char *key;             /* normalised path */
+  int refs;              /* handles open on it (registry lock) */
+  int mode;              /* Q_MODE_* of the RocksDB instance */
+  rocksdb_t *rdb;
+  rocksdb_options_t *ropts;
+  rocksdb_cache_t *cache;
+  quarry_options *opts;  /* effective options of the open that created it, owned */
+
+  pthread_mutex_t lock;  /* guards fams[] and failed_msg */
+  q_family **fams;       /* every family ever opened; fams[0] is "default" */
+  size_t nfams, capfams;
+
+  _Atomic int failed;    /* 0, or the code of the write error that failed the instance */
+  char failed_msg[256];
+
+  uint64_t opened_ns;    /* q_now_ns() at open */
+  q_metrics metrics;     /* large: last */
+} q_engine;
+
+/* A family seen through one handle: valid until that handle closes. */
+struct quarry_cf {
+  quarry_db *db;
+  q_family *fam; /* owned by the engine, which outlives db */
+  const char *name; /* == fam->name */
 };
 
+/* The live RocksDB handle of cf, NULL once the family was dropped (through any handle). */
+static inline rocksdb_column_family_handle_t *q_cf_handle(const quarry_cf *cf) {
+  return __atomic_load_n(&cf->fam->h, __ATOMIC_ACQUIRE);
+}
+
 struct quarry_db {
-  rocksdb_t *rdb;
-  rocksdb_options_t *ropts_db;
-  rocksdb_cache_t *cache;
-  quarry_options *opts; /* effective options, owned */
+  q_engine *eng;
+  q_metrics *m;             /* == &eng->metrics */
+  rocksdb_t *rdb;           /* == eng->rdb (borrowed); NULL once this handle is closed */
+  rocksdb_options_t *ropts_db; /* == eng->ropts (borrowed) */
+  rocksdb_cache_t *cache;   /* == eng->cache (borrowed) */
+  quarry_options *opts;     /* effective options of this handle, owned */
   char *path;
-  int mode;
+  int mode;                 /* this handle's mode (read_only on a shared read_write engine) */
 
-  pthread_mutex_t lock; /* guards cfs[], children, failed */
-  quarry_cf **cfs;      /* every family ever opened; cfs[0] is "default" */
-  quarry_cf *default_cf; /* == cfs[0]; read without the lock (cfs may be reallocated) */
-  char *regkey;         /* normalised path in the process-wide registry of open databases */
+  pthread_mutex_t lock;     /* guards cfs[] and children */
+  quarry_cf **cfs;          /* this handle's views of families, created on demand */
+  quarry_cf *default_cf;    /* == cfs[0]; read without the lock (cfs may be reallocated) */
   size_t ncfs, capcfs;
-  q_child children;     /* sentinel of a circular list */
+  q_child children;         /* sentinel of a circular list */
   int n_iters, n_snapshots, n_batches;
-
-  _Atomic int failed;   /* 0, or the code of the write error that failed the handle */
-  char failed_msg[256];
 
   rocksdb_readoptions_t *read_default;
   rocksdb_writeoptions_t *write_opts[2][2]; /* [sync][wal] */
 };
 
-/* Appends a quarry_cf for handle h to db->cfs (db->lock held, or during open). */
-int q_db_add_cf_locked(quarry_db *db, const char *name, rocksdb_column_family_handle_t *h,
-                       quarry_cf **out);
+/* Registers a new family in the engine (eng->lock held). */
+int q_engine_add_family_locked(q_engine *eng, const char *name, rocksdb_column_family_handle_t *h,
+                               q_family **out);
+/* This handle's view of fam, created on first use (db->lock held). */
+int q_db_view_locked(quarry_db *db, q_family *fam, quarry_cf **out);
+/* Copies the live RocksDB family handles of db's engine (for flush/compact of every family).
+ * The caller frees *out (the handles stay owned by the engine). */
+int q_db_live_handles(quarry_db *db, rocksdb_column_family_handle_t ***out, size_t *n);
+/* 1 when a handle in this process has path open (any mode). */
+int q_path_open_here(const char *path);
+/* Handles open on eng (read under the registry lock). */
+int q_engine_handles(q_engine *eng);
+/* The engine of db went through a sync of its WAL (flush_wal with sync): counts it. */
+void q_db_wal_synced(quarry_db *db);
 
 /* Guards for every public function. */
 int q_db_check(const quarry_db *db, const char *op);        /* NULL -> ECLOSED */
 int q_db_check_write(quarry_db *db, const char *op);        /* + read-only/secondary/failed */
+/* 1 when the effective write options of w (on db) sync the WAL. */
+int q_write_syncs(const quarry_db *db, const quarry_write_options *w);
 /* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */
 int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op, rocksdb_column_family_handle_t **h);
 /* After a failed write: if code is EIO/ENOSPC, puts the handle in the failed state. Returns code. */

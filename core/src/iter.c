@@ -1,5 +1,6 @@
 /* iter.c: iterators over one family, with owned copies of their bounds (RocksDB borrows them),
- * prefix ranges turned into bounds, and quarry_iter_step's direction and limit. */
+ * prefix ranges turned into bounds, and quarry_iter_step's direction and limit. Positionings are
+ * timed and steps counted in the metrics of the iterator's db. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -97,18 +98,24 @@ int quarry_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *o, 
   if (it->lower && it->upper && q_key_cmp(it->lower, it->lower_len, it->upper, it->upper_len) >= 0)
     it->empty = 1;
 
-  it->ro = rocksdb_readoptions_create();
-  if (it->lower)
-    rocksdb_readoptions_set_iterate_lower_bound(it->ro, it->lower, it->lower_len);
-  if (it->upper)
-    rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper, it->upper_len);
-  if (o->fill_cache >= 0)
-    rocksdb_readoptions_set_fill_cache(it->ro, (unsigned char)(o->fill_cache != 0));
-  if (o->snapshot)
-    rocksdb_readoptions_set_snapshot(it->ro, o->snapshot->snap);
-  if (db->opts->readahead_mb > 0)
-    rocksdb_readoptions_set_readahead_size(it->ro, (size_t)db->opts->readahead_mb << 20);
-  it->it = rocksdb_create_iterator_cf(db->rdb, it->ro, h);
+  /* RocksDB copies the read options into the iterator it creates and borrows only the bounds,
+   * which live in it->ro (the C API keeps their slices there). An iterator without bounds,
+   * snapshot, fill_cache or readahead is made from the db's shared default options and owns
+   * none: no options object built and destroyed per iterator. */
+  if (it->lower || it->upper || o->fill_cache >= 0 || o->snapshot || db->opts->readahead_mb > 0) {
+    it->ro = rocksdb_readoptions_create();
+    if (it->lower)
+      rocksdb_readoptions_set_iterate_lower_bound(it->ro, it->lower, it->lower_len);
+    if (it->upper)
+      rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper, it->upper_len);
+    if (o->fill_cache >= 0)
+      rocksdb_readoptions_set_fill_cache(it->ro, (unsigned char)(o->fill_cache != 0));
+    if (o->snapshot)
+      rocksdb_readoptions_set_snapshot(it->ro, o->snapshot->snap);
+    if (db->opts->readahead_mb > 0)
+      rocksdb_readoptions_set_readahead_size(it->ro, (size_t)db->opts->readahead_mb << 20);
+  }
+  it->it = rocksdb_create_iterator_cf(db->rdb, it->ro ? it->ro : db->read_default, h);
   it->child.kind = Q_CHILD_ITER;
   q_child_link(db, &it->child);
   *out = it;
@@ -160,17 +167,22 @@ static int status(quarry_iter *it) {
 typedef enum { MOVE_FIRST, MOVE_LAST, MOVE_SEEK, MOVE_SEEK_PREV, MOVE_NEXT, MOVE_PREV } move_kind;
 
 static int move(quarry_iter *it, move_kind m, const char *key, size_t klen, const char *op) {
-  int rc;
+  q_metrics *qm;
+  uint64_t t0;
+  int rc, step = m == MOVE_NEXT || m == MOVE_PREV;
   if ((rc = live(it, op)) != 0)
     return rc;
+  qm = it->child.db->m; /* a live iterator has its db */
   if (key && (rc = q_check_key(op, klen)) != 0)
-    return rc;
+    return q_count_error(qm, rc);
   if (it->empty) {
     it->started = Q_IT_PLACED;
     return 0;
   }
-  if ((m == MOVE_NEXT || m == MOVE_PREV) && !rocksdb_iter_valid(it->it))
-    return q_fail(QUARRY_EINVAL, "%s: the iterator is not positioned on an entry", op);
+  if (step && !rocksdb_iter_valid(it->it))
+    return q_count_error(
+        qm, q_fail(QUARRY_EINVAL, "%s: the iterator is not positioned on an entry", op));
+  t0 = step ? 0 : q_timer(qm);
   switch (m) {
   case MOVE_FIRST: rocksdb_iter_seek_to_first(it->it); break;
   case MOVE_LAST: rocksdb_iter_seek_to_last(it->it); break;
@@ -179,8 +191,12 @@ static int move(quarry_iter *it, move_kind m, const char *key, size_t klen, cons
   case MOVE_NEXT: rocksdb_iter_next(it->it); break;
   case MOVE_PREV: rocksdb_iter_prev(it->it); break;
   }
-  it->started = (m == MOVE_NEXT || m == MOVE_PREV) ? Q_IT_STEPPED : Q_IT_PLACED;
-  return status(it);
+  if (step)
+    q_count(qm, Q_C_ITER_STEPS, 1);
+  else
+    q_observe(qm, QUARRY_HISTOGRAM_ITERATOR_SEEK, t0);
+  it->started = step ? Q_IT_STEPPED : Q_IT_PLACED;
+  return q_count_error(qm, status(it));
 }
 
 int quarry_iter_first(quarry_iter *it) { return move(it, MOVE_FIRST, NULL, 0, "iter_first"); }
@@ -222,6 +238,9 @@ const char *quarry_iter_value(const quarry_iter *it, size_t *len) {
 
 int quarry_iter_step(quarry_iter *it, const char **key, size_t *klen, const char **val,
                      size_t *vlen) {
+  q_metrics *qm;
+  uint64_t t0;
+  size_t kl = 0, vl = 0;
   int rc = 0;
   if (key)
     *key = NULL;
@@ -233,37 +252,50 @@ int quarry_iter_step(quarry_iter *it, const char **key, size_t *klen, const char
     *vlen = 0;
   if ((rc = live(it, "iter_step")) != 0)
     return rc;
+  qm = it->child.db->m;
   if (it->limit >= 0 && it->seen >= it->limit)
     return 0;
   if (it->empty)
     return 0;
   switch (it->started) {
   case Q_IT_FRESH:
+    t0 = q_timer(qm);
     if (it->reverse)
       rocksdb_iter_seek_to_last(it->it);
     else
       rocksdb_iter_seek_to_first(it->it);
+    q_observe(qm, QUARRY_HISTOGRAM_ITERATOR_SEEK, t0);
     break;
   case Q_IT_STEPPED:
     if (!rocksdb_iter_valid(it->it))
-      return status(it);
+      return q_count_error(qm, status(it));
     if (it->reverse)
       rocksdb_iter_prev(it->it);
     else
       rocksdb_iter_next(it->it);
+    q_count(qm, Q_C_ITER_STEPS, 1);
     break;
   default: /* placed by first/last/seek: return the current entry */
     break;
   }
   it->started = Q_IT_STEPPED;
   if ((rc = status(it)) != 0)
-    return rc;
+    return q_count_error(qm, rc);
   if (!rocksdb_iter_valid(it->it))
     return 0;
   it->seen++;
-  if (key)
-    *key = rocksdb_iter_key(it->it, klen);
-  if (val && !it->keys_only)
-    *val = rocksdb_iter_value(it->it, vlen);
+  {
+    const char *k = rocksdb_iter_key(it->it, &kl);
+    const char *v = it->keys_only ? NULL : rocksdb_iter_value(it->it, &vl);
+    if (key)
+      *key = k;
+    if (klen)
+      *klen = kl;
+    if (val)
+      *val = v;
+    if (vlen)
+      *vlen = vl;
+  }
+  q_count2(qm, Q_C_KEYS_READ, 1, Q_C_READ_BYTES, kl + vl);
   return 1;
 }

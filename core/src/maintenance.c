@@ -9,19 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Snapshot of the live handles (db->lock held while copying). *n receives the count. */
-static int live_handles(quarry_db *db, rocksdb_column_family_handle_t ***out, size_t *n) {
-  size_t i;
-  pthread_mutex_lock(&db->lock);
-  *out = malloc((db->ncfs ? db->ncfs : 1) * sizeof **out);
-  *n = 0;
-  for (i = 0; *out && i < db->ncfs; i++)
-    if (db->cfs[i]->h)
-      (*out)[(*n)++] = db->cfs[i]->h;
-  pthread_mutex_unlock(&db->lock);
-  return *out ? 0 : q_fail(QUARRY_ENOMEM, "out of memory");
-}
-
 int quarry_db_flush(quarry_db *db, quarry_cf *cf) {
   rocksdb_flushoptions_t *fo;
   rocksdb_column_family_handle_t *h, **all = NULL;
@@ -33,7 +20,7 @@ int quarry_db_flush(quarry_db *db, quarry_cf *cf) {
   if (cf) {
     if ((rc = q_cf_resolve(db, cf, "flush", &h)) != 0)
       return rc;
-  } else if ((rc = live_handles(db, &all, &n)) != 0) {
+  } else if ((rc = q_db_live_handles(db, &all, &n)) != 0) {
     return rc;
   }
   fo = rocksdb_flushoptions_create();
@@ -58,7 +45,7 @@ int quarry_db_compact(quarry_db *db, quarry_cf *cf, const char *from, size_t fle
   if (cf) {
     if ((rc = q_cf_resolve(db, cf, "compact", &h)) != 0)
       return rc;
-  } else if ((rc = live_handles(db, &all, &n)) != 0) {
+  } else if ((rc = q_db_live_handles(db, &all, &n)) != 0) {
     return rc;
   }
   /* The 7.8 C API reports no status for a manual compaction. */

@@ -1,5 +1,6 @@
 /* rw.c: single-key reads and writes (get, multi_get, put, delete, delete_range) and the read and
- * write options they use: cached per db for the default cases, built per call otherwise. */
+ * write options they use: cached per db for the default cases, built per call otherwise. Each
+ * operation records its counters and latency (metrics.c) once its arguments are checked. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -54,21 +55,31 @@ int quarry_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, c
   rocksdb_readoptions_t *ro;
   rocksdb_pinnableslice_t *ps;
   char *err = NULL;
+  uint64_t t0;
   int rc, owned;
   if (out == NULL)
     return q_fail(QUARRY_EINVAL, "get: out is NULL");
   *out = NULL;
-  if ((rc = q_cf_resolve(db, cf, "get", &h)) != 0 || (rc = q_check_key("get", klen)) != 0)
+  if ((rc = q_cf_resolve(db, cf, "get", &h)) != 0)
     return rc;
+  if ((rc = q_check_key("get", klen)) != 0)
+    return q_count_error(db->m, rc);
   if ((rc = q_read_options(db, ropts, "get", &ro, &owned)) != 0)
-    return rc;
+    return q_count_error(db->m, rc);
+  t0 = q_timer(db->m);
   ps = rocksdb_get_pinned_cf(db->rdb, ro, h, key, klen, &err);
+  q_observe(db->m, QUARRY_HISTOGRAM_GET, t0);
   if (owned)
     rocksdb_readoptions_destroy(ro);
   if (err) {
     if (ps)
       rocksdb_pinnableslice_destroy(ps);
-    return q_status_from_rocksdb(err);
+    return q_count_error(db->m, q_status_from_rocksdb(err));
+  }
+  if (ps) {
+    size_t vlen = 0;
+    rocksdb_pinnableslice_value(ps, &vlen);
+    q_count2(db->m, Q_C_KEYS_READ, 1, Q_C_READ_BYTES, vlen);
   }
   *out = ps ? Q_VALUE(ps) : NULL;
   return 0;
@@ -96,7 +107,8 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
   rocksdb_readoptions_t *ro;
   rocksdb_pinnableslice_t **ps;
   char **errs;
-  size_t i;
+  size_t i, found = 0, bytes = 0;
+  uint64_t t0;
   int rc, owned;
   if (values == NULL && n > 0)
     return q_fail(QUARRY_EINVAL, "multi_get: values is NULL");
@@ -107,10 +119,10 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
   if (n == 0)
     return 0;
   if (keys == NULL || klens == NULL)
-    return q_fail(QUARRY_EINVAL, "multi_get: keys or klens is NULL");
+    return q_count_error(db->m, q_fail(QUARRY_EINVAL, "multi_get: keys or klens is NULL"));
   for (i = 0; i < n; i++)
     if ((rc = q_check_key("multi_get", klens[i])) != 0)
-      return rc;
+      return q_count_error(db->m, rc);
   ps = calloc(n, sizeof *ps);
   errs = calloc(n, sizeof *errs);
   if (ps == NULL || errs == NULL) {
@@ -121,9 +133,12 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
   if ((rc = q_read_options(db, ropts, "multi_get", &ro, &owned)) != 0) {
     free(ps);
     free(errs);
-    return rc;
+    return q_count_error(db->m, rc);
   }
+  t0 = q_timer(db->m);
   rocksdb_batched_multi_get_cf(db->rdb, ro, h, n, keys, klens, ps, errs, 0);
+  q_observe(db->m, QUARRY_HISTOGRAM_MULTI_GET, t0);
+  q_count(db->m, Q_C_MULTI_GET_KEYS, n);
   if (owned)
     rocksdb_readoptions_destroy(ro);
   for (i = 0; i < n; i++) {
@@ -133,6 +148,12 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
       rocksdb_free(errs[i]);
   }
   for (i = 0; i < n; i++) {
+    if (rc == 0 && ps[i]) {
+      size_t vlen = 0;
+      rocksdb_pinnableslice_value(ps[i], &vlen);
+      found++;
+      bytes += vlen;
+    }
     if (rc == 0)
       values[i] = ps[i] ? Q_VALUE(ps[i]) : NULL;
     else if (ps[i])
@@ -140,19 +161,31 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
   }
   free(ps);
   free(errs);
-  return rc;
+  if (found)
+    q_count2(db->m, Q_C_KEYS_READ, found, Q_C_READ_BYTES, bytes);
+  return q_count_error(db->m, rc);
 }
 
 int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, const char *key,
                size_t klen, const char *val, size_t vlen) {
   rocksdb_column_family_handle_t *h;
   char *err = NULL;
+  uint64_t t0;
   int rc;
-  if ((rc = q_db_check_write(db, "put")) != 0 || (rc = q_cf_resolve(db, cf, "put", &h)) != 0 ||
-      (rc = q_check_key("put", klen)) != 0 || (rc = q_check_value("put", vlen)) != 0)
+  if ((rc = q_cf_resolve(db, cf, "put", &h)) != 0)
     return rc;
+  if ((rc = q_db_check_write(db, "put")) != 0 || (rc = q_check_key("put", klen)) != 0 ||
+      (rc = q_check_value("put", vlen)) != 0)
+    return q_count_error(db->m, rc);
+  t0 = q_timer(db->m);
   rocksdb_put_cf(db->rdb, q_write_options(db, wopts), h, key, klen, val, vlen, &err);
-  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+  q_observe(db->m, QUARRY_HISTOGRAM_PUT, t0);
+  if (err)
+    return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
+  q_count2(db->m, Q_C_KEYS_WRITTEN, 1, Q_C_WRITTEN_BYTES, klen + vlen);
+  if (q_write_syncs(db, wopts))
+    q_db_wal_synced(db);
+  return 0;
 }
 
 int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
@@ -160,11 +193,18 @@ int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopt
   rocksdb_column_family_handle_t *h;
   char *err = NULL;
   int rc;
-  if ((rc = q_db_check_write(db, "delete")) != 0 ||
-      (rc = q_cf_resolve(db, cf, "delete", &h)) != 0 || (rc = q_check_key("delete", klen)) != 0)
+  if ((rc = q_cf_resolve(db, cf, "delete", &h)) != 0)
     return rc;
+  if ((rc = q_db_check_write(db, "delete")) != 0 || (rc = q_check_key("delete", klen)) != 0)
+    return q_count_error(db->m, rc);
   rocksdb_delete_cf(db->rdb, q_write_options(db, wopts), h, key, klen, &err);
-  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+  if (err)
+    return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
+  q_count(db->m, Q_C_DELETES, 1);
+  q_count2(db->m, Q_C_KEYS_WRITTEN, 1, Q_C_WRITTEN_BYTES, klen);
+  if (q_write_syncs(db, wopts))
+    q_db_wal_synced(db);
+  return 0;
 }
 
 /* Bytewise order, the default comparator's. */
@@ -192,10 +232,17 @@ int quarry_delete_range(quarry_db *db, quarry_cf *cf, const quarry_write_options
   rocksdb_column_family_handle_t *h;
   char *err = NULL;
   int rc;
-  if ((rc = q_db_check_write(db, "delete_range")) != 0 ||
-      (rc = q_cf_resolve(db, cf, "delete_range", &h)) != 0 ||
-      (rc = q_check_range("delete_range", from, flen, to, tlen)) != 0)
+  if ((rc = q_cf_resolve(db, cf, "delete_range", &h)) != 0)
     return rc;
+  if ((rc = q_db_check_write(db, "delete_range")) != 0 ||
+      (rc = q_check_range("delete_range", from, flen, to, tlen)) != 0)
+    return q_count_error(db->m, rc);
   rocksdb_delete_range_cf(db->rdb, q_write_options(db, wopts), h, from, flen, to, tlen, &err);
-  return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
+  if (err)
+    return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
+  q_count(db->m, Q_C_DELETE_RANGES, 1);
+  q_count2(db->m, Q_C_KEYS_WRITTEN, 1, Q_C_WRITTEN_BYTES, flen + tlen);
+  if (q_write_syncs(db, wopts))
+    q_db_wal_synced(db);
+  return 0;
 }

@@ -49,7 +49,11 @@ enum { K_INT, K_BOOL, K_COMP, K_MODE, K_PATH };
     "create the database when it does not exist")                                              \
   X(mode, QUARRY_OPT_STRING, 0, K_MODE, mode, 0, 0, "read_write, read_only or secondary")      \
   X(secondary_path, QUARRY_OPT_STRING, 0, K_PATH, secondary_path, 0, 0,                        \
-    "directory for a secondary instance's own files (mode = secondary)")
+    "directory for a secondary instance's own files (mode = secondary)")                       \
+  X(metrics, QUARRY_OPT_BOOL, 0, K_BOOL, metrics, 0, 1,                                        \
+    "record operation counters and latency histograms (db:metrics)")                           \
+  X(statistics, QUARRY_OPT_BOOL, 0, K_BOOL, statistics, 0, 1,                                  \
+    "RocksDB statistics: block cache hits, stall time, compaction bytes (slower reads)")
 
 static const quarry_option_info option_info[] = {
 #define Q_INFO(name, type, tuning, kind, field, min, max, doc) {#name, type, tuning, doc},
@@ -110,6 +114,8 @@ static void preset_default(quarry_options *o) {
   o->max_bytes_for_level_base_mb = 256;
   o->create_if_missing = 1;
   o->mode = Q_MODE_READ_WRITE;
+  o->metrics = 1;
+  o->statistics = 0;
 }
 
 int quarry_options_new(const char *preset, quarry_options **out) {
@@ -495,6 +501,8 @@ rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **
    * (docs/reliability.md, finding 1). At FATAL the plain LOG stays empty. */
   /* FACTS 4: point-in-time recovery silently drops synced data on a damaged WAL. */
   rocksdb_options_set_wal_recovery_mode(r, 0);
+  if (o->statistics) /* read back by metrics.c (rocksdb_options_statistics_get_string) */
+    rocksdb_options_enable_statistics(r);
 
   /* Per family (the same options serve every family). */
   rocksdb_options_set_write_buffer_size(r, (size_t)o->write_buffer_mb * mib);

@@ -154,8 +154,10 @@ static void check_lock(void) {
   close(down[1]);
   CHECK_OK(quarry_db_open(path, NULL, &db));
   CHECK_GET(db, NULL, "c2", "2");
-  CHECK_ERR(quarry_db_open(path, NULL, &ro), QUARRY_ELOCKED); /* same process, read_write */
-  CHECK_CONTAINS(quarry_last_error(), "already open in this process");
+  /* same process, read_write: a second handle onto the same engine (test_shared.c has more) */
+  CHECK_OK(quarry_db_open(path, NULL, &ro));
+  CHECK_GET(ro, NULL, "c2", "2");
+  CHECK_OK(quarry_db_close(ro));
   CHECK_ERR(quarry_db_catch_up(db), QUARRY_ENOTSUPPORTED);
 
   /* key size */
