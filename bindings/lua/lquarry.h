@@ -146,6 +146,8 @@ void quarry_l_batch_open(lua_State *L);
 void quarry_l_iter_open(lua_State *L);
 void quarry_l_snapshot_open(lua_State *L);
 void quarry_l_durability_open(lua_State *L); /* l_maint.c: checkpoint, verify, digest, backups */
+void quarry_l_metrics_open(lua_State *L);    /* l_metrics.c: db:metrics, db:prometheus */
+void quarry_l_signal_open(lua_State *L);     /* l_signal.c: quarry.catch_signals */
 
 /* Defined by l_json.c: pushes the quarry.json table; the module stores it as field `json`. */
 int quarry_l_json_open(lua_State *L);

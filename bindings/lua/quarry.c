@@ -43,6 +43,8 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   quarry_l_iter_open(L);
   quarry_l_snapshot_open(L);
   quarry_l_durability_open(L);
+  quarry_l_metrics_open(L); /* l_metrics.c: db:metrics, db:prometheus; l_signal.c below */
+  quarry_l_signal_open(L);
 
   lua_pushstring(L, quarry_version());
   lua_setfield(L, -2, "version");
