@@ -118,6 +118,7 @@ describe("quarry serve", function()
     assert.are.equal(200, code)
     assert.are.equal(49, json.decode(body, { numbers = "float" }).tip.height)
     code, body = get(s.url .. "/metrics")
+    assert.are.equal(200, code)
     assert.are.equal(49, prom.value(prom.parse(body), "node_db_chain_tip_height"))
 
     code, body = get(s.url .. "/health")
@@ -156,6 +157,7 @@ describe("quarry serve", function()
     assert.are.equal(1, prom.value(p, "quarry_estimate_keys", { cf = "default" }))
     assert.is_nil(p.families.quarry_chain_tip_height) -- not a chain store
     code, body = get(s.url .. "/status")
+    assert.are.equal(200, code)
     assert.are.equal(json.null, json.decode(body, { numbers = "float" }).tip)
     -- the database is not locked by serve: a writer can open it meanwhile
     db = quarry.open(path)

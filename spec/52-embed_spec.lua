@@ -55,7 +55,8 @@ describe("one engine per path and process", function()
     assert.are.equal("seen", r:get("later"))
     r:close()
     -- everything closed: another process can take the lock
-    local ok, out, err = helpers.run_lua(("local db = require('quarry').open(%q) db:put('x', '1') db:close() print('ok')"):format(path))
+    local ok, out, err = helpers.run_lua(
+      ("local db = require('quarry').open(%q) db:put('x', '1') db:close() print('ok')"):format(path))
     assert(ok, err)
     assert.are.equal("ok\n", out)
   end)

@@ -128,11 +128,11 @@ function M.parse(text)
       local i = #name + 1
       local labels = {}
       if line:sub(i, i) == "{" then
-        local _order
-        labels, _order, i = parse_labels(line, i, fail)
+        local parsed, _, after = parse_labels(line, i, fail)
+        labels, i = parsed, after
       end
       if line:sub(i, i) ~= " " then fail("expected a space before the value") end
-      local value_text, ts = line:sub(i + 1):match("^(%S+)( ?%-?%d*)$")
+      local value_text = line:sub(i + 1):match("^(%S+) ?%-?%d*$") -- an optional timestamp
       if not value_text then fail("bad value") end
       local value = number(value_text)
       if value == nil then fail("bad value %q", value_text) end
