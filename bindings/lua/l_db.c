@@ -253,10 +253,10 @@ static int db_size_on_disk(lua_State *L) {
 }
 
 /* ---- data operations (self is a db or a cf) ------------------------------------------------ */
-/* The data operations carry the db and the cf metatables as upvalues 1 and 2 (ql_add_data_ops),
+/* The data operations carry the db and the cf metatables as upvalues 1 and 2 (ql_add_target_fns),
  * so telling a db from a cf costs a metatable fetch and a pointer comparison per call instead of
  * two registry lookups by name. Same checks and errors as ql_checktarget. */
-static ql_db *data_target(lua_State *L, const char *op, quarry_cf **cf) {
+ql_db *ql_target(lua_State *L, const char *op, quarry_cf **cf) {
   void *p = lua_touserdata(L, 1);
   if (p != NULL && lua_getmetatable(L, 1)) {
     if (lua_rawequal(L, -1, lua_upvalueindex(1))) {
@@ -285,7 +285,7 @@ static ql_db *data_target(lua_State *L, const char *op, quarry_cf **cf) {
 
 static int data_get(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "get", &cf);
+  ql_db *d = ql_target(L, "get", &cf);
   size_t klen, vlen;
   const char *key = ql_checkbytes(L, 2, &klen), *data;
   quarry_read_options ro;
@@ -310,7 +310,7 @@ static int data_get(lua_State *L) {
 
 static int data_multi_get(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "multi_get", &cf);
+  ql_db *d = ql_target(L, "multi_get", &cf);
   quarry_read_options ro;
   size_t i, n;
   const char **keys;
@@ -330,7 +330,7 @@ static int data_multi_get(lua_State *L) {
    * reused when large enough (its values were all released above), so a loop of multi_get calls
    * of the same size allocates it once. */
   need = n * (sizeof *keys + sizeof *klens + sizeof *vals) + 1;
-  ql_push_owner(L, 1);
+  QL_PUSH_TARGET_OWNER(L, 1, cf);
   if (lua_getiuservalue(L, -1, 2) == LUA_TUSERDATA && lua_rawlen(L, -1) >= need &&
       lua_rawlen(L, -1) <= 4 * need + 4096) {
     mem = (char *)lua_touserdata(L, -1);
@@ -338,7 +338,7 @@ static int data_multi_get(lua_State *L) {
   } else {
     lua_pop(L, 2);
     mem = (char *)lua_newuserdatauv(L, need, 0);
-    ql_push_owner(L, 1);
+    QL_PUSH_TARGET_OWNER(L, 1, cf);
     lua_pushvalue(L, -2);
     lua_setiuservalue(L, -2, 2);
     lua_pop(L, 1);
@@ -382,7 +382,7 @@ static int data_multi_get(lua_State *L) {
 
 static int data_put(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "put", &cf);
+  ql_db *d = ql_target(L, "put", &cf);
   size_t klen, vlen;
   const char *key = ql_checkbytes(L, 2, &klen), *val = ql_checkbytes(L, 3, &vlen);
   quarry_write_options wo;
@@ -438,7 +438,7 @@ static const char *key_name(lua_State *L, int idx) {
 
 static int data_put_many(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "put_many", &cf);
+  ql_db *d = ql_target(L, "put_many", &cf);
   quarry_write_options wo;
   lua_Integer i, n;
   size_t count = 0;
@@ -503,7 +503,7 @@ static int data_put_many(lua_State *L) {
 
 static int data_delete(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "delete", &cf);
+  ql_db *d = ql_target(L, "delete", &cf);
   size_t klen;
   const char *key = ql_checkbytes(L, 2, &klen);
   quarry_write_options wo;
@@ -517,7 +517,7 @@ static int data_delete(lua_State *L) {
 
 static int data_delete_range(lua_State *L) {
   quarry_cf *cf;
-  ql_db *d = data_target(L, "delete_range", &cf);
+  ql_db *d = ql_target(L, "delete_range", &cf);
   size_t flen, tlen;
   const char *from = ql_checkbytes(L, 2, &flen), *to = ql_checkbytes(L, 3, &tlen);
   quarry_write_options wo;
@@ -600,17 +600,18 @@ static const luaL_Reg module_fns[] = {
   {NULL, NULL},
 };
 
-void ql_add_data_ops(lua_State *L, const char *tname) {
+void ql_add_target_fns(lua_State *L, const char *tname, const luaL_Reg *fns) {
   luaL_getmetatable(L, tname);
   lua_getfield(L, -1, "__index");
   luaL_newmetatable(L, QL_DB); /* the upvalues; a metatable missing yet is created here and */
   luaL_newmetatable(L, QL_CF); /* completed by its ql_newclass */
-  luaL_setfuncs(L, ql_data_ops, 2);
+  luaL_newmetatable(L, QL_ITER);
+  luaL_setfuncs(L, fns, 3);
   lua_pop(L, 2);
 }
 
 void quarry_l_db_open(lua_State *L) {
   ql_newclass(L, QL_DB, db_methods, db_meta);
-  ql_add_data_ops(L, QL_DB);
+  ql_add_target_fns(L, QL_DB, ql_data_ops);
   luaL_setfuncs(L, module_fns, 0);
 }

@@ -30,15 +30,14 @@ static ql_iter *self_iter(lua_State *L, const char *op) {
   return u;
 }
 
-void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op) {
+void ql_iter_push(lua_State *L, int iopts_idx, const char *op) {
   quarry_cf *cf;
   ql_db *d;
   ql_iter *u;
   quarry_iter_options io;
   int has_snapshot, rc;
-  target_idx = lua_absindex(L, target_idx);
   iopts_idx = lua_absindex(L, iopts_idx);
-  d = ql_checktarget(L, target_idx, op, &cf);
+  d = ql_target(L, op, &cf);
   /* Bound strings point into the iopts table, which stays on the stack until quarry_iter_new
    * has copied them. */
   has_snapshot = ql_iter_options(L, iopts_idx, d, op, &io);
@@ -46,8 +45,9 @@ void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op) {
   u->it = NULL;
   u->owner = d;
   u->done = 0;
-  luaL_setmetatable(L, QL_ITER);
-  ql_push_owner(L, target_idx);
+  lua_pushvalue(L, lua_upvalueindex(3)); /* the iterator metatable */
+  lua_setmetatable(L, -2);
+  QL_PUSH_TARGET_OWNER(L, 1, cf);
   lua_setiuservalue(L, -2, 1);
   if (has_snapshot) { /* keep the snapshot alive while the iterator reads through it */
     lua_getfield(L, iopts_idx, "snapshot");
@@ -81,7 +81,7 @@ static int iter_tostring(lua_State *L) {
 
 /* ---- iterator(iopts) and its methods ------------------------------------------------------- */
 static int data_iterator(lua_State *L) {
-  ql_iter_push(L, 1, 2, "iterator");
+  ql_iter_push(L, 2, "iterator");
   return 1;
 }
 
@@ -230,7 +230,7 @@ static int iter_step(lua_State *L) {
 }
 
 static int data_pairs(lua_State *L) {
-  ql_iter_push(L, 1, 2, "pairs");
+  ql_iter_push(L, 2, "pairs");
   lua_pushvalue(L, -1);
   lua_pushcclosure(L, iter_step, 1);
   lua_pushvalue(L, -2); /* state */
@@ -276,6 +276,6 @@ void quarry_l_iter_open(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, iter_methods, 1);
   lua_pop(L, 2);
-  ql_add_methods(L, QL_DB, data_fns);
-  ql_add_methods(L, QL_CF, data_fns);
+  ql_add_target_fns(L, QL_DB, data_fns);
+  ql_add_target_fns(L, QL_CF, data_fns);
 }

@@ -115,7 +115,9 @@ void ql_push_owner(lua_State *L, int idx);
 /* Constructors used across files: each pushes the new userdata. db_idx is the db userdata. */
 ql_cf *ql_cf_push(lua_State *L, int db_idx); /* closed until the caller sets cf */
 ql_batch *ql_batch_push(lua_State *L, int db_idx, const char *op);
-void ql_iter_push(lua_State *L, int target_idx, int iopts_idx, const char *op);
+/* Pushes a new iterator over the target at index 1 (checked with ql_target: the caller is
+ * registered with ql_add_target_fns) with the iterator options at iopts_idx. */
+void ql_iter_push(lua_State *L, int iopts_idx, const char *op);
 
 /* Creates the metatable tname (__name = tname) with metamethods meta and __index = a table of
  * methods. Leaves the stack unchanged. */
@@ -129,11 +131,17 @@ int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
 quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
 
 /* The data operations (get, multi_get, put, put_many, delete, delete_range) shared by db and cf
- * (l_db.c); l_iter.c adds pairs and iterator to both. ql_add_data_ops adds them to the methods
- * of tname (QL_DB or QL_CF) with the upvalues they need (both metatables; a missing one is
- * created, and later completed by its ql_newclass). */
+ * (l_db.c); l_iter.c adds pairs and iterator to both. ql_add_target_fns adds such functions to
+ * the methods of tname (QL_DB or QL_CF) with upvalues 1 = the db metatable, 2 = the cf metatable,
+ * 3 = the iterator metatable (a metatable missing yet is created, and later completed by its
+ * ql_newclass). Such a function checks its self (argument 1) with ql_target: ql_checktarget's
+ * checks and errors, without looking metatables up by name. */
 extern const luaL_Reg ql_data_ops[];
-void ql_add_data_ops(lua_State *L, const char *tname);
+void ql_add_target_fns(lua_State *L, const char *tname, const luaL_Reg *fns);
+ql_db *ql_target(lua_State *L, const char *op, quarry_cf **cf);
+/* Pushes the db userdata of the target at idx, given the cf ql_target returned for it. */
+#define QL_PUSH_TARGET_OWNER(L, idx, cf) \
+  ((cf) != NULL ? (void)lua_getiuservalue((L), (idx), 1) : lua_pushvalue((L), (idx)))
 
 /* ---- per-concern registration: each takes the module table on top of the stack, adds its
  * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error,
