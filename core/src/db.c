@@ -626,6 +626,7 @@ int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out
     quarry_options_free(defaults);
     return q_fail(QUARRY_ENOMEM, "out of memory");
   }
+  q_perf_counters_off();
 
   pthread_mutex_lock(&registry_lock);
   if (opts->mode != Q_MODE_SECONDARY && (eng = registry_find_locked(key, Q_MODE_READ_WRITE))) {

@@ -15,6 +15,7 @@ static _Atomic unsigned next_stripe;
 unsigned q_stripe_slow(void) {
   unsigned s = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % Q_STRIPES;
   q_tls_stripe = s + 1;
+  q_perf_counters_off(); /* a thread's first data operation (see internal.h) */
   return s;
 }
 
