@@ -534,6 +534,8 @@ static void handle_free(quarry_db *db) {
   free(db->cfs);
   if (db->read_default)
     rocksdb_readoptions_destroy(db->read_default);
+  if (atomic_load(&db->put_batch))
+    rocksdb_writebatch_destroy(atomic_load(&db->put_batch));
   for (s = 0; s < 2; s++)
     for (w = 0; w < 2; w++)
       if (db->write_opts[s][w])

