@@ -11,6 +11,7 @@ PACKAGES=(
   librocksdb-dev liblz4-dev libyajl-dev liblua5.4-dev lua5.4
   lua-busted lua-argparse lua-socket lua-readline lua-check
   rocksdb-tools tmux
+  clang libclang-rt-14-dev
 )
 
 missing=()
