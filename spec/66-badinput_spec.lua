@@ -5,8 +5,6 @@ package.path = "reliability/?.lua;" .. package.path
 local R = require("relspec")
 local quarry = require("quarry")
 
-local strict = os.getenv("QUARRY_REL_STRICT") == "1"
-
 local function code_of(f, ...)
   local ok, e = pcall(f, ...)
   if ok then return "ok" end
@@ -148,14 +146,14 @@ describe("bad input", function()
     assert.are.equal(0, db:live_children().batches)
   end)
 
-  -- KNOWN BUG (core/src/iter.c move(): the `it->empty` early return comes before the
-  -- not-positioned check): next()/prev() on an iterator whose bounds exclude every key succeed
-  -- instead of raising InvalidArgument as docs/lua-api.md says (it:next()).
-  ;(strict and it or pending)("next() off an entry raises InvalidArgument, also with empty bounds", function()
+  -- Was a bug found by this suite (core/src/iter.c move() returned early for an iterator whose
+  -- bounds exclude every key, before the not-positioned check): now fixed.
+  it("next() off an entry raises InvalidArgument, also with empty bounds", function()
     local it = db:iterator({ from = "b", to = "a" })
     it:first()
     assert.is_false(it:valid())
     assert.are.equal("InvalidArgument", code_of(it.next, it))
+    assert.are.equal("InvalidArgument", code_of(it.prev, it))
     it:close()
   end)
 end)

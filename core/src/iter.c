@@ -175,13 +175,15 @@ static int move(quarry_iter *it, move_kind m, const char *key, size_t klen, cons
   qm = it->child.db->m; /* a live iterator has its db */
   if (key && (rc = q_check_key(op, klen)) != 0)
     return q_count_error(qm, rc);
+  /* An iterator whose bounds exclude every key is never on an entry: stepping it is the same
+   * misuse as stepping an unpositioned one (and RocksDB would assert on the latter). */
+  if (step && (it->empty || !rocksdb_iter_valid(it->it)))
+    return q_count_error(
+        qm, q_fail(QUARRY_EINVAL, "%s: the iterator is not positioned on an entry", op));
   if (it->empty) {
     it->started = Q_IT_PLACED;
     return 0;
   }
-  if (step && !rocksdb_iter_valid(it->it))
-    return q_count_error(
-        qm, q_fail(QUARRY_EINVAL, "%s: the iterator is not positioned on an entry", op));
   t0 = step ? 0 : q_timer(qm);
   switch (m) {
   case MOVE_FIRST: rocksdb_iter_seek_to_first(it->it); break;
