@@ -1,4 +1,4 @@
--- 70-bulk: the bulk forms (put_many, it:next_chunk, multi_get in loops) give what the
+-- 70-bulk: the bulk forms (put_many, it:next_chunk, db:seek, multi_get in loops) give what the
 -- single-operation forms give; bad elements are named; reused tables and scratch memory do not
 -- leak entries from one call into the next; quarry.clock is monotonic.
 local quarry = require("quarry")
@@ -230,6 +230,69 @@ describe("bulk operations", function()
         seen = seen + c
       end
       assert.are.equal(25, seen)
+    end)
+  end)
+
+  describe("db:seek", function()
+    before_each(function()
+      cf:put_many({ "b", "vb", "d", "vd", "f", "vf", "f\0", "vf0" })
+    end)
+
+    -- What a fresh iterator says after seek / seek_for_prev.
+    local function by_iterator(target, key, iopts)
+      local it <close> = target:iterator(iopts)
+      local ok
+      if iopts and iopts.reverse then ok = it:seek_for_prev(key) else ok = it:seek(key) end
+      if not ok then return nil end
+      return it:key(), it:value()
+    end
+
+    it("returns the first entry at or after the key, like an iterator's seek", function()
+      for _, key in ipairs({ "", "a", "b", "c", "d", "e", "f", "f\0", "f\1", "z" }) do
+        local k, v = cf:seek(key)
+        local ik, iv = by_iterator(cf, key)
+        assert.are.equal(ik, k)
+        assert.are.equal(iv, v)
+      end
+      assert.are.equal("d", (cf:seek("c")))
+      assert.is_nil(cf:seek("g"))
+      assert.is_nil(db:seek(""))
+    end)
+
+    it("honours reverse (at or before), bounds, prefix and keys_only", function()
+      local cases = {
+        { "c", { reverse = true } }, { "a", { reverse = true } }, { "z", { reverse = true } },
+        { "a", { from = "c" } }, { "e", { to = "f" } }, { "a", { prefix = "f" } },
+        { "z", { prefix = "d", reverse = true } }, { "c", { from = "b", to = "d", reverse = true } },
+      }
+      for _, c in ipairs(cases) do
+        local k, v = cf:seek(c[1], c[2])
+        local ik, iv = by_iterator(cf, c[1], c[2])
+        assert.are.equal(ik, k)
+        assert.are.equal(iv, v)
+      end
+      assert.are.equal("b", (cf:seek("c", { reverse = true })))
+      local k, v = cf:seek("c", { keys_only = true })
+      assert.are.equal("d", k)
+      assert.is_nil(v)
+    end)
+
+    it("reads through a snapshot", function()
+      local snap <close> = db:snapshot()
+      cf:put("c", "new")
+      assert.are.equal("c", (cf:seek("c")))
+      assert.are.equal("d", (cf:seek("c", { snapshot = snap })))
+    end)
+
+    it("leaves no iterator behind, and raises like the iterator does", function()
+      for i = 1, 100 do cf:seek(tostring(i)) end
+      assert.are.equal(0, db:live_children().iterators)
+      helpers.raises_plain("string expected", cf.seek, cf, 42)
+      helpers.raises_code("InvalidArgument", "unknown iterator option", cf.seek, cf, "a",
+        { bogus = 1 })
+      db:close()
+      helpers.raises_code("Closed", nil, cf.seek, cf, "a")
+      db = nil
     end)
   end)
 

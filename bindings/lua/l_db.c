@@ -67,10 +67,16 @@ quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op) {
 }
 
 /* ---- values read but not yet pushed ---------------------------------------------------------
- * A pinned value must be freed before its db closes, and lua_pushlstring may raise (out of
- * memory) with the value still unpushed. So the value is parked in the db userdata while it is
- * pushed; anything left there by an error is freed on the next read or when the db closes. */
-static void release_pending(ql_db *d) {
+ * A pinned value (or db:seek's iterator) must be freed before its db closes, and lua_pushlstring
+ * may raise (out of memory) with the value still unpushed. So the value is parked in the db
+ * userdata while it is pushed; anything left there by an error is freed on the next read or when
+ * the db closes. */
+void ql_release_pending(ql_db *d) {
+  if (d->pending_iter != NULL) {
+    quarry_iter *it = d->pending_iter;
+    d->pending_iter = NULL;
+    quarry_iter_close(it);
+  }
   if (d->pending != NULL) {
     quarry_value *v = d->pending;
     d->pending = NULL;
@@ -117,7 +123,7 @@ static int close_db(lua_State *L, int raise) {
   int rc;
   if (db == NULL)
     return 0;
-  release_pending(d);
+  ql_release_pending(d);
   d->db = NULL; /* closed before destroyed: children see it at once */
   if (d->scratch != NULL) {
     quarry_batch *b = d->scratch;
@@ -292,7 +298,7 @@ static int data_get(lua_State *L) {
   quarry_value *v = NULL;
   int rc;
   ql_read_options(L, 3, d, "get", &ro);
-  release_pending(d);
+  ql_release_pending(d);
   rc = quarry_get(d->db, cf, &ro, key, klen, &v);
   if (rc < 0)
     return ql_raise(L, rc, "get");
@@ -322,7 +328,7 @@ static int data_multi_get(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   ql_read_options(L, 3, d, "multi_get", &ro);
   n = lua_rawlen(L, 2);
-  release_pending(d);
+  ql_release_pending(d);
   if (n > (((size_t)-1) >> 1) / (sizeof *keys + sizeof *klens + sizeof *vals))
     return ql_raisef(L, QUARRY_EINVAL, "multi_get", "too many keys");
   /* One scratch block (keys, lengths, values), anchored in the db's user value 2 so that values

@@ -199,6 +199,41 @@ static int iter_next_chunk(lua_State *L) {
   return 3;
 }
 
+/* ---- seek(key [, iopts]): one positioning, no iterator object ------------------------------ */
+/* Returns the first entry at or after key (reverse: the last at or before it) within iopts'
+ * bounds, as key, value (key only with keys_only), or nil. The core iterator lives only during
+ * the call, parked in the db userdata while its entry is pushed (ql_release_pending). */
+static int data_seek(lua_State *L) {
+  quarry_cf *cf;
+  ql_db *d = ql_target(L, "seek", &cf);
+  size_t klen, vlen;
+  const char *key = ql_checkbytes(L, 2, &klen), *k, *v;
+  quarry_iter_options io;
+  quarry_iter *it = NULL;
+  int rc, n = 1;
+  ql_iter_options(L, 3, d, "seek", &io); /* the iopts table anchors its strings and snapshot */
+  ql_release_pending(d);
+  if ((rc = quarry_iter_new(d->db, cf, &io, &it)) < 0)
+    return ql_raise(L, rc, "seek");
+  d->pending_iter = it;
+  rc = io.reverse ? quarry_iter_seek_for_prev(it, key, klen) : quarry_iter_seek(it, key, klen);
+  if (rc < 0) {
+    ql_release_pending(d);
+    return ql_raise(L, rc, "seek");
+  }
+  if ((k = quarry_iter_key(it, &klen)) == NULL) {
+    lua_pushnil(L);
+  } else {
+    lua_pushlstring(L, k, klen);
+    if (!io.keys_only && (v = quarry_iter_value(it, &vlen)) != NULL) {
+      lua_pushlstring(L, v, vlen);
+      n = 2;
+    }
+  }
+  ql_release_pending(d);
+  return n;
+}
+
 /* ---- pairs(iopts): for k, v in db:pairs{...} do ... end ------------------------------------- */
 /* The step function, a closure over the iterator userdata (upvalue 1: no type check per step).
  * Returns key, value (key only with keys_only); at the end releases the iterator and returns
@@ -264,6 +299,7 @@ static const luaL_Reg iter_meta[] = {
 static const luaL_Reg data_fns[] = {
   {"iterator", data_iterator},
   {"pairs", data_pairs},
+  {"seek", data_seek},
   {NULL, NULL},
 };
 

@@ -29,6 +29,7 @@ typedef struct ql_db {
   size_t pending_n;
   quarry_batch *scratch;       /* put_many's batch, reused (cleared) from call to call; NULL
                                   until the first call. Closed before the db. */
+  quarry_iter *pending_iter;   /* seek: the iterator whose entry is being pushed */
 } ql_db;
 /* db user values: 1 = path (string), 2 = multi_get scratch (anchors pending_vals; reused by the
  * next multi_get when large enough). */
@@ -139,6 +140,9 @@ quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
 extern const luaL_Reg ql_data_ops[];
 void ql_add_target_fns(lua_State *L, const char *tname, const luaL_Reg *fns);
 ql_db *ql_target(lua_State *L, const char *op, quarry_cf **cf);
+/* Frees what a read parked in the db userdata while pushing its results (a Lua error may
+ * interrupt a push): done by the next read and by close. */
+void ql_release_pending(ql_db *d);
 /* Pushes the db userdata of the target at idx, given the cf ql_target returned for it. */
 #define QL_PUSH_TARGET_OWNER(L, idx, cf) \
   ((cf) != NULL ? (void)lua_getiuservalue((L), (idx), 1) : lua_pushvalue((L), (idx)))

@@ -197,28 +197,40 @@ M.multireadrandom = {
 
 -- db_bench's seekrandom (--seek_nexts=0, no tailing iterator): for each of num random keys, a
 -- new iterator (db_bench 7.8 recreates its iterator before every seek), a seek, found when it
--- lands on that very key.
+-- lands on that very key. db:seek does exactly that in one call; --plain uses an iterator object.
 M.seekrandom = {
-  summary = "num times: a new iterator, seek to a random key (db:iterator, it:seek, it:key)",
+  summary = "num times: a new iterator, seek to a random key (db:seek; an iterator with --plain)",
   needs_data = true, native = "seekrandom", histogram = "iterator_seek",
   run = function(ctx)
     local db, num, clock = ctx.db, ctx.num, ctx.clock
     local fmt, pad = key_format(ctx.key_size)
-    local found = 0
-    local t0 = clock()
-    for _ = 1, num do
-      local k = pack(fmt, random(0, num - 1), pad)
-      local it <close> = db:iterator()
-      if it:seek(k) and it:key() == k then found = found + 1 end
+    local found, api = 0, "db:seek"
+    local t0
+    if db.seek and not ctx.plain then
+      t0 = clock()
+      for _ = 1, num do
+        local k = pack(fmt, random(0, num - 1), pad)
+        if db:seek(k) == k then found = found + 1 end
+      end
+    else
+      api = "db:iterator + it:seek + it:key"
+      t0 = clock()
+      for _ = 1, num do
+        local k = pack(fmt, random(0, num - 1), pad)
+        local it <close> = db:iterator()
+        if it:seek(k) and it:key() == k then found = found + 1 end
+      end
     end
     local dt = clock() - t0
-    return { ops = num, bytes = 0, seconds = dt, found = found,
-      api = "db:iterator + it:seek + it:key" }
+    return { ops = num, bytes = 0, seconds = dt, found = found, api = api }
   end,
 }
 
 -- ---- scans ------------------------------------------------------------------------------------
-local CHUNK = 1024
+-- Pairs per next_chunk call: small chunks keep few strings alive at a time, which the garbage
+-- collector and malloc handle best (callgrind, a whole process scanning 400k entries: 1,487 M
+-- instructions with 64 per call, 1,613 M with 1,024 per call, 1,519 M with pairs()).
+local CHUNK = 64
 
 local function scan(ctx, reverse)
   local db, num, clock = ctx.db, ctx.num, ctx.clock
