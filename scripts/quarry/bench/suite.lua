@@ -128,9 +128,9 @@ local function destroy_dir(path)
   os.execute("rm -rf " .. require("quarry.bench.native").sh_quote(path))
 end
 
-local function run_quarry(spec, run)
+-- Runs one workload in this process (the --child side, or --in-process).
+local function run_here(spec, run)
   local quarry = require("quarry")
-  if spec.fresh then destroy_dir(run.qdir) end
   collectgarbage("collect")
   local rss_reset = reset_peak_rss()
   local db = quarry.open(run.qdir, run.open_options)
@@ -156,6 +156,45 @@ local function run_quarry(spec, run)
     r.p50, r.p99, r.p999, r.latency_source = lat.p50, lat.p99, lat.p999, lat.source or "workload"
   end
   return r
+end
+
+-- The command running this script again (interpreter and script path), or nil when unknown.
+local function self_command()
+  local native = require("quarry.bench.native")
+  local interp, script = arg and arg[-1], arg and arg[0]
+  if type(interp) ~= "string" or type(script) ~= "string" or script == "/dev/null" then return nil end
+  local f = io.open(script, "rb")
+  if not f then return nil end
+  f:close()
+  return native.sh_quote(interp) .. " " .. native.sh_quote(script)
+end
+
+-- Runs one workload in a child process of its own (`quarry bench <name> --child`), as db_bench
+-- runs each benchmark in a process of its own: the peak RSS is that workload's alone, not what
+-- the allocator kept from earlier workloads. Returns the child's result.
+local function run_child(name, run)
+  local native = require("quarry.bench.native")
+  local q = native.sh_quote
+  local a = run.args
+  local cmd = ("%s bench %s --child --db %s --num %d --key-size %d --value-size %d --batch %d "
+    .. "--seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), a.num, a.key_size,
+    a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
+  local err_file = os.tmpname()
+  local p = assert(io.popen(cmd .. " 2>" .. q(err_file)))
+  local out = p:read("a")
+  local ok = p:close()
+  local ef = io.open(err_file, "rb")
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(err_file)
+  if not ok then error(("quarry bench %s (child process) failed: %s"):format(name, err), 0) end
+  return require("quarry.json").decode(out, { numbers = "float" })
+end
+
+local function run_quarry(spec, name, run)
+  if spec.fresh then destroy_dir(run.qdir) end
+  if run.self_command then return run_child(name, run) end
+  return run_here(spec, run)
 end
 
 local function run_native(spec, run)
@@ -294,6 +333,9 @@ function M.run(argv, others)
   p:flag("--compare", "Also run native db_bench and print the ratio Lua/native")
   p:flag("--plain", "Use single-operation calls only (db:pairs, b:put) instead of the bulk forms")
   p:flag("--json", "Print the results as JSON instead of a table")
+  p:flag("--in-process", "Run the Lua side in this process (default: a child process per workload)")
+  p:flag("--child", "Internal: run one workload on the database --db, print its result as JSON")
+    :hidden(true)
   local args, status = cli.parse(p, argv)
   if not args then return status end
 
@@ -329,6 +371,15 @@ function M.run(argv, others)
     batch = args.batch, seed = args.seed, preset = args.preset, plain = args.plain,
     clock = wall_clock(), open_options = { preset = args.preset },
   }
+  if args.child then -- one workload on the database --db, its result as JSON on stdout
+    if #specs ~= 1 or not args.db then return usage("--child runs one workload on --db") end
+    run.qdir = args.db
+    run.values = dbbench.values(args.value_size, args.seed)
+    local r = run_here(specs[1], run)
+    io.stdout:write(require("quarry.json").encode(r), "\n")
+    return cli.EXIT_OK
+  end
+  if not args.in_process then run.self_command = self_command() end
   if args.compare then
     local exe, err = native.find(args.db_bench)
     if not exe then
@@ -387,7 +438,7 @@ function M.run(argv, others)
     for i, name in ipairs(args.workloads) do
       local spec = specs[i]
       if spec.needs_data and not filled.quarry then
-        run_quarry(dbbench.fillseq, run)
+        run_quarry(dbbench.fillseq, "fillseq", run)
         filled.quarry = true
       end
       if args.compare and spec.native and spec.needs_data and not filled.native then
@@ -396,7 +447,7 @@ function M.run(argv, others)
       end
       local best_q, best_n
       for _ = 1, args["repeat"] do
-        local q = run_quarry(spec, run)
+        local q = run_quarry(spec, name, run)
         if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
         if args.compare and spec.native then
           local n = run_native(spec, run)
