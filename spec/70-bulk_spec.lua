@@ -314,6 +314,40 @@ describe("bulk operations", function()
     end)
   end)
 
+  describe("quarry.be64", function()
+    it("gives string.pack's big-endian bytes, with the suffix appended", function()
+      for _, n in ipairs({ 0, 1, 255, 256, 65535, 1 << 32, (1 << 53) + 7, math.maxinteger, -1,
+        math.mininteger }) do
+        assert.are.equal(string.pack(">i8", n), quarry.be64(n))
+        assert.are.equal(string.pack(">i8", n) .. "00000000", quarry.be64(n, "00000000"))
+        assert.are.equal(n, (string.unpack(">i8", quarry.be64(n))))
+      end
+      local long = string.rep("s", 300) -- longer than the stack buffer
+      assert.are.equal(string.pack(">i8", 42) .. long, quarry.be64(42, long))
+      assert.are.equal(string.pack(">i8", 7), quarry.be64(7.0))
+    end)
+
+    it("sorts as the numbers do for n >= 0", function()
+      local prev
+      for _, n in ipairs({ 0, 1, 9, 10, 255, 256, 1000, 1 << 40, math.maxinteger }) do
+        local k = quarry.be64(n)
+        if prev then assert.is_true(prev < k) end
+        prev = k
+      end
+    end)
+
+    it("refuses what is not an integer, naming the argument", function()
+      assert.has_error(function() quarry.be64("12") end,
+        "bad argument #1 to 'be64' (integer expected, got string)")
+      assert.has_error(function() quarry.be64(1.5) end,
+        "bad argument #1 to 'be64' (number has no integer representation)")
+      assert.has_error(function() quarry.be64(nil) end,
+        "bad argument #1 to 'be64' (integer expected, got nil)")
+      assert.has_error(function() quarry.be64(1, 2) end,
+        "bad argument #2 to 'be64' (string expected, got number)")
+    end)
+  end)
+
   describe("quarry.clock", function()
     it("returns non-decreasing seconds", function()
       local a = quarry.clock()

@@ -2,6 +2,8 @@
  * type (l_<concern>.c), the version strings and quarry.json; plus the class helpers they share. */
 #include "lquarry.h"
 
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
@@ -33,6 +35,43 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
+/* quarry.be64(n [, suffix]): the 8 bytes of integer n, most significant first (taken as unsigned:
+ * byte strings of n >= 0 sort as the numbers do), followed by suffix; one string built in one go,
+ * for integer keys (heights, sequence numbers) without string.pack's format parsing. */
+static int l_be64(lua_State *L) {
+  lua_Integer n;
+  size_t slen = 0, i;
+  const char *suffix;
+  char small[64], *buf = small;
+  int isnum;
+  uint64_t u;
+  if (lua_type(L, 1) != LUA_TNUMBER) /* not lua_tointegerx alone: it would take "12" */
+    return luaL_typeerror(L, 1, "integer");
+  n = lua_tointegerx(L, 1, &isnum);
+  if (!isnum)
+    return luaL_argerror(L, 1, "number has no integer representation");
+  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING) /* not a number turned into text */
+    return luaL_typeerror(L, 2, "string");
+  suffix = luaL_optlstring(L, 2, "", &slen);
+  if (slen > sizeof small - 8) {
+    luaL_Buffer b;
+    buf = luaL_buffinitsize(L, &b, 8 + slen);
+    u = (uint64_t)n;
+    for (i = 0; i < 8; i++)
+      buf[i] = (char)(u >> (56 - 8 * i));
+    memcpy(buf + 8, suffix, slen);
+    luaL_pushresultsize(&b, 8 + slen);
+    return 1;
+  }
+  u = (uint64_t)n;
+  for (i = 0; i < 8; i++)
+    buf[i] = (char)(u >> (56 - 8 * i));
+  if (slen)
+    memcpy(buf + 8, suffix, slen);
+  lua_pushlstring(L, buf, 8 + slen);
+  return 1;
+}
+
 QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_newtable(L);
   quarry_l_error_open(L);
@@ -54,6 +93,8 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_setfield(L, -2, "lz4_version");
   lua_pushcfunction(L, l_clock);
   lua_setfield(L, -2, "clock");
+  lua_pushcfunction(L, l_be64);
+  lua_setfield(L, -2, "be64");
 
   quarry_l_json_open(L);
   lua_setfield(L, -2, "json");
