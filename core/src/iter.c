@@ -281,10 +281,8 @@ int quarry_iter_step(quarry_iter *it, const char **key, size_t *klen, const char
     break;
   }
   it->started = Q_IT_STEPPED;
-  if ((rc = status(it)) != 0)
-    return q_count_error(qm, rc);
-  if (!rocksdb_iter_valid(it->it))
-    return 0;
+  if (!rocksdb_iter_valid(it->it)) /* the end, or an error: status() tells */
+    return (rc = status(it)) != 0 ? q_count_error(qm, rc) : 0;
   it->seen++;
   {
     const char *k = rocksdb_iter_key(it->it, &kl);

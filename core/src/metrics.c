@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* ---- stripes ----------------------------------------------------------------------------------- */
-_Thread_local unsigned q_tls_stripe;
+_Thread_local unsigned q_tls_stripe Q_TLS_FAST;
 static _Atomic unsigned next_stripe;
 
 unsigned q_stripe_slow(void) {
