@@ -83,7 +83,55 @@ describe("json.reader", function()
     same_as_decode(array_doc, got)
     assert.equal("array", r:format())
     assert.equal(#array_doc, r:size())
-    assert.equal(#array_doc - 2, r:offset()) -- just after the last element
+    assert.equal(#array_doc, r:offset()) -- read to the end: the closing "]\n" included
+  end)
+
+  -- offset() while streaming: the end of the last element returned; once next() has returned nil:
+  -- every byte of the input (closing brackets, trailing members, blank lines, a byte order mark).
+  it("offset() is the file size once the whole input was read", function()
+    local docs = {
+      array = "\239\187\191 [" .. table.concat(tricky, ",\n ") .. "]\n \n\t",
+      object = '{"chain":"btc","blocks":[' .. table.concat(tricky, ",")
+        .. '],"tip":9007199254740993,"more":{"x":[1,2]}}  \r\n',
+      jsonl = table.concat(tricky, "\n") .. "\n\n  \n",
+    }
+    for format, doc in pairs(docs) do
+      local p = tmpfile("offset." .. format)
+      write_file(p, doc)
+      local r = json.reader(p)
+      local n, last = 0, 0
+      for _ in r:each() do
+        n = n + 1
+        assert.is_true(r:offset() > last) -- each element ends further on
+        last = r:offset()
+      end
+      assert.equal(#tricky, n)
+      assert.equal(format, r:format())
+      assert.is_true(last < #doc, format) -- the last element ends before the input does
+      assert.equal(#doc, r:size())
+      assert.equal(#doc, r:offset(), format)
+      assert.equal(#doc, r:compressed_offset(), format)
+      -- the same through next(), from a function source in small pieces, and LZ4-compressed
+      r = json.reader(chunked(doc, 7))
+      while r:next() do end
+      assert.equal(#doc, r:offset(), format)
+      assert.is_nil(r:next())
+      assert.equal(#doc, r:offset(), format) -- stays there
+      local z = tmpfile("offset." .. format .. ".lz4")
+      write_file(z, json.lz4_compress(doc))
+      r = json.reader(z)
+      while r:next() do end
+      assert.equal(#doc, r:offset(), format)                     -- decompressed bytes
+      assert.equal(r:size(), r:compressed_offset(), format)      -- the file's bytes
+    end
+    -- whitespace only (JSON Lines: no element) and an empty file
+    for _, doc in ipairs({ " \n\n ", "" }) do
+      local p = tmpfile("blank.jsonl")
+      write_file(p, doc)
+      local r = json.reader(p)
+      assert.is_nil(r:next())
+      assert.equal(#doc, r:offset())
+    end
   end)
 
   it("streams the array under a key and gives the other members as the header", function()
@@ -152,7 +200,7 @@ describe("json.reader", function()
     local r = json.reader(p)
     local got = collect(r)
     same_as_decode(object_doc, got, "blocks")
-    assert.equal(#object_doc, r:offset() + 1 + #'],"tip":9007199254740993}' - 1)
+    assert.equal(#object_doc, r:offset()) -- decompressed bytes, to the end of the input
     assert.equal(r:size(), r:compressed_offset())
     -- small pieces of a compressed stream
     got = collect(json.reader(chunked(json.lz4_compress(lines_doc), 3)))
@@ -411,7 +459,7 @@ describe("json streaming memory", function()
     assert.equal(n, count)
     assert.equal(sum, total)
     assert.is_true(r:size() >= 50 * 1024 * 1024)
-    assert.equal(r:size(), r:offset() + 1)
+    assert.equal(r:size(), r:offset())
     -- the Lua heap stays far below the file size (KiB; about 400 KiB measured)
     assert.is_true(peak < 8 * 1024, ("peak Lua memory %.0f KiB"):format(peak))
     os.remove(p)

@@ -218,6 +218,45 @@ describe("quarry.backups", function()
     assert.are.equal(d1, digest_at(dir .. "/empty"))
   end)
 
+  -- Read-only and secondary opens take no LOCK file: only the process's registry sees them.
+  it("refuses to restore over a database this process has open read-only or as a secondary",
+    function()
+    local b <close> = quarry.backups(bdir)
+    fill(db, 1, 10, "t")
+    local d1 = db:digest()
+    b:create(db)
+    fill(db, 11, 20, "t")
+    b:create(db)
+    local target = dir .. "/r"
+    b:restore(2, target)
+    local d2 = digest_at(target)
+
+    local ro = quarry.open(target, { mode = "read_only" })
+    local err = helpers.raises_code("Busy", "open in this process (mode read_only)", b.restore, b,
+      1, target, { overwrite = true })
+    assert.truthy(err.message:find(target, 1, true))
+    assert.truthy(err.message:find("close every handle on it first", 1, true))
+    -- the same directory by another spelling
+    helpers.raises_code("Busy", "mode read_only", b.restore, b, 1, dir .. "/./r/",
+      { overwrite = true })
+    assert.are.equal(d2, ro:digest()) -- untouched, still readable
+    ro:close()
+
+    local sec = quarry.open(target, { mode = "secondary", secondary_path = dir .. "/r-secondary" })
+    helpers.raises_code("Busy", "open in this process (mode secondary)", b.restore, b, 1, target,
+      { overwrite = true })
+    local ro2 = quarry.open(target, { mode = "read_only" })
+    helpers.raises_code("Busy", "(mode read_only and secondary)", b.restore, b, 1, target,
+      { overwrite = true })
+    ro2:close()
+    assert.truthy(sec:cf("blocks"):get(string.pack(">I8", 20))) -- backup 2's last block: untouched
+    sec:close()
+
+    -- closed: the restore goes ahead
+    assert.are.equal(1, b:restore(1, target, { overwrite = true }))
+    assert.are.equal(d1, digest_at(target))
+  end)
+
   it("allows one handle per directory: Busy in this process, Locked from another", function()
     local b <close> = quarry.backups(bdir)
     helpers.raises_code("Busy", "already open in this process", quarry.backups, bdir)

@@ -37,7 +37,7 @@ typedef struct qj_reader {
   int in_str;
   uint64_t fed;       /* uncompressed bytes given to yajl */
   uint64_t raw_read;  /* bytes taken from the source */
-  uint64_t last_end;  /* offset just after the last element returned */
+  uint64_t last_end;  /* offset just after the last element returned; at the end, every byte */
   int64_t size;       /* file size, -1 for a function */
   lua_Integer q_head;
   char *key;
@@ -362,6 +362,16 @@ static int pop_queue(lua_State *L, qj_reader *r, int qidx) {
   return 1;
 }
 
+/* The end of the input was reached and every element returned: from now on r:offset() counts
+ * every uncompressed byte of the input, what follows the last element included (closing
+ * brackets, trailing members, blank lines; fed also counts a skipped byte order mark). pend
+ * holds bytes only when start() found nothing but blanks. */
+static int at_end(lua_State *L, qj_reader *r) {
+  r->last_end = r->fed + r->pend_len;
+  lua_pushnil(L);
+  return 1;
+}
+
 static int r_next(lua_State *L) {
   qj_reader *r = checkreader(L, 1);
   lua_settop(L, 1);
@@ -373,10 +383,8 @@ static int r_next(lua_State *L) {
     lua_getiuservalue(L, 1, UV_ERROR);
     return lua_error(L);
   }
-  if (r->finished) {
-    lua_pushnil(L);
-    return 1;
-  }
+  if (r->finished)
+    return at_end(L, r);
   r->busy = 1;
   if (!r->started)
     start(L, r);
@@ -409,8 +417,7 @@ static int r_next(lua_State *L) {
     lua_getiuservalue(L, 1, UV_ERROR);
     return lua_error(L);
   }
-  lua_pushnil(L);
-  return 1;
+  return at_end(L, r); /* the loop above ends with an element queued or everything parsed */
 }
 
 static int r_each(lua_State *L) {

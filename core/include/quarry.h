@@ -433,7 +433,8 @@ typedef struct {
 
 /* Restores backup id (or QUARRY_BACKUP_LATEST) into db_dir. db_dir must not exist (its parent
  * must), or be an empty directory, or (ropts->overwrite) hold a database; anything else is
- * QUARRY_EINVAL. A database open there gives QUARRY_EBUSY (this process) or QUARRY_ELOCKED.
+ * QUARRY_EINVAL. A database open there gives QUARRY_EBUSY (a handle of this process, in any mode:
+ * read_only and secondary included) or QUARRY_ELOCKED (another process's LOCK).
  * Without wal_dir the backup is restored beside db_dir and renamed into place, so db_dir never
  * holds half a restore; with wal_dir RocksDB restores in place. Files are checked against their
  * checksums while copied; db_dir and its parent are fsynced. ropts may be NULL. */

@@ -615,6 +615,35 @@ done:
 }
 
 /* ---- restore ----------------------------------------------------------------------------------- */
+/* Refuses dir when a database there is open: by a handle of this process in any mode (the
+ * registry: read-only and secondary opens take no LOCK file, so the LOCK alone would miss them)
+ * or by another process (its LOCK). Called at the start of a restore and again, registry lock
+ * held, right before the target is replaced. */
+static int check_not_open(const char *dir, const char *what, int registry_held) {
+  int modes = registry_held ? q_path_open_here_locked(dir) : q_path_open_here(dir);
+  if (modes) {
+    char kinds[64] = "";
+    int m, n = 0;
+    for (m = Q_MODE_READ_WRITE; m <= Q_MODE_SECONDARY; m++)
+      if (modes & (1 << m))
+        n += snprintf(kinds + n, sizeof kinds - (size_t)n, "%s%s", n ? " and " : "",
+                      q_mode_name(m));
+    return q_fail(QUARRY_EBUSY,
+                  "%s %s is a database open in this process (mode %s); close every handle on it "
+                  "first",
+                  what, dir, kinds);
+  }
+  switch (q_lock_holder(dir)) {
+  case 1:
+    return q_fail(QUARRY_EBUSY, "%s %s is a database open in this process; close it first", what,
+                  dir);
+  case 2:
+    return q_fail(QUARRY_ELOCKED, "%s %s is a database locked by another process; stop it first",
+                  what, dir);
+  default: return 0;
+  }
+}
+
 /* Checks a restore target: not open anywhere; missing (parent exists), empty, or (overwrite) a
  * database. *state: 0 missing, 1 empty directory, 2 a database to replace. */
 static int check_target(const char *dir, const char *what, int overwrite, int *state) {
@@ -631,15 +660,8 @@ static int check_target(const char *dir, const char *what, int overwrite, int *s
   }
   if (!S_ISDIR(st.st_mode))
     return q_fail(QUARRY_EINVAL, "%s %s is not a directory", what, dir);
-  switch (q_lock_holder(dir)) {
-  case 1:
-    return q_fail(QUARRY_EBUSY, "%s %s is a database open in this process; close it first", what,
-                  dir);
-  case 2:
-    return q_fail(QUARRY_ELOCKED, "%s %s is a database locked by another process; stop it first",
-                  what, dir);
-  default: break;
-  }
+  if ((rc = check_not_open(dir, what, 0)) != 0)
+    return rc;
   empty = q_dir_is_empty(dir);
   if (empty == 1) {
     *state = 1;
@@ -707,8 +729,17 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
     q_remove_tree(tmp);
     return rc;
   }
+  /* The copy took a while: check again, with the registry held so that no handle of this
+   * process can open db_dir until the new database is in place. */
+  q_registry_lock();
+  if ((rc = check_not_open(db_dir, "restore target", 1)) != 0) {
+    q_registry_unlock();
+    q_remove_tree(tmp);
+    return rc;
+  }
   if (state == 2 && rename(db_dir, old) != 0) {
     rc = q_fail(QUARRY_EIO, "cannot move %s aside: %s", db_dir, strerror(errno));
+    q_registry_unlock();
     q_remove_tree(tmp);
     return rc;
   }
@@ -717,9 +748,11 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
     rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", tmp, db_dir, strerror(errno));
     if (state == 2)
       rename(old, db_dir);
+    q_registry_unlock();
     q_remove_tree(tmp);
     return rc;
   }
+  q_registry_unlock();
   if ((rc = q_fsync_parent(db_dir)) != 0)
     return rc;
   if (state == 2)

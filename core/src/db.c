@@ -57,16 +57,28 @@ static void registry_remove_locked(q_engine *eng) {
   }
 }
 
-int q_path_open_here(const char *path) {
+void q_registry_lock(void) { pthread_mutex_lock(&registry_lock); }
+void q_registry_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+
+int q_path_open_here_locked(const char *path) {
   char *key = normalise_path(path);
-  int found;
+  q_engine *e;
+  int modes = 0;
   if (key == NULL)
     return 0;
-  pthread_mutex_lock(&registry_lock);
-  found = registry_find_locked(key, -1) != NULL;
-  pthread_mutex_unlock(&registry_lock);
+  for (e = registry; e; e = e->next)
+    if (strcmp(e->key, key) == 0)
+      modes |= 1 << e->mode;
   free(key);
-  return found;
+  return modes;
+}
+
+int q_path_open_here(const char *path) {
+  int modes;
+  pthread_mutex_lock(&registry_lock);
+  modes = q_path_open_here_locked(path);
+  pthread_mutex_unlock(&registry_lock);
+  return modes;
 }
 
 int q_engine_handles(q_engine *eng) {

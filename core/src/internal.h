@@ -253,8 +253,18 @@ int q_db_view_locked(quarry_db *db, q_family *fam, quarry_cf **out);
 /* Copies the live RocksDB family handles of db's engine (for flush/compact of every family).
  * The caller frees *out (the handles stay owned by the engine). */
 int q_db_live_handles(quarry_db *db, rocksdb_column_family_handle_t ***out, size_t *n);
-/* 1 when a handle in this process has path open (any mode). */
+/* The modes in which handles of this process have path open: a mask of 1 << Q_MODE_* (0: none).
+ * Every engine counts, read_only and secondary ones included: those take no LOCK file, so this
+ * registry is the only way to see them. (A read_only handle joining a read_write engine shows
+ * as read_write.) path is compared by its real path. */
 int q_path_open_here(const char *path);
+/* The same with the registry lock held by the caller (q_registry_lock): no database of this
+ * process opens or closes until q_registry_unlock, so a check and what depends on it (replacing a
+ * database directory) cannot race an open. Nothing that opens or closes a database may be
+ * called in between. */
+int q_path_open_here_locked(const char *path);
+void q_registry_lock(void);
+void q_registry_unlock(void);
 /* Handles open on eng (read under the registry lock). */
 int q_engine_handles(q_engine *eng);
 /* The engine of db went through a sync of its WAL (flush_wal with sync): counts it. */

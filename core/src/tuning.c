@@ -501,6 +501,13 @@ rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **
    * (docs/reliability.md, finding 1). At FATAL the plain LOG stays empty. */
   /* FACTS 4: point-in-time recovery silently drops synced data on a damaged WAL. */
   rocksdb_options_set_wal_recovery_mode(r, 0);
+  /* Without a WAL the table files are the only copy of a write, and a batch across families is
+   * one state only if every family is flushed at the same point: atomic flush switches and
+   * writes the memtables of every family together (automatic flushes, and the one checkpoints
+   * and backups make). With the WAL on, recovery replays it, so the cost (3.5 x the compaction
+   * writes of a 4-family load, bench_atomic_flush) is not paid there (docs/design.md). It
+   * follows the wal option of the open that opens the engine. */
+  rocksdb_options_set_atomic_flush(r, (unsigned char)(o->wal == 0));
   if (o->statistics) /* read back by metrics.c (rocksdb_options_statistics_get_string) */
     rocksdb_options_enable_statistics(r);
 

@@ -1,7 +1,8 @@
 /* test_checkpoint.c: checkpoints open with the source's digest (hard links on one filesystem,
  * copies across), keep memtable data with the WAL off, refuse existing targets and missing
- * parents, and, taken while a writer thread commits batches, equal the source at the snapshot
- * whose sequence number the checkpoint recovered to. */
+ * parents, and, taken (like backups) while a writer thread commits batches across three
+ * families, with the WAL on or off, hold every family at the same batch and equal the source at
+ * the snapshot of that batch. */
 #include "check.h"
 
 #include <pthread.h>
@@ -164,8 +165,16 @@ static void test_cross_fs(const char *dir) {
   check_rmrf(cp);
 }
 
-/* ---- a checkpoint while another thread writes ------------------------------------------------ */
+/* ---- checkpoints and backups while another thread writes ------------------------------------
+ * Each batch i puts key i into "blocks" and "undo", drops the undo record of batch i - 100, and
+ * sets "tip" = i in every family (default, blocks, undo). A copy holds one state of the whole
+ * database when the three tips agree (the invariant) and its digest equals the source's at the
+ * snapshot taken right after that batch. With the WAL on, the copy also recovers to exactly that
+ * batch's sequence number. With the WAL off the copy holds only what the flush wrote: before
+ * atomic_flush (one flush per family, in turn) the families of one copy stood at different
+ * batches. */
 #define MAX_BATCHES 200000
+#define N_COPIES 4
 
 typedef struct {
   quarry_db *db;
@@ -179,20 +188,23 @@ typedef struct {
 static void *writer(void *arg) {
   writer_state *w = arg;
   quarry_batch *b;
-  char key[32], val[64];
+  char key[32], val[64], tip[32];
   int i;
   CHECK_OK(quarry_batch_new(w->db, &b));
   for (i = 0; i < MAX_BATCHES && !atomic_load(&w->stop); i++) {
     CHECK_OK(quarry_batch_clear(b));
     snprintf(key, sizeof key, "h%08d", i);
     snprintf(val, sizeof val, "block %d", i);
+    snprintf(tip, sizeof tip, "%d", i);
     CHECK_OK(quarry_batch_put(b, w->blocks, key, strlen(key), val, strlen(val)));
     CHECK_OK(quarry_batch_put(b, w->undo, key, strlen(key), val, strlen(val)));
     if (i >= 100) { /* undo records older than 100 batches are dropped */
       snprintf(key, sizeof key, "h%08d", i - 100);
       CHECK_OK(quarry_batch_delete(b, w->undo, key, strlen(key)));
     }
-    CHECK_OK(quarry_batch_put(b, NULL, "tip", 3, key, strlen(key)));
+    CHECK_OK(quarry_batch_put(b, NULL, "tip", 3, tip, strlen(tip)));
+    CHECK_OK(quarry_batch_put(b, w->blocks, "tip", 3, tip, strlen(tip)));
+    CHECK_OK(quarry_batch_put(b, w->undo, "tip", 3, tip, strlen(tip)));
     CHECK_OK(quarry_db_write(w->db, b, NULL));
     /* only this thread writes: the snapshot's sequence is exactly this batch's last one */
     CHECK_OK(quarry_snapshot_new(w->db, &w->snaps[i]));
@@ -203,54 +215,102 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-static void test_concurrent(const char *dir) {
-  const char *src = check_path(1, dir, "live");
+/* The batch whose tip the family (NULL: default) of db holds; -1 when it has none. */
+static int tip_of(quarry_db *db, const char *family) {
+  quarry_cf *cf = NULL;
+  quarry_value *v;
+  const char *p;
+  size_t n;
+  char buf[32];
+  if (family)
+    CHECK_OK(quarry_db_cf(db, family, &cf));
+  CHECK_OK(quarry_get(db, cf, NULL, "tip", 3, &v));
+  if (v == NULL)
+    return -1;
+  p = quarry_value_data(v, &n);
+  CHECK(n < sizeof buf);
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  quarry_value_free(v);
+  return atoi(buf);
+}
+
+/* A copy (checkpoint or restored backup) of w's database holds one state of every family. */
+static void check_copy(writer_state *w, const char *path, const char *what, int k, int wal, int n) {
+  quarry_db *c = open_db(path, wal, NULL);
+  char d1[65], d2[65];
+  int t0 = tip_of(c, NULL), t1 = tip_of(c, "blocks"), t2 = tip_of(c, "undo"), i;
+  if (t0 != t1 || t0 != t2)
+    CHECK_FAIL_("%s %d (wal %d) is torn across families: tip of default %d, blocks %d, undo %d",
+                what, k, wal, t0, t1, t2);
+  CHECK(t0 >= 0 && t0 < n);
+  if (wal) { /* recovered from the WAL: exactly the sequence of that batch */
+    quarry_snapshot *s;
+    uint64_t seq;
+    CHECK_OK(quarry_snapshot_new(c, &s));
+    seq = quarry_snapshot_sequence(s);
+    quarry_snapshot_close(s);
+    for (i = 0; i < n && w->seqs[i] != seq; i++)
+      ;
+    if (i == n)
+      CHECK_FAIL_("%s %d recovered to sequence %llu, which is no batch boundary", what, k,
+                  (unsigned long long)seq);
+    CHECK_EQ_INT(i, t0);
+  }
+  digest_of(c, NULL, d2);
+  digest_of(w->db, w->snaps[t0], d1);
+  CHECK_STR(d1, d2);
+  printf("test_checkpoint: %s %d (wal %d) = the source after batch %d, in every family\n", what, k,
+         wal, t0);
+  CHECK_OK(quarry_db_close(c));
+}
+
+/* Waits until the writer has committed `more` batches beyond what it had. */
+static void let_write(writer_state *w, int more) {
+  int before = atomic_load(&w->done);
+  struct timespec ts = {0, 5 * 1000 * 1000};
+  while (atomic_load(&w->done) < before + more)
+    nanosleep(&ts, NULL);
+}
+
+static void test_concurrent(const char *dir, int wal) {
+  const char *src = check_path(1, dir, wal ? "live" : "live-nowal");
+  char cps[N_COPIES][1024], bdir[1024], rdir[1024];
+  uint32_t ids[N_COPIES];
+  quarry_backups *bk;
   writer_state w;
   pthread_t t;
-  char cps[4][1024], d1[65], d2[65];
   int k, i, n;
   memset(&w, 0, sizeof w);
-  w.db = open_db(src, 1, NULL);
+  w.db = open_db(src, wal, NULL);
   CHECK_OK(quarry_db_cf(w.db, "blocks", &w.blocks));
   CHECK_OK(quarry_db_cf(w.db, "undo", &w.undo));
   w.snaps = calloc(MAX_BATCHES, sizeof *w.snaps);
   w.seqs = calloc(MAX_BATCHES, sizeof *w.seqs);
   CHECK(w.snaps && w.seqs);
+  snprintf(bdir, sizeof bdir, "%s/%s-backups", dir, wal ? "live" : "live-nowal");
+  CHECK_OK(quarry_backups_open(bdir, NULL, &bk));
   CHECK(pthread_create(&t, NULL, writer, &w) == 0);
-  for (k = 0; k < 4; k++) {
-    int before = atomic_load(&w.done);
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    while (atomic_load(&w.done) < before + 500)
-      nanosleep(&ts, NULL);
-    snprintf(cps[k], sizeof cps[k], "%s/live-cp%d", dir, k);
+  for (k = 0; k < N_COPIES; k++) {
+    let_write(&w, 500);
+    snprintf(cps[k], sizeof cps[k], "%s/%s-cp%d", dir, wal ? "live" : "live-nowal", k);
     CHECK_OK(quarry_db_checkpoint(w.db, cps[k]));
+    let_write(&w, 500);
+    CHECK_OK(quarry_backups_create(bk, w.db, 1, &ids[k]));
   }
   atomic_store(&w.stop, 1);
   CHECK(pthread_join(t, NULL) == 0);
   n = atomic_load(&w.done);
-  printf("test_checkpoint: %d batches written during 4 checkpoints\n", n);
+  printf("test_checkpoint: %d batches written (wal %d) during %d checkpoints and %d backups\n", n,
+         wal, N_COPIES, N_COPIES);
 
-  for (k = 0; k < 4; k++) {
-    quarry_db *c = open_db(cps[k], 1, NULL);
-    quarry_snapshot *s;
-    uint64_t seq;
-    int found = -1;
-    CHECK_OK(quarry_snapshot_new(c, &s));
-    seq = quarry_snapshot_sequence(s);
-    quarry_snapshot_close(s);
-    for (i = 0; i < n && found < 0; i++)
-      if (w.seqs[i] == seq)
-        found = i;
-    if (found < 0)
-      CHECK_FAIL_("checkpoint %d recovered to sequence %llu, which is no batch boundary", k,
-                  (unsigned long long)seq);
-    digest_of(c, NULL, d2);
-    digest_of(w.db, w.snaps[found], d1);
-    CHECK_STR(d1, d2);
-    printf("test_checkpoint: checkpoint %d = the source after batch %d (sequence %llu)\n", k,
-           found, (unsigned long long)seq);
-    CHECK_OK(quarry_db_close(c));
+  for (k = 0; k < N_COPIES; k++) {
+    check_copy(&w, cps[k], "checkpoint", k, wal, n);
+    snprintf(rdir, sizeof rdir, "%s/%s-restored%d", dir, wal ? "live" : "live-nowal", k);
+    CHECK_OK(quarry_backups_restore(bk, ids[k], rdir, NULL));
+    check_copy(&w, rdir, "backup", k, wal, n);
   }
+  quarry_backups_close(bk);
   for (i = 0; i < n; i++)
     quarry_snapshot_close(w.snaps[i]);
   free(w.snaps);
@@ -264,7 +324,8 @@ int main(void) {
   test_basic(dir);
   test_no_wal(dir);
   test_cross_fs(dir);
-  test_concurrent(dir);
+  test_concurrent(dir, 1);
+  test_concurrent(dir, 0);
   check_rmrf(dir);
   printf("test_checkpoint: ok\n");
   return 0;

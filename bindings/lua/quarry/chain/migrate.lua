@@ -133,8 +133,8 @@ function M.run(options)
     extra.header = header and codec.encode_value(header) or false
     g:commit(extra)
     groups = groups + 1
-    -- JSON bytes: the file's size, or for LZ4 what the reader decompressed up to the end of the
-    -- last block (the closing brackets after it are not counted).
+    -- JSON bytes: the file's size, or for LZ4 every byte the reader decompressed (next() has
+    -- returned nil, so offset() counts the whole input, closing brackets included).
     local json_bytes = compressed and reader:offset() or source_size
     reader:close()
     local t_load = progress.now() - t0
