@@ -83,6 +83,42 @@ describe("quarry bench", function()
     assert.are.equal(2000, report.results[2].native.found)
   end)
 
+  it("runs --reads operations on a store of --num keys, on both sides", function()
+    if not has_db_bench() then
+      pending("db_bench (rocksdb-tools) is not installed")
+      return
+    end
+    local code, out, err = run("bench readrandom readseq seekrandom --num 3000 --reads 700 --compare --json")
+    assert.are.equal(0, code, err)
+    local report = json.decode(out, { numbers = "float" })
+    assert.are.equal(700, report.options.reads)
+    for _, r in ipairs(report.results) do
+      assert.are.equal(700, r.quarry.ops, r.workload)
+      assert.are.equal(700, r.native.ops, r.workload)
+    end
+    assert.are.equal(700, report.results[1].quarry.found) -- every random key of 0..2999 exists
+  end)
+
+  it("with --repeat, reports the median of the runs' ratios and their range", function()
+    if not has_db_bench() then
+      pending("db_bench (rocksdb-tools) is not installed")
+      return
+    end
+    local dir = helpers.tmpdir("bench-md")
+    local md = dir .. "/t.md"
+    local code, out, err = run("bench fillseq --num 2000 --repeat 3 --compare --json --markdown "
+      .. helpers.shell_quote(md))
+    assert.are.equal(0, code, err)
+    local r = json.decode(out, { numbers = "float" }).results[1]
+    assert.are.equal(3, r.runs)
+    assert.is_true(r.ratio_min <= r.ratio and r.ratio <= r.ratio_max)
+    -- the best of each side is reported beside the median ratio
+    assert.is_true(r.quarry.ops_per_sec > 0 and r.native.ops_per_sec > 0)
+    local text = helpers.read_file(md)
+    assert.truthy(text:find(("| fillseq | `db:put` | %.0f |"):format(r.quarry.ops_per_sec), 1, true), text)
+    assert.truthy(text:find(("(%.2f-%.2f)"):format(r.ratio_min, r.ratio_max), 1, true), text)
+  end)
+
   it("refuses unknown workloads and bad sizes with exit status 2", function()
     local code, _, err = run("bench nosuchload")
     assert.are.equal(2, code)
@@ -92,6 +128,9 @@ describe("quarry bench", function()
     assert.truthy(err:find("--key-size", 1, true), err)
     code = run("bench fillseq --num 0")
     assert.are.equal(2, code)
+    code, _, err = run("bench readrandom --reads 0")
+    assert.are.equal(2, code)
+    assert.truthy(err:find("--reads must be a positive integer", 1, true), err)
   end)
 
   it("lists its workloads in --help", function()

@@ -11,7 +11,8 @@
 -- Each workload is { summary, fresh (needs an empty database), needs_data (reads an existing
 -- one), native (db_bench's name for it), native_flags (extra db_bench flags), histogram (the
 -- engine histogram giving its latency), run(ctx) -> result }. ctx (from quarry.tools.bench):
--- db (open), num, key_size, value_size, batch, seed, clock() -> seconds, plain (single-operation
+-- db (open), num, reads (operations of the read workloads), key_size, value_size, batch, seed,
+-- clock() -> seconds, plain (single-operation
 -- API only). result: ops, bytes (key + value bytes moved, as db_bench counts them), seconds,
 -- found (reads), api (what the loop calls).
 local M = {}
@@ -158,11 +159,11 @@ M.readrandom = {
   summary = "read num random keys, one db:get each",
   needs_data = true, native = "readrandom", histogram = "get",
   run = function(ctx)
-    local db, num, clock = ctx.db, ctx.num, ctx.clock
+    local db, num, reads, clock = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock
     local pad = key_pad(ctx.key_size)
     local found, bytes = 0, 0
     local t0 = clock()
-    for _ = 1, num do
+    for _ = 1, reads do
       local k = be64(random(0, num - 1), pad)
       local v = db:get(k)
       if v then
@@ -171,7 +172,7 @@ M.readrandom = {
       end
     end
     local dt = clock() - t0
-    return { ops = num, bytes = bytes, seconds = dt, found = found, api = "db:get" }
+    return { ops = reads, bytes = bytes, seconds = dt, found = found, api = "db:get" }
   end,
 }
 
@@ -180,14 +181,14 @@ M.multireadrandom = {
   needs_data = true, native = "multireadrandom", histogram = "multi_get",
   native_flags = function(ctx) return { "--batch_size=" .. ctx.batch, "--multiread_batched=1" } end,
   run = function(ctx)
-    local db, num, clock, per = ctx.db, ctx.num, ctx.clock, ctx.batch
+    local db, num, reads, clock, per = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock, ctx.batch
     local pad = key_pad(ctx.key_size)
     local found, bytes = 0, 0
     local keys = {}
     local t0 = clock()
     local done = 0
-    while done < num do
-      local n = math.min(per, num - done)
+    while done < reads do
+      local n = math.min(per, reads - done)
       for j = 1, n do keys[j] = be64(random(0, num - 1), pad) end
       for j = n + 1, #keys do keys[j] = nil end
       local vals = db:multi_get(keys)
@@ -201,7 +202,7 @@ M.multireadrandom = {
       done = done + n
     end
     local dt = clock() - t0
-    return { ops = num, bytes = bytes, seconds = dt, found = found, api = "db:multi_get" }
+    return { ops = reads, bytes = bytes, seconds = dt, found = found, api = "db:multi_get" }
   end,
 }
 
@@ -212,27 +213,27 @@ M.seekrandom = {
   summary = "num times: a new iterator, seek to a random key (db:seek; an iterator with --plain)",
   needs_data = true, native = "seekrandom", histogram = "iterator_seek",
   run = function(ctx)
-    local db, num, clock = ctx.db, ctx.num, ctx.clock
+    local db, num, reads, clock = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock
     local pad = key_pad(ctx.key_size)
     local found, api = 0, "db:seek"
     local t0
     if db.seek and not ctx.plain then
       t0 = clock()
-      for _ = 1, num do
+      for _ = 1, reads do
         local k = be64(random(0, num - 1), pad)
         if db:seek(k) == k then found = found + 1 end
       end
     else
       api = "db:iterator + it:seek + it:key"
       t0 = clock()
-      for _ = 1, num do
+      for _ = 1, reads do
         local k = be64(random(0, num - 1), pad)
         local it <close> = db:iterator()
         if it:seek(k) and it:key() == k then found = found + 1 end
       end
     end
     local dt = clock() - t0
-    return { ops = num, bytes = 0, seconds = dt, found = found, api = api }
+    return { ops = reads, bytes = 0, seconds = dt, found = found, api = api }
   end,
 }
 
@@ -243,7 +244,7 @@ M.seekrandom = {
 local CHUNK = 64
 
 local function scan(ctx, reverse)
-  local db, num, clock = ctx.db, ctx.num, ctx.clock
+  local db, num, clock = ctx.db, ctx.reads or ctx.num, ctx.clock -- db_bench: up to --reads entries
   local n, bytes = 0, 0
   local t0, api
   local iopts = reverse and { reverse = true } or nil

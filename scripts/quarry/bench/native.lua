@@ -47,7 +47,7 @@ function M.flags(t, run)
   local notes = {}
   local f = {
     "--num=" .. run.num,
-    "--reads=" .. run.num,
+    "--reads=" .. (run.reads or run.num),
     "--key_size=" .. run.key_size,
     "--value_size=" .. run.value_size,
     "--compression_ratio=0.5",
@@ -108,7 +108,7 @@ function M.parse(out, name)
 end
 
 -- Runs one db_bench benchmark. spec: the workload ({native, native_flags, fresh}); run: {exe,
--- dir, num, key_size, value_size, batch, seed, tuning}. Returns the parsed report (micros,
+-- dir, num, reads, key_size, value_size, batch, seed, tuning}. Returns the parsed report (micros,
 -- ops_per_sec, seconds, ops, mb_per_sec, found, p50, p99, p999 in microseconds, rss_kb,
 -- command), or raises with db_bench's output.
 function M.run(spec, run)

@@ -135,7 +135,8 @@ local function run_here(spec, run)
   local rss_reset = reset_peak_rss()
   local db = quarry.open(run.qdir, run.open_options)
   local ctx = setmetatable({
-    db = db, path = run.qdir, num = run.num, key_size = run.key_size, value_size = run.value_size,
+    db = db, path = run.qdir, num = run.num, reads = run.reads, key_size = run.key_size,
+    value_size = run.value_size,
     batch = run.batch, seed = run.seed, values = run.values, plain = run.plain,
     preset = run.preset, open_options = run.open_options, clock = run.clock, args = run.args,
   }, { __index = run.args })
@@ -176,9 +177,9 @@ local function run_child(name, run)
   local native = require("quarry.bench.native")
   local q = native.sh_quote
   local a = run.args
-  local cmd = ("%s bench %s --child --db %s --num %d --key-size %d --value-size %d --batch %d "
-    .. "--seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), a.num, a.key_size,
-    a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
+  local cmd = ("%s bench %s --child --db %s --num %d --reads %d --key-size %d --value-size %d "
+    .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), a.num,
+    run.reads, a.key_size, a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
   local err_file = os.tmpname()
   local p = assert(io.popen(cmd .. " 2>" .. q(err_file)))
   local out = p:read("a")
@@ -201,7 +202,7 @@ local function run_native(spec, run)
   local native = require("quarry.bench.native")
   if spec.fresh then destroy_dir(run.ndir) end
   local r = native.run(spec, {
-    exe = run.db_bench, dir = run.ndir, num = run.num, key_size = run.key_size,
+    exe = run.db_bench, dir = run.ndir, num = run.num, reads = run.reads, key_size = run.key_size,
     value_size = run.value_size, batch = run.batch, seed = run.seed, tuning = run.tuning,
   })
   return r
@@ -226,8 +227,10 @@ end
 local function print_side(out, label, side, r, rec)
   local tail = ""
   if rec and rec.ratio then
-    tail = ("   %5.2f  %s"):format(rec.ratio, rec.target and (">=%.2f%s"):format(rec.target,
-      rec.ratio >= rec.target and "" or " MISSED") or "-")
+    tail = ("   %5.2f  %s%s"):format(rec.ratio, rec.target and (">=%.2f%s"):format(rec.target,
+      rec.ratio >= rec.target and "" or " MISSED") or "-",
+      rec.runs and rec.runs > 1 and ("  (median of %d, %.2f-%.2f)"):format(rec.runs, rec.ratio_min,
+        rec.ratio_max) or "")
   end
   out:write(("%-16s %-9s %10s %8s %8s %8s %9s %8s%s\n"):format(label, side, fmt_ops(r.ops_per_sec),
     fmt_num(r.mb_per_sec, "%.1f"), fmt_num(r.p50, "%.2f"), fmt_num(r.p99, "%.2f"),
@@ -254,7 +257,8 @@ function M.markdown(report)
     end
     add(("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |"):format(rec.workload,
       q.api or "?", fmt_ops(q.ops_per_sec), fmt_ops(n.ops_per_sec),
-      rec.ratio and ("**%.2f**"):format(rec.ratio) or "-",
+      rec.ratio and (rec.runs and rec.runs > 1 and ("**%.2f** (%.2f-%.2f)"):format(rec.ratio,
+        rec.ratio_min, rec.ratio_max) or ("**%.2f**"):format(rec.ratio)) or "-",
       rec.target and ("%.2f"):format(rec.target) or "-", fmt_num(q.mb_per_sec, "%.1f"), lat(q), lat(n),
       fmt_num(q.rss_kb and q.rss_kb / 1024, "%.0f"), fmt_num(n.rss_kb and n.rss_kb / 1024, "%.0f")))
   end
@@ -266,11 +270,13 @@ function M.chart(report, path)
   local native = require("quarry.bench.native")
   local data = os.tmpname()
   local f = assert(io.open(data, "wb"))
-  local n = 0
+  local n, ymax = 0, 0
   for _, rec in ipairs(report.results) do
     if rec.ratio then
       n = n + 1
-      f:write(("%d %s %.4f %.4f\n"):format(n - 1, rec.workload, rec.ratio, rec.target or 0))
+      ymax = math.max(ymax, rec.ratio_max or rec.ratio)
+      f:write(("%d %s %.4f %.4f %.4f %.4f\n"):format(n - 1, rec.workload, rec.ratio, rec.target or 0,
+        rec.ratio_min or rec.ratio, rec.ratio_max or rec.ratio))
     end
   end
   f:close()
@@ -279,19 +285,21 @@ function M.chart(report, path)
     return nil, "no ratios to chart (run with --compare)"
   end
   local script = table.concat({
-    "set terminal pngcairo size 900,480 font 'sans,10'",
+    "set terminal pngcairo size 900,480 font 'sans,10' noenhanced",
     "set output " .. ("%q"):format(path),
     ("set title %q"):format(("Lua over Quarry / native db_bench, ops/s ratio (num %d, %s)"):format(
       report.options.num, report.date:sub(1, 10))),
     "set style fill solid 0.8 border -1",
     "set boxwidth 0.6",
-    "set yrange [0:" .. "1.3" .. "]",
+    ("set yrange [0:%.1f]"):format(math.max(1.3, ymax + 0.1)),
+    ("set xrange [-0.6:%.1f]"):format(n - 0.4),
     "set ytics 0.1",
     "set grid ytics",
     "set xtics rotate by -30",
     "set key top right",
     "plot " .. ("%q"):format(data)
-      .. " using 1:3:xtic(2) with boxes lc rgb '#4a7fb5' title 'ratio Lua/native', "
+      .. " using 1:3:5:6:(0.3):xtic(2) with boxerrorbars lc rgb '#4a7fb5' title 'ratio Lua/native "
+      .. "(median; bars: min-max of the runs)', "
       .. ("%q"):format(data)
       .. " using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.6 lc rgb '#c0392b' title 'target', "
       .. "1 with lines dt 2 lc rgb '#555555' title 'parity'",
@@ -320,13 +328,16 @@ function M.run(argv, others)
     .. "with the same options (db:tuning()) and prints ops/s ratios Lua/native.")
   p:argument("workloads", "Workloads to run, in order"):args("+")
   p:option("--num", "Keys (and operations) per workload", "1000000"):convert(tonumber)
+  p:option("--reads", "Operations of the read workloads (default: --num), as db_bench's --reads")
+    :convert(tonumber)
   p:option("--key-size", "Key size in bytes (>= 8)", "16"):convert(tonumber)
   p:option("--value-size", "Value size in bytes", "100"):convert(tonumber)
   p:option("--batch", "Keys per batch (fillbatch, multireadrandom)", "1000"):convert(tonumber)
   p:option("--db", "Directory for the databases (default: a temporary one, removed after)")
   p:option("--preset", "Quarry preset (db_bench gets the same tuning)", "default")
   p:option("--seed", "Random seed (keys and values)", "301"):convert(tonumber)
-  p:option("--repeat", "Runs of each workload (and of db_bench); the best is reported", "1"):convert(tonumber)
+  p:option("--repeat", "Runs of each workload, alternating with db_bench's; the best of each side "
+    .. "is reported, the ratio is the median of the runs' ratios", "1"):convert(tonumber)
   p:option("--db-bench", "The db_bench executable", "db_bench")
   p:option("--markdown", "Also write the results as a Markdown table to this file")
   p:option("--chart", "Also write a PNG chart of the ratios (gnuplot) to this file")
@@ -343,7 +354,8 @@ function M.run(argv, others)
     io.stderr:write(p:get_usage(), "\n\nerror: ", msg, "\n")
     return cli.EXIT_USAGE
   end
-  for _, k in ipairs({ "num", "key_size", "value_size", "batch", "seed", "repeat" }) do
+  args.reads = args.reads or args.num
+  for _, k in ipairs({ "num", "reads", "key_size", "value_size", "batch", "seed", "repeat" }) do
     local v = args[k]
     if type(v) ~= "number" or v ~= math.floor(v) or v < (k == "seed" and 0 or 1) then
       return usage(("--%s must be a positive integer"):format((k:gsub("_", "-"))))
@@ -367,7 +379,8 @@ function M.run(argv, others)
   local native = require("quarry.bench.native")
   local dbbench = require("quarry.bench.dbbench")
   local run = {
-    args = args, num = args.num, key_size = args.key_size, value_size = args.value_size,
+    args = args, num = args.num, reads = args.reads, key_size = args.key_size,
+    value_size = args.value_size,
     batch = args.batch, seed = args.seed, preset = args.preset, plain = args.plain,
     clock = wall_clock(), open_options = { preset = args.preset },
   }
@@ -415,7 +428,8 @@ function M.run(argv, others)
     lua = _VERSION,
     quarry_version = quarry.version,
     rocksdb_version = quarry.rocksdb_version,
-    options = { num = args.num, key_size = args.key_size, value_size = args.value_size,
+    options = { num = args.num, reads = args.reads, key_size = args.key_size,
+      value_size = args.value_size,
       batch = args.batch, preset = args.preset, seed = args.seed, ["repeat"] = args["repeat"],
       plain = args.plain or false },
     tuning = run.tuning,
@@ -445,20 +459,28 @@ function M.run(argv, others)
         run_native(dbbench.fillseq, run)
         filled.native = true
       end
+      -- Runs alternate (Lua, db_bench, Lua, db_bench, ...) so both sides see the same moments
+      -- of a shared machine; each pair gives a ratio, and the median of those is the figure:
+      -- on this 2-core VM one side alone varies by 10 % from run to run, either way.
       local best_q, best_n
+      local ratios = {}
       for _ = 1, args["repeat"] do
         local q = run_quarry(spec, name, run)
         if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
         if args.compare and spec.native then
           local n = run_native(spec, run)
           if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
+          if n.ops_per_sec and n.ops_per_sec > 0 then ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec end
         end
       end
       if spec.fresh or spec.writes then filled.quarry = true end
       if best_n and spec.fresh then filled.native = true end
       local rec = { workload = name, quarry = best_q, native = best_n, target = M.targets[name] }
-      if best_n and best_n.ops_per_sec and best_n.ops_per_sec > 0 then
-        rec.ratio = best_q.ops_per_sec / best_n.ops_per_sec
+      if #ratios > 0 then
+        table.sort(ratios)
+        local m = #ratios
+        rec.ratio = m % 2 == 1 and ratios[(m + 1) // 2] or (ratios[m // 2] + ratios[m // 2 + 1]) / 2
+        rec.ratio_min, rec.ratio_max, rec.runs = ratios[1], ratios[m], m
       end
       report.results[#report.results + 1] = rec
       if not args.json then
