@@ -12,6 +12,7 @@ PACKAGES=(
   lua-busted lua-argparse lua-socket lua-readline lua-check
   rocksdb-tools tmux
   clang libclang-rt-14-dev
+  valgrind gnuplot-nox time
 )
 
 missing=()

@@ -15,10 +15,12 @@ local function run(args)
   return ok and 0 or code, out, helpers.read_file(dir .. "/stderr") or ""
 end
 
-local function has_db_bench()
-  local ok = os.execute("command -v db_bench >/dev/null 2>&1")
+local function has(cmd)
+  local ok = os.execute("command -v " .. cmd .. " >/dev/null 2>&1")
   return ok == true or ok == 0
 end
+
+local function has_db_bench() return has("db_bench") end
 
 describe("quarry bench", function()
   after_each(function()
@@ -117,6 +119,44 @@ describe("quarry bench", function()
     local text = helpers.read_file(md)
     assert.truthy(text:find(("| fillseq | `db:put` | %.0f |"):format(r.quarry.ops_per_sec), 1, true), text)
     assert.truthy(text:find(("(%.2f-%.2f)"):format(r.ratio_min, r.ratio_max), 1, true), text)
+  end)
+
+  it("writes the ratios as a PNG chart with --chart (gnuplot)", function()
+    if not has_db_bench() or not has("gnuplot") then
+      pending("db_bench (rocksdb-tools) or gnuplot (gnuplot-nox) is not installed")
+      return
+    end
+    local dir = helpers.tmpdir("bench-chart")
+    local png = dir .. "/ratios.png"
+    local code, _, err = run("bench fillseq readrandom --num 1000 --repeat 2 --compare --chart "
+      .. helpers.shell_quote(png))
+    assert.are.equal(0, code, err)
+    local data = assert(helpers.read_file(png))
+    assert.are.equal("\137PNG\r\n\26\n", data:sub(1, 8))
+    assert.is_true(#data > 2000)
+  end)
+
+  it("counts instructions per operation with --callgrind, by component", function()
+    if not has("valgrind") then
+      pending("valgrind is not installed")
+      return
+    end
+    if (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) then
+      pending("an AddressSanitizer build does not run under valgrind")
+      return
+    end
+    local code, out, err = run("bench readrandom --callgrind --num 400 --reads 200 --json")
+    assert.are.equal(0, code, err)
+    local r = json.decode(out, { numbers = "float" }).results[1]
+    assert.are.equal(200, r.ops)
+    local ir = r.quarry_ir
+    -- every get runs RocksDB, the interpreter and the module; the parts add up to the total
+    assert.is_true(ir.rocksdb > 1000 and ir.lua > 100 and ir.quarry > 50, out)
+    local sum = 0
+    for _, c in ipairs({ "rocksdb", "compression", "runtime", "lua", "quarry", "db_bench", "other" }) do
+      sum = sum + ir[c]
+    end
+    assert.is_true(math.abs(sum - ir.total) < 1e-6 * ir.total + 1)
   end)
 
   it("refuses unknown workloads and bad sizes with exit status 2", function()

@@ -9,11 +9,11 @@
 -- to the same fraction as db_bench's.
 --
 -- Each workload is { summary, fresh (needs an empty database), needs_data (reads an existing
--- one), native (db_bench's name for it), native_flags (extra db_bench flags), histogram (the
--- engine histogram giving its latency), run(ctx) -> result }. ctx (from quarry.tools.bench):
--- db (open), num, reads (operations of the read workloads), key_size, value_size, batch, seed,
--- clock() -> seconds, plain (single-operation
--- API only). result: ops, bytes (key + value bytes moved, as db_bench counts them), seconds,
+-- one), reads (runs --reads operations, not --num), native (db_bench's name for it),
+-- native_flags (extra db_bench flags), histogram (the engine histogram giving its latency),
+-- run(ctx) -> result }. ctx (from quarry.tools.bench): db (open), num, reads (operations of the
+-- read workloads), key_size, value_size, batch, seed, clock() -> seconds, plain
+-- (single-operation API only). result: ops, bytes (key + value bytes moved, as db_bench counts them), seconds,
 -- found (reads), api (what the loop calls).
 local M = {}
 
@@ -157,7 +157,7 @@ M.deleterandom = {
 -- ---- point reads ------------------------------------------------------------------------------
 M.readrandom = {
   summary = "read num random keys, one db:get each",
-  needs_data = true, native = "readrandom", histogram = "get",
+  needs_data = true, reads = true, native = "readrandom", histogram = "get",
   run = function(ctx)
     local db, num, reads, clock = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock
     local pad = key_pad(ctx.key_size)
@@ -178,7 +178,7 @@ M.readrandom = {
 
 M.multireadrandom = {
   summary = "read num random keys, --batch per db:multi_get call",
-  needs_data = true, native = "multireadrandom", histogram = "multi_get",
+  needs_data = true, reads = true, native = "multireadrandom", histogram = "multi_get",
   native_flags = function(ctx) return { "--batch_size=" .. ctx.batch, "--multiread_batched=1" } end,
   run = function(ctx)
     local db, num, reads, clock, per = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock, ctx.batch
@@ -211,7 +211,7 @@ M.multireadrandom = {
 -- lands on that very key. db:seek does exactly that in one call; --plain uses an iterator object.
 M.seekrandom = {
   summary = "num times: a new iterator, seek to a random key (db:seek; an iterator with --plain)",
-  needs_data = true, native = "seekrandom", histogram = "iterator_seek",
+  needs_data = true, reads = true, native = "seekrandom", histogram = "iterator_seek",
   run = function(ctx)
     local db, num, reads, clock = ctx.db, ctx.num, ctx.reads or ctx.num, ctx.clock
     local pad = key_pad(ctx.key_size)
@@ -277,13 +277,13 @@ end
 
 M.readseq = {
   summary = "read num entries in key order (it:next_chunk; db:pairs with --plain)",
-  needs_data = true, native = "readseq",
+  needs_data = true, reads = true, native = "readseq",
   run = function(ctx) return scan(ctx, false) end,
 }
 
 M.readreverse = {
   summary = "read num entries in reverse key order (it:next_chunk; db:pairs with --plain)",
-  needs_data = true, native = "readreverse",
+  needs_data = true, reads = true, native = "readreverse",
   run = function(ctx) return scan(ctx, true) end,
 }
 

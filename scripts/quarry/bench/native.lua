@@ -108,9 +108,9 @@ function M.parse(out, name)
 end
 
 -- Runs one db_bench benchmark. spec: the workload ({native, native_flags, fresh}); run: {exe,
--- dir, num, reads, key_size, value_size, batch, seed, tuning}. Returns the parsed report (micros,
--- ops_per_sec, seconds, ops, mb_per_sec, found, p50, p99, p999 in microseconds, rss_kb,
--- command), or raises with db_bench's output.
+-- dir, num, reads, key_size, value_size, batch, seed, tuning, wrap (a command prefix)}. Returns
+-- the parsed report (micros, ops_per_sec, seconds, ops, mb_per_sec, found, p50, p99, p999 in
+-- microseconds, rss_kb, command), or raises with db_bench's output.
 function M.run(spec, run)
   local flags = M.flags(run.tuning, run)
   flags[#flags + 1] = "--db=" .. run.dir
@@ -125,7 +125,11 @@ function M.run(spec, run)
   local rss_file = os.tmpname()
   local timer = find_time()
   local full = command
-  if timer then full = timer .. " -f %M -o " .. sh_quote(rss_file) .. " " .. command end
+  if run.wrap then -- e.g. valgrind (quarry.bench.callgrind): no peak RSS then
+    full = run.wrap .. " " .. command
+  elseif timer then
+    full = timer .. " -f %M -o " .. sh_quote(rss_file) .. " " .. command
+  end
   local err_file = os.tmpname()
   -- stderr apart: db_bench writes its progress there, without newlines.
   local p = assert(io.popen(full .. " 2>" .. sh_quote(err_file)))

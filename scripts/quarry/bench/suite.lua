@@ -178,8 +178,9 @@ local function run_child(name, run)
   local q = native.sh_quote
   local a = run.args
   local cmd = ("%s bench %s --child --db %s --num %d --reads %d --key-size %d --value-size %d "
-    .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), a.num,
+    .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), run.num,
     run.reads, a.key_size, a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
+  if run.wrap then cmd = run.wrap .. " " .. cmd end
   local err_file = os.tmpname()
   local p = assert(io.popen(cmd .. " 2>" .. q(err_file)))
   local out = p:read("a")
@@ -204,6 +205,7 @@ local function run_native(spec, run)
   local r = native.run(spec, {
     exe = run.db_bench, dir = run.ndir, num = run.num, reads = run.reads, key_size = run.key_size,
     value_size = run.value_size, batch = run.batch, seed = run.seed, tuning = run.tuning,
+    wrap = run.wrap,
   })
   return r
 end
@@ -342,6 +344,8 @@ function M.run(argv, others)
   p:option("--markdown", "Also write the results as a Markdown table to this file")
   p:option("--chart", "Also write a PNG chart of the ratios (gnuplot) to this file")
   p:flag("--compare", "Also run native db_bench and print the ratio Lua/native")
+  p:flag("--callgrind", "Count instructions per operation instead of timing (valgrind; both sides "
+    .. "with --compare), split by RocksDB, compression, C runtime, Lua, quarry, db_bench")
   p:flag("--plain", "Use single-operation calls only (db:pairs, b:put) instead of the bulk forms")
   p:flag("--json", "Print the results as JSON instead of a table")
   p:flag("--in-process", "Run the Lua side in this process (default: a child process per workload)")
@@ -443,11 +447,88 @@ function M.run(argv, others)
       args.compare and "compared with " .. run.db_bench or "Lua only",
       args["repeat"] > 1 and (", best of %d"):format(args["repeat"]) or ""))
     for _, n in ipairs(notes) do out:write("note: ", n, "\n") end
-    print_header(out, args.compare)
+    if args.callgrind then
+      out:write("instructions per operation (valgrind --tool=callgrind): each side runs with all "
+        .. "its operations and with one; the difference divided by the operations:\n")
+    else
+      print_header(out, args.compare)
+    end
     out:flush()
   end
 
   local filled = { quarry = false, native = false }
+  if args.callgrind then
+    local cg = require("quarry.bench.callgrind")
+    local okv, verr = cg.available()
+    if not okv then
+      io.stderr:write("quarry bench: ", verr, "\n")
+      return cli.EXIT_FAILED
+    end
+    if not run.self_command then
+      return usage("--callgrind runs each workload in a child process: drop --in-process")
+    end
+    local okc, cerr = pcall(function()
+      for i, name in ipairs(args.workloads) do
+        local spec = specs[i]
+        if spec.needs_data and not filled.quarry then
+          run_quarry(dbbench.fillseq, "fillseq", run)
+          filled.quarry = true
+        end
+        if args.compare and spec.native and spec.needs_data and not filled.native then
+          run_native(dbbench.fillseq, run)
+          filled.native = true
+        end
+        -- one operation first (what opening, closing and setting up cost), then all of them
+        local by_reads = spec.reads == true
+        local ops = by_reads and run.reads or run.num
+        local function counted(side)
+          local sums = {}
+          for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
+            -- replays its WAL into a table file, which neither counted pass should carry
+            local file = os.tmpname()
+            run.wrap = pass > 0 and cg.prefix(file) or nil
+            local saved_num, saved_reads = run.num, run.reads
+            if pass < 2 then
+              if by_reads then run.reads = 1 else run.num = 1 end
+            end
+            local okr, rerr = pcall(function()
+              if side == "quarry" then return run_quarry(spec, name, run) end
+              return run_native(spec, run)
+            end)
+            run.num, run.reads, run.wrap = saved_num, saved_reads, nil
+            if not okr then
+              os.remove(file)
+              error(rerr, 0)
+            end
+            if pass > 0 then sums[pass] = cg.read(file) end
+            os.remove(file)
+          end
+          return cg.per_op(sums[2], sums[1], ops)
+        end
+        local rec = { workload = name, ops = ops }
+        rec.quarry_ir = counted("quarry")
+        if spec.fresh or spec.writes then filled.quarry = true end
+        if args.compare and spec.native then
+          rec.native_ir = counted("native")
+          if spec.fresh then filled.native = true end
+          rec.ir_ratio = rec.native_ir.total / rec.quarry_ir.total
+        end
+        report.results[#report.results + 1] = rec
+        if not args.json then
+          cg.print(out, { rec }, i == 1)
+          out:flush()
+        end
+      end
+    end)
+    if temporary then destroy_dir(base) end
+    if not okc then error(cerr, 0) end
+    if args.json then
+      local json = require("quarry.json")
+      setmetatable(report.notes, json.array_mt)
+      out:write(json.encode(report, { indent = true }), "\n")
+    end
+    return cli.EXIT_OK
+  end
   local ok, err = pcall(function()
     for i, name in ipairs(args.workloads) do
       local spec = specs[i]
@@ -470,7 +551,9 @@ function M.run(argv, others)
         if args.compare and spec.native then
           local n = run_native(spec, run)
           if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
-          if n.ops_per_sec and n.ops_per_sec > 0 then ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec end
+          if n.ops_per_sec and n.ops_per_sec > 0 then
+            ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec
+          end
         end
       end
       if spec.fresh or spec.writes then filled.quarry = true end
