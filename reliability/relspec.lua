@@ -46,6 +46,18 @@ function M.expect(cond, out, what)
   if not cond then error(what .. "\n---- output ----\n" .. out, 2) end
 end
 
+--- Runs the crash loop (rel_crashloop driving rel_writer) with the further arguments args (a
+--- shell-quoted string). Returns its summary line as a table (raising with the output when
+--- there is none), whether it exited 0, and its output.
+function M.crashloop(args)
+  local cmd = ("%s --writer %s %s"):format(M.q(M.path("rel_crashloop")), M.q(M.path("rel_writer")),
+    args)
+  local out, ok = M.run(cmd)
+  local s = M.summary(out, "crashloop: seed=")
+  M.expect(s ~= nil, out, "no summary line")
+  return s, ok, out
+end
+
 --- Environment for a lua5.4 child that loads the in-tree module (the specs' own paths).
 function M.lua_env()
   return "LUA_PATH=" .. M.q(os.getenv("LUA_PATH") or "") .. " LUA_CPATH=" ..

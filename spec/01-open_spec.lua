@@ -4,11 +4,7 @@ local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
 describe("quarry.open", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("exposes the versions of quarry and of the libraries", function()
     assert.are.equal("0.1.0", quarry.version)

@@ -12,11 +12,7 @@ describe("reads and writes", function()
   end)
 
   after_each(function()
-    db:close()
-    db, users = nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, users = helpers.close_and_cleanup(db), nil
   end)
 
   it("puts, gets and deletes; a missing key is nil", function()

@@ -13,11 +13,7 @@ describe("batches", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db, users, events = nil, nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, users, events = helpers.close_and_cleanup(db), nil, nil
   end)
 
   it("writes nothing until committed, then everything across families", function()

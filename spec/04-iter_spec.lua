@@ -4,14 +4,7 @@
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
-local function collect(target, iopts)
-  local keys, values = {}, {}
-  for k, v in target:pairs(iopts) do
-    keys[#keys + 1] = k
-    values[#values + 1] = v
-  end
-  return keys, values
-end
+local collect = helpers.collect_pairs
 
 describe("iteration", function()
   local db, cf
@@ -26,11 +19,7 @@ describe("iteration", function()
   end)
 
   after_each(function()
-    db:close()
-    db, cf = nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, cf = helpers.close_and_cleanup(db), nil
   end)
 
   describe("pairs", function()

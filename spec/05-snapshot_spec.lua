@@ -12,11 +12,7 @@ describe("snapshots", function()
   end)
 
   after_each(function()
-    db:close()
-    db, cf = nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, cf = helpers.close_and_cleanup(db), nil
   end)
 
   it("isolates reads from later writes, deletes and batches", function()

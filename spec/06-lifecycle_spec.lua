@@ -42,11 +42,7 @@ describe("lifecycle", function()
     path = helpers.tmpdir("life") .. "/db"
   end)
 
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   local function open_with_children()
     local db = quarry.open(path, { column_families = { "items" } })

@@ -13,11 +13,7 @@ describe("maintenance", function()
   end)
 
   after_each(function()
-    db:close()
-    db, cf = nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, cf = helpers.close_and_cleanup(db), nil
   end)
 
   -- n keys k000001.. with incompressible values of size bytes, ending with the key number

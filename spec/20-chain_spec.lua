@@ -32,11 +32,7 @@ local function expect_invalid(fn, pattern)
 end
 
 describe("quarry.chain", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   describe("codec", function()
     it("varints round-trip every 64-bit value", function()

@@ -15,11 +15,7 @@ local function tip_of(db)
 end
 
 describe("quarry migrate", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("gen -> migrate -> verify -> export -> migrate gives identical databases and the same JSON", function()
     local dir = helpers.tmpdir("rt")

@@ -15,14 +15,9 @@ local function inode(path)
 end
 
 local function first_sst(dir)
-  local p = assert(io.popen("ls " .. helpers.shell_quote(dir)))
-  for name in p:lines() do
-    if name:match("%.sst$") then
-      p:close()
-      return name
-    end
+  for _, name in ipairs(helpers.ls(dir)) do
+    if name:match("%.sst$") then return name end
   end
-  p:close()
 end
 
 local function fill(db, from, to)
@@ -44,11 +39,7 @@ describe("db:checkpoint", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("opens with the digest of the database at the moment it was taken", function()

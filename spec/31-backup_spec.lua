@@ -24,13 +24,7 @@ local function meta_files(bdir, id)
   return files
 end
 
-local function ls(dir)
-  local t = {}
-  local p = assert(io.popen("ls " .. helpers.shell_quote(dir) .. " 2>/dev/null"))
-  for name in p:lines() do t[#t + 1] = name end
-  p:close()
-  return t
-end
+local ls = helpers.ls
 
 local function flip(path, at)
   local f = assert(io.open(path, "r+b"))
@@ -58,11 +52,7 @@ describe("quarry.backups", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("backs up incrementally: a second backup shares the unchanged table files", function()

@@ -6,13 +6,7 @@
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
-local function ls(dir)
-  local t = {}
-  local p = assert(io.popen("ls " .. helpers.shell_quote(dir)))
-  for name in p:lines() do t[#t + 1] = name end
-  p:close()
-  return t
-end
+local ls = helpers.ls
 
 -- Flips one bit of the last byte of the first occurrence of needle in the file.
 local function flip_in(path, needle)
@@ -36,11 +30,7 @@ describe("db:verify", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("reports keys and bytes per family and in total", function()
@@ -103,11 +93,7 @@ describe("db:digest", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("follows the documented format", function()

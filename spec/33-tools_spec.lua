@@ -84,11 +84,7 @@ describe("durability commands", function()
     db:put("tip", "500")
   end)
 
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("quarry digest prints each family, then the total, like db:digest", function()
     local out = expect(0, nil, nil, "digest", "--db", dir .. "/db")

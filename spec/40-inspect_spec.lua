@@ -31,11 +31,7 @@ local function quarry_cmd(args, stdin, env)
   return status, helpers.read_file(dir .. "/out") or "", helpers.read_file(dir .. "/err") or ""
 end
 
-local function lines(text)
-  local out = {}
-  for l in text:gmatch("([^\n]*)\n") do out[#out + 1] = l end
-  return out
-end
+local lines = helpers.lines
 
 -- A database with text keys, binary keys and a "blocks" family keyed by 8-byte heights.
 local function sample_db()

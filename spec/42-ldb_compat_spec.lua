@@ -61,11 +61,7 @@ local function same(command, global, options)
   return lout
 end
 
-local function lines(text)
-  local out = {}
-  for l in text:gmatch("([^\n]*)\n") do out[#out + 1] = l end
-  return out
-end
+local lines = helpers.lines
 
 local function sst_files(dir)
   local p = io.popen("ls " .. q(dir))

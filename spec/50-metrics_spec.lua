@@ -15,11 +15,7 @@ describe("db:metrics()", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("starts at zero and names its parts", function()
@@ -205,11 +201,7 @@ describe("db:prometheus()", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db = nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db = helpers.close_and_cleanup(db)
   end)
 
   it("is valid text exposition format 0.0.4 with base units and _total counters", function()

@@ -69,11 +69,7 @@ local function get(url, method)
 end
 
 describe("quarry serve", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("serves /metrics, /status and /health of a live chain store while another process writes", function()
     local path = helpers.tmpdir("live") .. "/db"
@@ -187,11 +183,7 @@ describe("quarry serve", function()
 end)
 
 describe("quarry stats", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   local function stats(args)
     local p = assert(io.popen(("%s stats %s 2>&1"):format(q(BIN), args)))

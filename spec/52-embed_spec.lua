@@ -9,11 +9,7 @@ local quarry = require("quarry")
 local BUILD = os.getenv("QUARRY_BUILD_DIR") or "build"
 
 describe("one engine per path and process", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("gives a second open a handle onto the same engine", function()
     local dir = helpers.tmpdir("shared")

@@ -5,14 +5,7 @@
 package.path = "reliability/?.lua;" .. package.path
 local R = require("relspec")
 
-local function crashloop(args)
-  local cmd = ("%s --writer %s %s"):format(R.q(R.path("rel_crashloop")), R.q(R.path("rel_writer")),
-    args)
-  local out, ok = R.run(cmd)
-  local s = R.summary(out, "crashloop: seed=")
-  R.expect(s ~= nil, out, "no summary line")
-  return s, ok, out
-end
+local crashloop = R.crashloop
 
 describe("crash loop (SIGKILL)", function()
   local cycles = R.sanitized and 15 or 50

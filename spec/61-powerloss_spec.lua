@@ -4,14 +4,10 @@
 package.path = "reliability/?.lua;" .. package.path
 local R = require("relspec")
 
+-- The crash loop with the shim loaded into the writer, on a fresh database in R.dir(name).
 local function powerloss(name, args)
-  local cmd = ("%s --writer %s --shim %s --db %s %s"):format(R.q(R.path("rel_crashloop")),
-    R.q(R.path("rel_writer")), R.q(R.path("librel_shim_powerloss.so")),
-    R.q(R.dir(name) .. "/db"), args)
-  local out, ok = R.run(cmd)
-  local s = R.summary(out, "crashloop: seed=")
-  R.expect(s ~= nil, out, "no summary line")
-  return s, ok, out
+  return R.crashloop(("--shim %s --db %s %s"):format(R.q(R.path("librel_shim_powerloss.so")),
+    R.q(R.dir(name) .. "/db"), args))
 end
 
 describe("power loss (writes held until fsync, then SIGKILL)", function()

@@ -4,14 +4,7 @@
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
-local function collect(target, iopts)
-  local keys, values = {}, {}
-  for k, v in target:pairs(iopts) do
-    keys[#keys + 1] = k
-    values[#values + 1] = v
-  end
-  return keys, values
-end
+local collect = helpers.collect_pairs
 
 -- Every chunk of it:next_chunk(n) (reusing two tables), concatenated.
 local function chunks(it, n)
@@ -42,11 +35,7 @@ describe("bulk operations", function()
   end)
 
   after_each(function()
-    if db then db:close() end
-    db, cf = nil, nil
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
+    db, cf = helpers.close_and_cleanup(db), nil
   end)
 
   describe("put_many", function()

@@ -3,11 +3,7 @@
 local helpers = require("spec.helpers")
 
 describe("docs", function()
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    helpers.cleanup()
-  end)
+  after_each(helpers.collect_and_cleanup)
 
   it("document every function of the module and every method of every handle", function()
     local ok, out, err = helpers.run_lua_script("scripts/docscov.lua")

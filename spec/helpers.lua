@@ -1,6 +1,7 @@
 -- spec/helpers.lua: what the specs share: temporary directories (under $QUARRY_TEST_TMP or
--- /tmp, removed recursively), quarry error matchers, and child lua5.4 processes running with
--- the same LUA_PATH / LUA_CPATH as the specs (for locks, environment overrides, secondaries).
+-- /tmp, removed recursively), small file and text helpers, the per-test teardown, quarry error
+-- matchers, and child lua5.4 processes running with the same LUA_PATH / LUA_CPATH as the specs
+-- (for locks, environment overrides, secondaries).
 local M = {}
 
 M.lua = os.getenv("LUA") or "lua5.4"
@@ -66,6 +67,53 @@ function M.read_file(path)
   local text = f:read("a")
   f:close()
   return text
+end
+
+--- The names in a directory (as `ls` lists them: sorted, no dot files); {} when it cannot be
+--- listed.
+function M.ls(dir)
+  local t = {}
+  local p = assert(io.popen("ls " .. shell_quote(dir) .. " 2>/dev/null"))
+  for name in p:lines() do t[#t + 1] = name end
+  p:close()
+  return t
+end
+
+--- The lines of text, each without its "\n"; a last line without a "\n" is not counted.
+function M.lines(text)
+  local out = {}
+  for l in text:gmatch("([^\n]*)\n") do out[#out + 1] = l end
+  return out
+end
+
+-- ---- teardown -------------------------------------------------------------------------------
+--- Collects garbage twice (finalizers of the handles a test dropped run now; the second pass
+--- frees what they released) and removes every directory made by tmpdir. Use it as
+--- `after_each(helpers.collect_and_cleanup)`.
+function M.collect_and_cleanup()
+  collectgarbage()
+  collectgarbage()
+  M.cleanup()
+end
+
+--- Teardown for tests that share a database handle in an upvalue: closes db (unless the test
+--- closed it already or left nil), then collect_and_cleanup(). Returns nil, to be stored back:
+--- `db = helpers.close_and_cleanup(db)` (a closed handle's finalizer has nothing left to do).
+function M.close_and_cleanup(db)
+  if db then db:close() end
+  M.collect_and_cleanup()
+  return nil
+end
+
+-- ---- reads ----------------------------------------------------------------------------------
+--- Every pair of target:pairs(iopts) (target: a db or a cf), as two lists in iteration order.
+function M.collect_pairs(target, iopts)
+  local keys, values = {}, {}
+  for k, v in target:pairs(iopts) do
+    keys[#keys + 1] = k
+    values[#values + 1] = v
+  end
+  return keys, values
 end
 
 -- ---- errors ---------------------------------------------------------------------------------
