@@ -1,6 +1,7 @@
 -- 07-modes: another process holds the database open for writing: a read_write open raises
 -- Locked (naming read_only and secondary); read_only and secondary opens work; a secondary
--- sees the primary's new writes after catch_up().
+-- sees the primary's new writes after catch_up(); what needs a snapshot (digest, verify) or a
+-- read_write handle (checkpoint, backups:create) is refused with the reason and what to do.
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
@@ -72,5 +73,53 @@ describe("modes", function()
 
     helpers.raises_code("NotSupported", nil, db.put, db, "k", "v")
     db:close()
+  end)
+
+  it("refuses digest and verify on a secondary, saying why and to open read_only instead", function()
+    local db <close> = quarry.open(path, { mode = "secondary", secondary_path = helpers.tmpdir("secondary") })
+    local snap <close> = db:snapshot()
+    for _, call in ipairs({
+      { "digest", db.digest, db },
+      { "digest", db.digest, db, db:cf("default") },
+      { "digest", db.digest, db, { snapshot = snap } },
+      { "digest", db:cf("default").digest, db:cf("default") },
+      { "verify", db.verify, db },
+    }) do
+      local op = call[1]
+      local err = helpers.raises_code("NotSupported",
+        op .. " reads the database at one snapshot, and RocksDB cannot read a database opened "
+        .. "secondary at a snapshot", table.unpack(call, 2))
+      assert.are.equal(op, err.op)
+      assert.matches('open the database with mode = "read_only" and call ' .. op .. " there",
+        err.message, 1, true)
+      -- nothing about damage: the files are fine
+      assert.is_nil(err.message:find("damaged", 1, true), err.message)
+      assert.is_nil(err.message:find(".sst", 1, true), err.message)
+    end
+    -- the advice holds: read_only opens while the primary runs, and both work there
+    local ro <close> = quarry.open(path, { mode = "read_only" })
+    assert.are.equal(1, ro:verify().keys)
+    assert.are.equal(64, #ro:digest())
+  end)
+
+  it("refuses checkpoint and backups:create on secondary and read_only handles: they need read_write", function()
+    local sec <close> = quarry.open(path, { mode = "secondary", secondary_path = helpers.tmpdir("secondary") })
+    local ro <close> = quarry.open(path, { mode = "read_only" })
+    local dir = helpers.tmpdir("copies")
+    local backups <close> = quarry.backups(dir .. "/backups")
+    for _, db in ipairs({ sec, ro }) do
+      local mode = db:mode()
+      local err = helpers.raises_code("NotSupported",
+        "checkpoint needs a database opened read_write (it flushes the memtables first); this one "
+        .. "is opened " .. mode .. ": take the checkpoint with a read_write handle",
+        db.checkpoint, db, dir .. "/cp")
+      assert.are.equal("checkpoint", err.op)
+      assert.is_false(helpers.exists(dir .. "/cp"))
+      err = helpers.raises_code("NotSupported",
+        "backup needs a database opened read_write; this one is opened " .. mode
+        .. ": create the backup with a read_write handle", backups.create, backups, db)
+      assert.are.equal("backup", err.op)
+      assert.are.same({}, backups:list())
+    end
   end)
 end)

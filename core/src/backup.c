@@ -378,7 +378,7 @@ int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t 
     *id = 0;
   if (b == NULL)
     return q_fail(QUARRY_ECLOSED, "the backups handle is closed");
-  if ((rc = q_db_check_write(db, "backup")) != 0)
+  if ((rc = q_db_check_read_write(db, "backup", "", "create the backup")) != 0)
     return rc;
   /* Without a WAL, what is still in the memtables exists nowhere else: always flush. */
   if (!db->opts->wal)

@@ -9,7 +9,8 @@ int quarry_db_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
   char *err = NULL, dir[PATH_MAX];
   int rc;
-  if ((rc = q_db_check_write(db, "checkpoint")) != 0)
+  if ((rc = q_db_check_read_write(db, "checkpoint", " (it flushes the memtables first)",
+                                   "take the checkpoint")) != 0)
     return rc;
   if ((rc = q_check_new_dir(target, "checkpoint target")) != 0)
     return rc;

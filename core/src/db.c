@@ -142,6 +142,22 @@ int q_db_check(const quarry_db *db, const char *op) {
   return 0;
 }
 
+/* What is not a write but needs a read_write handle (checkpoint, backup): a read_only or
+ * secondary handle is refused naming op, why (" (...)" or "") and what to do instead, not with
+ * q_db_check_write's "writes are not allowed"; then q_db_check_write (closed, failed state). */
+int q_db_check_read_write(quarry_db *db, const char *op, const char *why, const char *todo) {
+  int rc = q_db_check(db, op);
+  if (rc)
+    return rc;
+  if (db->mode != Q_MODE_READ_WRITE)
+    return q_fail(QUARRY_ENOTSUPPORTED,
+                  "%s needs a database opened read_write%s; this one is opened %s: %s with a "
+                  "read_write handle, in the process that has the database open for writing if "
+                  "there is one",
+                  op, why, q_mode_name(db->mode), todo);
+  return q_db_check_write(db, op);
+}
+
 int q_db_check_write(quarry_db *db, const char *op) {
   int rc = q_db_check(db, op), failed;
   if (rc)

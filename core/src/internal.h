@@ -273,6 +273,8 @@ void q_db_wal_synced(quarry_db *db);
 /* Guards for every public function. */
 int q_db_check(const quarry_db *db, const char *op);        /* NULL -> ECLOSED */
 int q_db_check_write(quarry_db *db, const char *op);        /* + read-only/secondary/failed */
+/* q_db_check_write for what is not a write (checkpoint, backup): its own refusal text */
+int q_db_check_read_write(quarry_db *db, const char *op, const char *why, const char *todo);
 /* 1 when the effective write options of w (on db) sync the WAL. */
 int q_write_syncs(const quarry_db *db, const quarry_write_options *w);
 /* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */

@@ -79,12 +79,14 @@ static void check_lock(void) {
   const char *dir = check_tmpdir(0, "errors");
   const char *path = check_path(0, dir, "db");
   const char *sec = check_path(1, dir, "secondary");
+  const char *cp = check_path(2, dir, "cp");
   int up[2], down[2], status;
   pid_t pid;
   char c;
   quarry_options *o;
   quarry_db *db, *ro, *sdb;
   quarry_value *v;
+  quarry_scan_report *report = NULL;
 
   CHECK_EQ_INT(pipe(up), 0);
   CHECK_EQ_INT(pipe(down), 0);
@@ -120,6 +122,9 @@ static void check_lock(void) {
   CHECK_ERR(quarry_delete(ro, NULL, NULL, "x", 1), QUARRY_ENOTSUPPORTED);
   CHECK_ERR(quarry_db_flush(ro, NULL), QUARRY_ENOTSUPPORTED);
   CHECK_ERR(quarry_db_catch_up(ro), QUARRY_ENOTSUPPORTED);
+  CHECK_ERR(quarry_db_checkpoint(ro, cp), QUARRY_ENOTSUPPORTED);
+  CHECK_CONTAINS(quarry_last_error(), "checkpoint needs a database opened read_write");
+  CHECK_CONTAINS(quarry_last_error(), "this one is opened read_only");
   quarry_options_free(o);
 
   /* secondary works and follows the primary */
@@ -138,6 +143,15 @@ static void check_lock(void) {
   CHECK_GET(sdb, NULL, "c2", "2");
   CHECK_ERR(quarry_put(sdb, NULL, NULL, "x", 1, "y", 1), QUARRY_ENOTSUPPORTED);
   CHECK_CONTAINS(quarry_last_error(), "database opened secondary: writes are not allowed");
+  /* digest and verify read at a snapshot, which RocksDB cannot on a secondary: said plainly */
+  CHECK_ERR(quarry_db_digest(sdb, NULL, NULL, &report), QUARRY_ENOTSUPPORTED);
+  CHECK_CONTAINS(quarry_last_error(), "cannot read a database opened secondary at a snapshot");
+  CHECK_CONTAINS(quarry_last_error(), "mode = \"read_only\" and call digest there");
+  CHECK_ERR(quarry_db_verify(sdb, &report), QUARRY_ENOTSUPPORTED);
+  CHECK_CONTAINS(quarry_last_error(), "and call verify there");
+  CHECK(report == NULL);
+  CHECK_ERR(quarry_db_checkpoint(sdb, cp), QUARRY_ENOTSUPPORTED);
+  CHECK_CONTAINS(quarry_last_error(), "this one is opened secondary: take the checkpoint");
 
   /* in this process: destroy refuses, a second read_write open is refused */
   CHECK_ERR(quarry_destroy(path), QUARRY_EBUSY);
