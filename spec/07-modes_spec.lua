@@ -77,11 +77,9 @@ describe("modes", function()
 
   it("refuses digest and verify on a secondary, saying why and to open read_only instead", function()
     local db <close> = quarry.open(path, { mode = "secondary", secondary_path = helpers.tmpdir("secondary") })
-    local snap <close> = db:snapshot()
     for _, call in ipairs({
       { "digest", db.digest, db },
       { "digest", db.digest, db, db:cf("default") },
-      { "digest", db.digest, db, { snapshot = snap } },
       { "digest", db:cf("default").digest, db:cf("default") },
       { "verify", db.verify, db },
     }) do
@@ -100,6 +98,19 @@ describe("modes", function()
     local ro <close> = quarry.open(path, { mode = "read_only" })
     assert.are.equal(1, ro:verify().keys)
     assert.are.equal(64, #ro:digest())
+  end)
+
+  it("refuses snapshots on a secondary: RocksDB's get would ignore them", function()
+    local db <close> = quarry.open(path, { mode = "secondary", secondary_path = helpers.tmpdir("secondary") })
+    local err = helpers.raises_code("NotSupported",
+      "RocksDB cannot read a database opened secondary at a snapshot (get would ignore it)", db.snapshot, db)
+    assert.are.equal("snapshot", err.op)
+    assert.matches('open the database with mode = "read_only"', err.message, 1, true)
+    -- the secondary still reads, without a snapshot, and a read_only open gives the fixed view
+    assert.are.equal("v1", db:get("k1"))
+    local ro <close> = quarry.open(path, { mode = "read_only" })
+    local snap <close> = ro:snapshot()
+    assert.are.equal("v1", ro:get("k1", { snapshot = snap }))
   end)
 
   it("refuses checkpoint and backups:create on secondary and read_only handles: they need read_write", function()

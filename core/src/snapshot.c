@@ -12,6 +12,14 @@ int quarry_snapshot_new(quarry_db *db, quarry_snapshot **out) {
   *out = NULL;
   if ((rc = q_db_check(db, "snapshot")) != 0)
     return rc;
+  /* RocksDB 7.8 hands a secondary a snapshot, then get ignores it (the latest value comes back),
+   * multi_get honours it and iterators refuse it: a view that is not one. Refused here. */
+  if (db->mode == Q_MODE_SECONDARY)
+    return q_fail(QUARRY_ENOTSUPPORTED,
+                  "snapshot: RocksDB cannot read a database opened secondary at a snapshot (get "
+                  "would ignore it); for a fixed view open the database with mode = \"read_only\" "
+                  "(it takes no LOCK and sees the database as of the open), or read the secondary "
+                  "without a snapshot between catch_up calls");
   if ((s = calloc(1, sizeof *s)) == NULL)
     return q_fail(QUARRY_ENOMEM, "out of memory");
   s->snap = rocksdb_create_snapshot(db->rdb);
