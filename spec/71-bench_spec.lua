@@ -6,9 +6,11 @@ local json = require("quarry.json")
 
 local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 
-local function run(args)
+-- Runs `quarry <args>` (or the command line args itself when raw) and returns its exit status,
+-- stdout and stderr.
+local function run(args, raw)
   local dir = helpers.tmpdir("bench-run")
-  local p = assert(io.popen(("%s %s 2>%s"):format(helpers.shell_quote(BIN), args,
+  local p = assert(io.popen(("%s 2>%s"):format(raw and args or helpers.shell_quote(BIN) .. " " .. args,
     helpers.shell_quote(dir .. "/stderr"))))
   local out = p:read("a")
   local ok, _, code = p:close()
@@ -157,6 +159,30 @@ describe("quarry bench", function()
       sum = sum + ir[c]
     end
     assert.is_true(math.abs(sum - ir.total) < 1e-6 * ir.total + 1)
+  end)
+
+  it("keeps peak RSS within block cache + write buffers + a constant, whatever the data size", function()
+    if (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) then
+      pending("AddressSanitizer's shadow memory inflates the resident size")
+      return
+    end
+    -- 600,000 keys of 116 bytes: about 70 MB of data, written in random order then read at
+    -- random, with an 8 MB block cache and 4 MB memtables (two of them at most).
+    local dir = helpers.tmpdir("bench-rss")
+    local code, out, err = run("env QUARRY_DB_BLOCK_CACHE_MB=8 QUARRY_DB_WRITE_BUFFER_MB=4 "
+      .. helpers.shell_quote(BIN) .. " bench fillrandom readrandom readseq --num 600000 --reads 300000 "
+      .. "--json --db " .. helpers.shell_quote(dir), true)
+    assert.are.equal(0, code, err)
+    local report = json.decode(out, { numbers = "float" })
+    assert.are.equal(8, report.tuning.block_cache_mb)
+    assert.are.equal(4, report.tuning.write_buffer_mb)
+    local bound_mb = 8 + 2 * 4 + 48 -- the constant: interpreter, module, RocksDB's own, value pool
+    for _, r in ipairs(report.results) do
+      assert.is_number(r.quarry.rss_kb, r.workload)
+      assert.is_true(r.quarry.rss_kb / 1024 <= bound_mb,
+        ("%s: peak RSS %.0f MB over %d MB"):format(r.workload, r.quarry.rss_kb / 1024, bound_mb))
+    end
+    assert.are.equal(300000, report.results[3].quarry.ops) -- readseq read 300,000 entries of 70 MB
   end)
 
   it("refuses unknown workloads and bad sizes with exit status 2", function()
