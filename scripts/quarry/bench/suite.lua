@@ -397,6 +397,22 @@ function M.run(argv, others)
     return cli.EXIT_OK
   end
   if not args.in_process then run.self_command = self_command() end
+  -- --callgrind: instructions per operation of each side (quarry.bench.callgrind).
+  local cg
+  if args.callgrind then
+    cg = require("quarry.bench.callgrind")
+    local okv, verr = cg.available()
+    if not okv then
+      io.stderr:write("quarry bench: ", verr, "\n")
+      return cli.EXIT_FAILED
+    end
+    if args.markdown or args.chart then
+      return usage("--markdown and --chart write timed results: run them without --callgrind")
+    end
+    if not run.self_command then
+      return usage("--callgrind runs each workload in a child process: drop --in-process")
+    end
+  end
   if args.compare then
     local exe, err = native.find(args.db_bench)
     if not exe then
@@ -457,118 +473,99 @@ function M.run(argv, others)
   end
 
   local filled = { quarry = false, native = false }
-  if args.callgrind then
-    local cg = require("quarry.bench.callgrind")
-    local okv, verr = cg.available()
-    if not okv then
-      io.stderr:write("quarry bench: ", verr, "\n")
-      return cli.EXIT_FAILED
+  -- A read workload with nothing written before it: an unreported fillseq first, on each side.
+  local function ensure_data(spec)
+    if spec.needs_data and not filled.quarry then
+      run_quarry(dbbench.fillseq, "fillseq", run)
+      filled.quarry = true
     end
-    if not run.self_command then
-      return usage("--callgrind runs each workload in a child process: drop --in-process")
+    if args.compare and spec.native and spec.needs_data and not filled.native then
+      run_native(dbbench.fillseq, run)
+      filled.native = true
     end
-    local okc, cerr = pcall(function()
-      for i, name in ipairs(args.workloads) do
-        local spec = specs[i]
-        if spec.needs_data and not filled.quarry then
-          run_quarry(dbbench.fillseq, "fillseq", run)
-          filled.quarry = true
+  end
+
+  local function counted_workload(spec, name)
+    -- one operation first (what opening, closing and setting up cost), then all of them
+    local by_reads = spec.reads == true
+    local ops = by_reads and run.reads or run.num
+    local function counted(side)
+      local sums = {}
+      for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
+        -- replays its WAL into a table file, which neither counted pass should carry
+        local file = os.tmpname()
+        run.wrap = pass > 0 and cg.prefix(file) or nil
+        local saved_num, saved_reads = run.num, run.reads
+        if pass < 2 then
+          if by_reads then run.reads = 1 else run.num = 1 end
         end
-        if args.compare and spec.native and spec.needs_data and not filled.native then
-          run_native(dbbench.fillseq, run)
-          filled.native = true
+        local okr, rerr = pcall(function()
+          if side == "quarry" then return run_quarry(spec, name, run) end
+          return run_native(spec, run)
+        end)
+        run.num, run.reads, run.wrap = saved_num, saved_reads, nil
+        if not okr then
+          os.remove(file)
+          error(rerr, 0)
         end
-        -- one operation first (what opening, closing and setting up cost), then all of them
-        local by_reads = spec.reads == true
-        local ops = by_reads and run.reads or run.num
-        local function counted(side)
-          local sums = {}
-          for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
-            -- replays its WAL into a table file, which neither counted pass should carry
-            local file = os.tmpname()
-            run.wrap = pass > 0 and cg.prefix(file) or nil
-            local saved_num, saved_reads = run.num, run.reads
-            if pass < 2 then
-              if by_reads then run.reads = 1 else run.num = 1 end
-            end
-            local okr, rerr = pcall(function()
-              if side == "quarry" then return run_quarry(spec, name, run) end
-              return run_native(spec, run)
-            end)
-            run.num, run.reads, run.wrap = saved_num, saved_reads, nil
-            if not okr then
-              os.remove(file)
-              error(rerr, 0)
-            end
-            if pass > 0 then sums[pass] = cg.read(file) end
-            os.remove(file)
-          end
-          return cg.per_op(sums[2], sums[1], ops)
-        end
-        local rec = { workload = name, ops = ops }
-        rec.quarry_ir = counted("quarry")
-        if spec.fresh or spec.writes then filled.quarry = true end
-        if args.compare and spec.native then
-          rec.native_ir = counted("native")
-          if spec.fresh then filled.native = true end
-          rec.ir_ratio = rec.native_ir.total / rec.quarry_ir.total
-        end
-        report.results[#report.results + 1] = rec
-        if not args.json then
-          cg.print(out, { rec }, i == 1)
-          out:flush()
+        if pass > 0 then sums[pass] = cg.read(file) end
+        os.remove(file)
+      end
+      return cg.per_op(sums[2], sums[1], ops)
+    end
+    local rec = { workload = name, ops = ops }
+    rec.quarry_ir = counted("quarry")
+    if spec.fresh or spec.writes then filled.quarry = true end
+    if args.compare and spec.native then
+      rec.native_ir = counted("native")
+      if spec.fresh then filled.native = true end
+      rec.ir_ratio = rec.native_ir.total / rec.quarry_ir.total
+    end
+    return rec
+  end
+
+  local function timed_workload(spec, name)
+    -- Runs alternate (Lua, db_bench, Lua, db_bench, ...) so both sides see the same moments
+    -- of a shared machine; each pair gives a ratio, and the median of those is the figure:
+    -- on this 2-core VM one side alone varies by 10 % from run to run, either way.
+    local best_q, best_n
+    local ratios = {}
+    for _ = 1, args["repeat"] do
+      local q = run_quarry(spec, name, run)
+      if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
+      if args.compare and spec.native then
+        local n = run_native(spec, run)
+        if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
+        if n.ops_per_sec and n.ops_per_sec > 0 then
+          ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec
         end
       end
-    end)
-    if temporary then destroy_dir(base) end
-    if not okc then error(cerr, 0) end
-    if args.json then
-      local json = require("quarry.json")
-      setmetatable(report.notes, json.array_mt)
-      out:write(json.encode(report, { indent = true }), "\n")
     end
-    return cli.EXIT_OK
+    if spec.fresh or spec.writes then filled.quarry = true end
+    if best_n and spec.fresh then filled.native = true end
+    local rec = { workload = name, quarry = best_q, native = best_n, target = M.targets[name] }
+    if #ratios > 0 then
+      table.sort(ratios)
+      local m = #ratios
+      rec.ratio = m % 2 == 1 and ratios[(m + 1) // 2] or (ratios[m // 2] + ratios[m // 2 + 1]) / 2
+      rec.ratio_min, rec.ratio_max, rec.runs = ratios[1], ratios[m], m
+    end
+    return rec
   end
+
   local ok, err = pcall(function()
     for i, name in ipairs(args.workloads) do
       local spec = specs[i]
-      if spec.needs_data and not filled.quarry then
-        run_quarry(dbbench.fillseq, "fillseq", run)
-        filled.quarry = true
-      end
-      if args.compare and spec.native and spec.needs_data and not filled.native then
-        run_native(dbbench.fillseq, run)
-        filled.native = true
-      end
-      -- Runs alternate (Lua, db_bench, Lua, db_bench, ...) so both sides see the same moments
-      -- of a shared machine; each pair gives a ratio, and the median of those is the figure:
-      -- on this 2-core VM one side alone varies by 10 % from run to run, either way.
-      local best_q, best_n
-      local ratios = {}
-      for _ = 1, args["repeat"] do
-        local q = run_quarry(spec, name, run)
-        if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
-        if args.compare and spec.native then
-          local n = run_native(spec, run)
-          if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
-          if n.ops_per_sec and n.ops_per_sec > 0 then
-            ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec
-          end
-        end
-      end
-      if spec.fresh or spec.writes then filled.quarry = true end
-      if best_n and spec.fresh then filled.native = true end
-      local rec = { workload = name, quarry = best_q, native = best_n, target = M.targets[name] }
-      if #ratios > 0 then
-        table.sort(ratios)
-        local m = #ratios
-        rec.ratio = m % 2 == 1 and ratios[(m + 1) // 2] or (ratios[m // 2] + ratios[m // 2 + 1]) / 2
-        rec.ratio_min, rec.ratio_max, rec.runs = ratios[1], ratios[m], m
-      end
+      ensure_data(spec)
+      local rec = (cg and counted_workload or timed_workload)(spec, name)
       report.results[#report.results + 1] = rec
       if not args.json then
-        print_side(out, name, "quarry", best_q, rec)
-        if best_n then print_side(out, "", "db_bench", best_n) end
+        if cg then
+          cg.print(out, { rec }, i == 1)
+        else
+          print_side(out, name, "quarry", rec.quarry, rec)
+          if rec.native then print_side(out, "", "db_bench", rec.native) end
+        end
         out:flush()
       end
     end
@@ -581,6 +578,7 @@ function M.run(argv, others)
     setmetatable(report.notes, json.array_mt)
     out:write(json.encode(report, { indent = true }), "\n")
   end
+  if cg then return cli.EXIT_OK end
   if args.markdown then
     local f = assert(io.open(args.markdown, "wb"))
     f:write(M.markdown(report))
