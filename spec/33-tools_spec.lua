@@ -269,3 +269,25 @@ describe("durability commands", function()
     assert.are.equal(string.pack(">I8", 150), select(3, digests()))
   end)
 end)
+
+describe("the quarry script in a source tree", function()
+  -- Without LUA_PATH the script must find the Lua sources from where it lives, whatever the
+  -- current directory and the name it was run by (LUA_CPATH still names the built module).
+  for _, case in ipairs({
+    { dir = ".", cmd = "scripts/bin/quarry" },
+    { dir = "scripts", cmd = "bin/quarry" },
+    { dir = "scripts/bin", cmd = "./quarry" },
+    { dir = "/", cmd = "ROOT/scripts/bin/quarry" },
+  }) do
+    it(("runs as `lua5.4 %s` from %s"):format(case.cmd, case.dir), function()
+      local root = assert(io.popen("pwd")):read("l") -- specs run from the source root
+      local cmd = case.cmd:gsub("ROOT", root)
+      local p = assert(io.popen(("cd %s && env -u LUA_PATH -u LUA_PATH_5_4 lua5.4 %s --version 2>&1")
+        :format(q(case.dir == "." and root or case.dir == "/" and "/" or root .. "/" .. case.dir), q(cmd))))
+      local out = p:read("a")
+      local ok = p:close()
+      assert.is_true(ok, out)
+      assert.truthy(out:find("^quarry %d+%.%d+%.%d+ %(RocksDB"), out)
+    end)
+  end
+end)
