@@ -24,6 +24,18 @@ end
 
 local function has_db_bench() return has("db_bench") end
 
+-- `quarry <args> --json` (args include --compare): the decoded report, after checking that it
+-- exited 0; nil (the test marked pending) when db_bench is not installed.
+local function compare_report(args)
+  if not has_db_bench() then
+    pending("db_bench (rocksdb-tools) is not installed")
+    return nil
+  end
+  local code, out, err = run(args .. " --json")
+  assert.are.equal(0, code, err)
+  return json.decode(out, { numbers = "float" })
+end
+
 describe("quarry bench", function()
   after_each(function()
     collectgarbage()
@@ -72,13 +84,8 @@ describe("quarry bench", function()
   end)
 
   it("compares with db_bench: its figures and the ratio for each workload", function()
-    if not has_db_bench() then
-      pending("db_bench (rocksdb-tools) is not installed")
-      return
-    end
-    local code, out, err = run("bench fillseq readrandom --num 2000 --compare --json")
-    assert.are.equal(0, code, err)
-    local report = json.decode(out, { numbers = "float" })
+    local report = compare_report("bench fillseq readrandom --num 2000 --compare")
+    if not report then return end
     for _, r in ipairs(report.results) do
       assert.is_true(r.native.ops_per_sec > 0, r.workload)
       assert.is_true(r.ratio > 0, r.workload)
@@ -88,13 +95,8 @@ describe("quarry bench", function()
   end)
 
   it("runs --reads operations on a store of --num keys, on both sides", function()
-    if not has_db_bench() then
-      pending("db_bench (rocksdb-tools) is not installed")
-      return
-    end
-    local code, out, err = run("bench readrandom readseq seekrandom --num 3000 --reads 700 --compare --json")
-    assert.are.equal(0, code, err)
-    local report = json.decode(out, { numbers = "float" })
+    local report = compare_report("bench readrandom readseq seekrandom --num 3000 --reads 700 --compare")
+    if not report then return end
     assert.are.equal(700, report.options.reads)
     for _, r in ipairs(report.results) do
       assert.are.equal(700, r.quarry.ops, r.workload)
@@ -104,16 +106,11 @@ describe("quarry bench", function()
   end)
 
   it("with --repeat, reports the median of the runs' ratios and their range", function()
-    if not has_db_bench() then
-      pending("db_bench (rocksdb-tools) is not installed")
-      return
-    end
-    local dir = helpers.tmpdir("bench-md")
-    local md = dir .. "/t.md"
-    local code, out, err = run("bench fillseq --num 2000 --repeat 3 --compare --json --markdown "
+    local md = helpers.tmpdir("bench-md") .. "/t.md"
+    local report = compare_report("bench fillseq --num 2000 --repeat 3 --compare --markdown "
       .. helpers.shell_quote(md))
-    assert.are.equal(0, code, err)
-    local r = json.decode(out, { numbers = "float" }).results[1]
+    if not report then return end
+    local r = report.results[1]
     assert.are.equal(3, r.runs)
     assert.is_true(r.ratio_min <= r.ratio and r.ratio <= r.ratio_max)
     -- the best of each side is reported beside the median ratio
