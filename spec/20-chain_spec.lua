@@ -47,6 +47,34 @@ describe("quarry.chain", function()
       assert.equal(2, #codec.uv(128))
     end)
 
+    it("hex in C (quarry.tohex/fromhex) gives the Lua reference's bytes and text", function()
+      assert.are.equal(require("quarry").fromhex, codec.fromhex) -- the C one is in use
+      math.randomseed(2026)
+      for _, n in ipairs({ 0, 1, 2, 19, 20, 21, 31, 32, 33, 64, 100 }) do
+        for _ = 1, 20 do
+          local t = {}
+          for i = 1, n do t[i] = string.char(math.random(0, 255)) end
+          local raw = table.concat(t)
+          local hex = codec.lua_tohex(raw)
+          assert.are.equal(hex, codec.tohex(raw))
+          assert.are.equal(raw, codec.fromhex(hex))
+          assert.are.equal(codec.lua_fromhex(hex), codec.fromhex(hex))
+          if n >= 32 then
+            assert.are.equal(codec.lua_hex32_at(raw, 1), codec.hex32_at(raw, 1))
+            assert.are.equal(codec.lua_hex32_at(raw, n - 31), codec.hex32_at(raw, n - 31))
+          end
+        end
+      end
+      -- hash and id keys: tag 1 + bytes for lowercase even-length hex, tag 0 + the text otherwise
+      local h = string.rep("0123456789abcdef", 4)
+      assert.are.equal("\1" .. codec.lua_fromhex(h), codec.skey(h))
+      for _, text in ipairs({ "", "abc", "ABCD", "0g", "12 4", h:upper(), "z" .. h }) do
+        assert.are.equal("\0" .. text, codec.skey(text), text)
+        assert.are.equal(text, codec.string_of_skey(codec.skey(text)))
+      end
+      assert.are.equal(h, codec.string_of_skey(codec.skey(h)))
+    end)
+
     it("order-preserving integers sort like numbers and round-trip", function()
       local ns = { 0, 1, 127, 128, 200, 16383, 16384, 2097151, 2097152, 268435455, 268435456,
         1 << 40, math.maxinteger }

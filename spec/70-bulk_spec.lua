@@ -337,6 +337,45 @@ describe("bulk operations", function()
     end)
   end)
 
+  describe("quarry.tohex and quarry.fromhex", function()
+    it("convert bytes to lowercase hex and back", function()
+      local all = {}
+      for i = 0, 255 do all[#all + 1] = string.char(i) end
+      local raw = table.concat(all)
+      local hex = quarry.tohex(raw)
+      assert.are.equal(512, #hex)
+      assert.are.equal("000102", hex:sub(1, 6))
+      assert.are.equal("fdfeff", hex:sub(-6))
+      assert.are.equal(raw, quarry.fromhex(hex))
+      assert.are.equal("", quarry.tohex(""))
+      assert.are.equal("", quarry.fromhex(""))
+    end)
+
+    it("take a byte range as string.sub does", function()
+      assert.are.equal("626364", quarry.tohex("abcdef", 2, 4))
+      assert.are.equal("6566", quarry.tohex("abcdef", -2))
+      assert.are.equal("61", quarry.tohex("abcdef", 0, 1))
+      assert.are.equal("", quarry.tohex("abcdef", 5, 2))
+      assert.are.equal("656667", quarry.tohex("abcdefg", 5, 99))
+    end)
+
+    it("fromhex prepends a prefix, and gives nil for text that is not lowercase even-length hex", function()
+      assert.are.equal("\1ab", quarry.fromhex("6162", "\1"))
+      for _, bad in ipairs({ "0", "abc", "0A", "FF", "0g", "12 4", "zz" }) do
+        assert.is_nil(quarry.fromhex(bad), bad)
+      end
+    end)
+
+    it("refuse what is not a string, naming the argument", function()
+      assert.has_error(function() quarry.tohex(12) end,
+        "bad argument #1 to 'tohex' (string expected, got number)")
+      assert.has_error(function() quarry.fromhex(nil) end,
+        "bad argument #1 to 'fromhex' (string expected, got nil)")
+      assert.has_error(function() quarry.fromhex("00", 1) end,
+        "bad argument #2 to 'fromhex' (string expected, got number)")
+    end)
+  end)
+
   describe("quarry.clock", function()
     it("returns non-decreasing seconds", function()
       local a = quarry.clock()

@@ -72,6 +72,82 @@ static int l_be64(lua_State *L) {
   return 1;
 }
 
+/* quarry.tohex(s [, i [, j]]): lowercase hex of bytes i..j of s (default all; negative
+ * positions count from the end, as string.sub's). */
+static int l_tohex(lua_State *L) {
+  static const char digits[] = "0123456789abcdef";
+  size_t len, k, n;
+  const char *s;
+  lua_Integer i, j;
+  luaL_Buffer b;
+  char *out;
+  if (lua_type(L, 1) != LUA_TSTRING) /* not a number turned into its text */
+    return luaL_typeerror(L, 1, "string");
+  s = lua_tolstring(L, 1, &len);
+  i = luaL_optinteger(L, 2, 1);
+  j = luaL_optinteger(L, 3, -1);
+  if (i < 0)
+    i = (lua_Integer)len + i + 1 > 0 ? (lua_Integer)len + i + 1 : 1;
+  else if (i == 0)
+    i = 1;
+  if (j < 0)
+    j = (lua_Integer)len + j + 1;
+  else if (j > (lua_Integer)len)
+    j = (lua_Integer)len;
+  if (i > j) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  n = (size_t)(j - i + 1);
+  out = luaL_buffinitsize(L, &b, 2 * n);
+  for (k = 0; k < n; k++) {
+    unsigned char c = (unsigned char)s[(size_t)i - 1 + k];
+    out[2 * k] = digits[c >> 4];
+    out[2 * k + 1] = digits[c & 15];
+  }
+  luaL_pushresultsize(&b, 2 * n);
+  return 1;
+}
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* quarry.fromhex(h [, prefix]): prefix followed by the bytes of h, or nil when h is not lowercase
+ * hex of even length (uppercase is refused: the bytes must give back the same text). */
+static int l_fromhex(lua_State *L) {
+  size_t len, plen = 0, k;
+  const char *h, *prefix;
+  luaL_Buffer b;
+  char *out;
+  if (lua_type(L, 1) != LUA_TSTRING)
+    return luaL_typeerror(L, 1, "string");
+  h = lua_tolstring(L, 1, &len);
+  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING)
+    return luaL_typeerror(L, 2, "string");
+  prefix = luaL_optlstring(L, 2, "", &plen);
+  if (len % 2) {
+    lua_pushnil(L);
+    return 1;
+  }
+  out = luaL_buffinitsize(L, &b, plen + len / 2);
+  memcpy(out, prefix, plen);
+  for (k = 0; k < len; k += 2) {
+    int hi = hexval((unsigned char)h[k]), lo = hexval((unsigned char)h[k + 1]);
+    if (hi < 0 || lo < 0) {
+      lua_pushnil(L);
+      return 1;
+    }
+    out[plen + k / 2] = (char)(hi << 4 | lo);
+  }
+  luaL_pushresultsize(&b, plen + len / 2);
+  return 1;
+}
+
 QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_newtable(L);
   quarry_l_error_open(L);
@@ -95,6 +171,10 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_setfield(L, -2, "clock");
   lua_pushcfunction(L, l_be64);
   lua_setfield(L, -2, "be64");
+  lua_pushcfunction(L, l_tohex);
+  lua_setfield(L, -2, "tohex");
+  lua_pushcfunction(L, l_fromhex);
+  lua_setfield(L, -2, "fromhex");
 
   quarry_l_json_open(L);
   lua_setfield(L, -2, "json");

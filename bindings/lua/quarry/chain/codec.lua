@@ -159,6 +159,22 @@ local function fromhex(h)
   end
   return (h:gsub("..", FROMHEX))
 end
+-- The same in C (quarry.tohex, quarry.fromhex: one call, no intermediate strings) when the module
+-- is loaded; the Lua versions stay for a codec loaded without it, and as the reference
+-- spec/20 checks the C ones against (M.lua_tohex, M.lua_fromhex).
+M.lua_tohex, M.lua_fromhex, M.lua_hex32_at = tohex, fromhex, hex32_at
+local c_fromhex
+do
+  local ok, core = pcall(require, "quarry.core")
+  if ok and type(core) == "table" and core.tohex and core.fromhex then
+    local c_tohex = core.tohex
+    c_fromhex = core.fromhex
+    tohex = c_tohex
+    hex32_at = function(s, p) return c_tohex(s, p, p + 31) end
+    fromhex = c_fromhex
+    M.hex32_at = hex32_at
+  end
+end
 M.tohex, M.fromhex = tohex, fromhex
 
 -- Lowercase, even-length hex (the only strings stored as raw bytes; anything else is kept as text).
@@ -179,7 +195,14 @@ end
 -- hashes / txs: a hash or id string. Tag 1 + raw bytes for lowercase even-length hex, tag 0 +
 -- the exact text for anything else, so every string round-trips.
 function M.skey(s)
-  if #s > 0 and is_hex(s) then return "\1" .. fromhex(s) end
+  if #s > 0 then
+    if c_fromhex then -- nil unless lowercase even-length hex: the check and the bytes in one call
+      local k = c_fromhex(s, "\1")
+      if k then return k end
+    elseif is_hex(s) then
+      return "\1" .. fromhex(s)
+    end
+  end
   return "\0" .. s
 end
 function M.string_of_skey(k)
