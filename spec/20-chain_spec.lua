@@ -47,6 +47,17 @@ describe("quarry.chain", function()
       assert.equal(2, #codec.uv(128))
     end)
 
+    it("varints from C (quarry.uvarint) equal the Lua reference's", function()
+      assert.are_not.equal(codec.lua_uv, codec.uv) -- the C one is in use
+      math.randomseed(7)
+      local ns = { 0, 127, 128, 300, 16383, 16384, math.maxinteger, math.mininteger, -1 }
+      for _ = 1, 2000 do ns[#ns + 1] = math.random(math.mininteger, math.maxinteger) >> math.random(0, 63) end
+      for _, n in ipairs(ns) do
+        assert.are.equal(codec.lua_uv(n), codec.uv(n), n)
+        assert.are.equal(codec.lua_uv(n), require("quarry").uvarint(n), n)
+      end
+    end)
+
     it("hex in C (quarry.tohex/fromhex) gives the Lua reference's bytes and text", function()
       assert.are.equal(require("quarry").fromhex, codec.fromhex) -- the C one is in use
       math.randomseed(2026)

@@ -337,6 +337,25 @@ describe("bulk operations", function()
     end)
   end)
 
+  describe("quarry.uvarint", function()
+    it("gives the unsigned LEB128 bytes of an integer", function()
+      assert.are.equal("\0", quarry.uvarint(0))
+      assert.are.equal("\127", quarry.uvarint(127))
+      assert.are.equal("\128\1", quarry.uvarint(128))
+      assert.are.equal("\172\2", quarry.uvarint(300))
+      assert.are.equal(10, #quarry.uvarint(-1)) -- 2^64 - 1 as unsigned
+      assert.are.equal(9, #quarry.uvarint(math.maxinteger))
+      assert.are.equal("\5", quarry.uvarint(5.0))
+    end)
+
+    it("refuses what is not an integer", function()
+      assert.has_error(function() quarry.uvarint("5") end,
+        "bad argument #1 to 'uvarint' (integer expected, got string)")
+      assert.has_error(function() quarry.uvarint(0.5) end,
+        "bad argument #1 to 'uvarint' (number has no integer representation)")
+    end)
+  end)
+
   describe("quarry.tohex and quarry.fromhex", function()
     it("convert bytes to lowercase hex and back", function()
       local all = {}

@@ -148,6 +148,26 @@ static int l_fromhex(lua_State *L) {
   return 1;
 }
 
+/* quarry.uvarint(n): the unsigned LEB128 bytes of integer n (taken as unsigned 64-bit: 1 to 10
+ * bytes, 7 bits each, least significant first, high bit set on all but the last). */
+static int l_uvarint(lua_State *L) {
+  char buf[10];
+  int k = 0, isnum;
+  uint64_t u;
+  if (lua_type(L, 1) != LUA_TNUMBER)
+    return luaL_typeerror(L, 1, "integer");
+  u = (uint64_t)lua_tointegerx(L, 1, &isnum);
+  if (!isnum)
+    return luaL_argerror(L, 1, "number has no integer representation");
+  do {
+    unsigned char low = (unsigned char)(u & 0x7f);
+    u >>= 7;
+    buf[k++] = (char)(u ? (low | 0x80) : low);
+  } while (u);
+  lua_pushlstring(L, buf, (size_t)k);
+  return 1;
+}
+
 QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_newtable(L);
   quarry_l_error_open(L);
@@ -171,6 +191,8 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_setfield(L, -2, "clock");
   lua_pushcfunction(L, l_be64);
   lua_setfield(L, -2, "be64");
+  lua_pushcfunction(L, l_uvarint);
+  lua_setfield(L, -2, "uvarint");
   lua_pushcfunction(L, l_tohex);
   lua_setfield(L, -2, "tohex");
   lua_pushcfunction(L, l_fromhex);

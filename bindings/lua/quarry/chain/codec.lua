@@ -59,6 +59,17 @@ local function uv(n)
   until n == 0
   return char(table.unpack(b, 1, i))
 end
+M.lua_uv = uv -- the reference (and the fallback without the C module); spec/20 compares
+do -- the C encoder (quarry.uvarint) for the values that need more than one byte
+  local ok, core = pcall(require, "quarry.core")
+  if ok and type(core) == "table" and core.uvarint then
+    local c_uv = core.uvarint
+    uv = function(n)
+      if n >= 0 and n < 0x80 then return SMALL[n] end
+      return c_uv(n)
+    end
+  end
+end
 M.uv = uv
 
 -- Reads a varint at p; returns value, next position.
