@@ -13,8 +13,8 @@
 -- native_flags (extra db_bench flags), histogram (the engine histogram giving its latency),
 -- run(ctx) -> result }. ctx (from quarry.tools.bench): db (open), num, reads (operations of the
 -- read workloads), key_size, value_size, batch, seed, clock() -> seconds, plain
--- (single-operation API only). result: ops, bytes (key + value bytes moved, as db_bench counts them), seconds,
--- found (reads), api (what the loop calls).
+-- (single-operation API only). result: ops, bytes (key + value bytes moved, as db_bench counts
+-- them), seconds, found (reads), api (what the loop calls).
 local M = {}
 
 local pack, random = string.pack, math.random
