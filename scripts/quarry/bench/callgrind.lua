@@ -7,7 +7,7 @@
 -- machine does (docs/performance.md#where-the-time-goes), unlike times on a shared 2-core VM.
 local M = {}
 
-local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sh = require("quarry.tools.cli").shell_quote
 
 M.components = { "rocksdb", "compression", "runtime", "lua", "quarry", "db_bench", "other" }
 

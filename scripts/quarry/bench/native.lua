@@ -3,9 +3,7 @@
 -- latency percentiles (--histogram=1) and the peak resident memory of the process (GNU time).
 local M = {}
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = require("quarry.tools.cli").shell_quote
 M.sh_quote = sh_quote
 
 local function exists(cmd)

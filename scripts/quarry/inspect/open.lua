@@ -4,9 +4,7 @@ local quarry = require("quarry")
 
 local M = {}
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("quarry.tools.cli").shell_quote
 
 local function read_all(cmd)
   local p = io.popen(cmd, "r")

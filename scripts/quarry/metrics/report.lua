@@ -5,9 +5,7 @@ local quarry = require("quarry")
 
 local M = {}
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("quarry.tools.cli").shell_quote
 
 -- ---- opening ------------------------------------------------------------------------------------
 
@@ -91,16 +89,8 @@ end
 
 -- ---- rendering ------------------------------------------------------------------------------------
 
---- Human byte count: "812 B", "12.4 MiB".
-function M.bytes(n)
-  if n == nil then return "?" end
-  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
-  local i, v = 1, n
-  while v >= 1024 and i < #units do
-    v, i = v / 1024, i + 1
-  end
-  return i == 1 and ("%d B"):format(n) or ("%.1f %s"):format(v, units[i])
-end
+--- Human byte count: "812 B", "12.4 MiB" (the durability commands' own).
+M.bytes = require("quarry.durable").bytes
 
 local function seconds(s)
   if s == nil then return "?" end

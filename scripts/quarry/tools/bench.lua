@@ -6,7 +6,7 @@ local cli = require("quarry.tools.cli")
 
 local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate" }
 
-local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sh = cli.shell_quote
 
 -- The quarry command running this process (for child processes), e.g. "lua5.4 .../bin/quarry".
 local function self_command()

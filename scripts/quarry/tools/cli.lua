@@ -2,6 +2,12 @@
 -- Shared helpers for commands: usage errors (exit 2), failed checks (exit 1), quarry errors.
 local M = {}
 
+--- s quoted for a POSIX shell: one word whatever it holds (every tool that builds a command line
+--- uses this one).
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
 -- Commands in the order `quarry --help` lists them. A command whose module is missing is not listed.
 M.commands = {
   "gen", "migrate", "verify", "export", "stats", "shell", "scan", "get", "count", "cfs", "props",
