@@ -38,37 +38,39 @@ static int l_clock(lua_State *L) {
 /* quarry.be64(n [, suffix]): the 8 bytes of integer n, most significant first (taken as unsigned:
  * byte strings of n >= 0 sort as the numbers do), followed by suffix; one string built in one go,
  * for integer keys (heights, sequence numbers) without string.pack's format parsing. */
-static int l_be64(lua_State *L) {
+/* Argument idx as an integer, taken as unsigned 64-bit: a number with an integral value; a string
+ * is refused (lua_tointegerx alone would take "12"). */
+static uint64_t check_u64(lua_State *L, int idx) {
   lua_Integer n;
+  int isnum;
+  if (lua_type(L, idx) != LUA_TNUMBER)
+    luaL_typeerror(L, idx, "integer");
+  n = lua_tointegerx(L, idx, &isnum);
+  if (!isnum)
+    luaL_argerror(L, idx, "number has no integer representation");
+  return (uint64_t)n;
+}
+
+static int l_be64(lua_State *L) {
+  uint64_t u = check_u64(L, 1);
   size_t slen = 0, i;
   const char *suffix;
-  char small[64], *buf = small;
-  int isnum;
-  uint64_t u;
-  if (lua_type(L, 1) != LUA_TNUMBER) /* not lua_tointegerx alone: it would take "12" */
-    return luaL_typeerror(L, 1, "integer");
-  n = lua_tointegerx(L, 1, &isnum);
-  if (!isnum)
-    return luaL_argerror(L, 1, "number has no integer representation");
+  char small[64];
+  luaL_Buffer b;
+  char *buf;
   if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING) /* not a number turned into text */
     return luaL_typeerror(L, 2, "string");
   suffix = luaL_optlstring(L, 2, "", &slen);
-  if (slen > sizeof small - 8) {
-    luaL_Buffer b;
-    buf = luaL_buffinitsize(L, &b, 8 + slen);
-    u = (uint64_t)n;
-    for (i = 0; i < 8; i++)
-      buf[i] = (char)(u >> (56 - 8 * i));
-    memcpy(buf + 8, suffix, slen);
-    luaL_pushresultsize(&b, 8 + slen);
-    return 1;
-  }
-  u = (uint64_t)n;
+  /* the common short key on the C stack, pushed once; a long suffix through a Lua buffer */
+  buf = slen <= sizeof small - 8 ? small : luaL_buffinitsize(L, &b, 8 + slen);
   for (i = 0; i < 8; i++)
     buf[i] = (char)(u >> (56 - 8 * i));
   if (slen)
     memcpy(buf + 8, suffix, slen);
-  lua_pushlstring(L, buf, 8 + slen);
+  if (buf == small)
+    lua_pushlstring(L, buf, 8 + slen);
+  else
+    luaL_pushresultsize(&b, 8 + slen);
   return 1;
 }
 
@@ -152,13 +154,8 @@ static int l_fromhex(lua_State *L) {
  * bytes, 7 bits each, least significant first, high bit set on all but the last). */
 static int l_uvarint(lua_State *L) {
   char buf[10];
-  int k = 0, isnum;
-  uint64_t u;
-  if (lua_type(L, 1) != LUA_TNUMBER)
-    return luaL_typeerror(L, 1, "integer");
-  u = (uint64_t)lua_tointegerx(L, 1, &isnum);
-  if (!isnum)
-    return luaL_argerror(L, 1, "number has no integer representation");
+  int k = 0;
+  uint64_t u = check_u64(L, 1);
   do {
     unsigned char low = (unsigned char)(u & 0x7f);
     u >>= 7;
