@@ -69,11 +69,8 @@ end
 
 -- Peak resident memory of this process since the last reset, in KiB (VmHWM), or nil.
 local function peak_rss_kb()
-  local f = io.open("/proc/self/status", "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmHWM:%s*(%d+)"))
+  local bytes = require("quarry.chain.progress").peak_rss()
+  return bytes and bytes // 1024
 end
 
 -- Resets VmHWM to the current RSS (Linux: "5" to /proc/self/clear_refs); false when refused.
