@@ -11,7 +11,7 @@ do
   local root = here .. "/.."
   local build = os.getenv("QUARRY_BUILD_DIR") or (root .. "/build")
   package.path = root .. "/bindings/lua/?.lua;" .. root .. "/bindings/lua/?/init.lua;" .. here
-    .. "/?.lua;" .. package.path
+    .. "/?.lua;" .. here .. "/?/init.lua;" .. package.path
   package.cpath = build .. "/lua/?.so;" .. package.cpath
 end
 

@@ -268,7 +268,7 @@ describe("quarry migrate", function()
         :format(q(ch.bin), q(src), q(db), q(dir .. "/log"))))
       local pid = assert(tonumber(p:read("l")))
       p:close()
-      local progress = require("quarry.chain.progress")
+      local progress = require("quarry.cli.progress")
       local tip
       local deadline = progress.now() + 60
       repeat

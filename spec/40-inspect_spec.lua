@@ -2,9 +2,9 @@
 -- without taking the LOCK) and the quarry scan|get|count|cfs|props commands.
 local helpers = require("spec.helpers")
 local quarry = require("quarry")
-local keys = require("quarry.inspect.keys")
-local pretty = require("quarry.inspect.pretty")
-local inspect_open = require("quarry.inspect.open")
+local keys = require("quarry.cli.inspect.keys")
+local pretty = require("quarry.cli.inspect.pretty")
+local inspect_open = require("quarry.cli.inspect.open")
 local json = require("quarry.json")
 
 local pack = string.pack
@@ -48,7 +48,7 @@ local function sample_db()
   return dir
 end
 
-describe("quarry.inspect.keys", function()
+describe("quarry.cli.inspect.keys", function()
   local codec_ok, codec = pcall(require, "quarry.chain.codec")
 
   -- { typed, bytes } table-driven
@@ -125,7 +125,7 @@ describe("quarry.inspect.keys", function()
   end)
 end)
 
-describe("quarry.inspect.pretty", function()
+describe("quarry.cli.inspect.pretty", function()
   local cases = {
     { "hello", '"hello"' },
     { "", '""' },
@@ -206,7 +206,7 @@ describe("quarry.inspect.pretty", function()
   end)
 end)
 
-describe("quarry.inspect.open", function()
+describe("quarry.cli.inspect.open", function()
   after_each(function()
     collectgarbage()
     collectgarbage()

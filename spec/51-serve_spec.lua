@@ -19,7 +19,7 @@ local function chain_writer(path)
   local child = helpers.spawn_lua(([[
     local chain = require("quarry.chain")
     local blocks = {}
-    require("quarry.tools.gen").chain({ blocks = 400, seed = 11 }, function(b) blocks[#blocks + 1] = b end)
+    require("quarry.cli.commands.gen").chain({ blocks = 400, seed = 11 }, function(b) blocks[#blocks + 1] = b end)
     local store = chain.open(%q)
     local next_block = 1
     io.write("ready\n") io.stdout:flush()

@@ -1,8 +1,8 @@
--- spec/60-crashloop_spec.lua: the CI form of the crash loop (reliability/crashloop.c). A writer
+-- spec/60-crashloop_spec.lua: the CI form of the crash loop (spec/reliability/crashloop.c). A writer
 -- commits numbered atomic batches across four families and prints each acknowledged number; it
 -- is killed with SIGKILL at random moments; every reopen must find every acknowledged batch,
 -- none torn, no gap, no altered value. The long form (500 cycles) is in docs/reliability.md.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 
 local crashloop = R.crashloop

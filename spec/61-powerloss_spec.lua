@@ -1,7 +1,7 @@
 -- spec/61-powerloss_spec.lua: the crash loop under the power-loss shim
--- (reliability/shim_powerloss.c: writes under the database directory are held in memory until
+-- (spec/reliability/shim_powerloss.c: writes under the database directory are held in memory until
 -- fsync, so a SIGKILL also drops everything not synced, as a power cut drops the page cache).
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 
 -- The crash loop with the shim loaded into the writer, on a fresh database in R.dir(name).

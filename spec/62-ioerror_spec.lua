@@ -1,8 +1,8 @@
--- spec/62-ioerror_spec.lua: the CI form of the I/O-error sweep (reliability/iosweep.lua with
--- reliability/shim_fail.c): the Nth file-system call under the database directory fails with
+-- spec/62-ioerror_spec.lua: the CI form of the I/O-error sweep (spec/reliability/iosweep.lua with
+-- spec/reliability/shim_fail.c): the Nth file-system call under the database directory fails with
 -- ENOSPC or EIO, once or persistently, for a spread of N over the whole workload. Never an abort,
 -- always a quarry error IOError/NoSpace, nothing acknowledged lost after reopen.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local sweep = require("iosweep")
 

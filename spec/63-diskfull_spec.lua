@@ -1,8 +1,8 @@
 -- spec/63-diskfull_spec.lua: writers on a size-limited tmpfs until it is full
--- (reliability/diskfull.lua). Every failing call raises NoSpace/IOError; nothing acknowledged is
+-- (spec/reliability/diskfull.lua). Every failing call raises NoSpace/IOError; nothing acknowledged is
 -- lost; after space is freed (remount with a larger size) the database reopens and verifies.
 -- Needs root to mount: otherwise the case says why and is skipped.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local D = require("diskfull")
 
@@ -25,7 +25,7 @@ describe("disk full (size-limited tmpfs)", function()
       end
       local ackfile = base .. "/ack"
       local out, clean = R.run(("%s %s %s run %s %s %s"):format(R.lua_env(), R.lua,
-        "reliability/diskfull.lua", R.q(mnt .. "/db"), R.q(ackfile), sync and "sync" or "nosync"))
+        "spec/reliability/diskfull.lua", R.q(mnt .. "/db"), R.q(ackfile), sync and "sync" or "nosync"))
       local remounted = R.run("mount -o remount,size=64m " .. R.q(mnt))
       local acked, lost, how
       local vok, verr = pcall(function() acked, lost, how = D.verify(mnt .. "/db", ackfile) end)

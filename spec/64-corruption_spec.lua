@@ -1,8 +1,8 @@
 -- spec/64-corruption_spec.lua: random byte flips in SST files, the MANIFEST and the WAL tail
--- (reliability/corrupt.lua). Each damaged copy is reopened in a child process that reads every
+-- (spec/reliability/corrupt.lua). Each damaged copy is reopened in a child process that reads every
 -- key: damage is reported as Corruption (at open, by db:verify()/a checksummed scan, or by the
 -- read), and no read ever returns bytes that were never written.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local C = require("corrupt")
 
@@ -41,7 +41,7 @@ describe("corruption injection", function()
     f:write(string.char(b ~ 0xc7))
     f:close()
     local out = R.run(("%s %s %s trial %s MANIFEST-000005"):format(R.lua_env(), R.lua,
-      "reliability/corrupt.lua", R.q(dir .. "/db")))
+      "spec/reliability/corrupt.lua", R.q(dir .. "/db")))
     R.expect(not out:find("outcome=silent_loss", 1, true), out, "flushed keys silently lost")
   end)
 end)

@@ -1,7 +1,7 @@
 -- spec/65-proptest_spec.lua: the CI form of the property-based random-operation tester
--- (reliability/proptest.lua): random sequences of the Lua API against an in-memory model.
--- A failure names its seed: rerun with `lua5.4 reliability/proptest.lua DIR 1 SEED`.
-package.path = "reliability/?.lua;" .. package.path
+-- (spec/reliability/proptest.lua): random sequences of the Lua API against an in-memory model.
+-- A failure names its seed: rerun with `lua5.4 spec/reliability/proptest.lua DIR 1 SEED`.
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local P = require("proptest")
 

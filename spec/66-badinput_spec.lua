@@ -1,7 +1,7 @@
 -- spec/66-badinput_spec.lua: bad input through the Lua API: wrong types, huge keys and values,
 -- NUL bytes and non-UTF-8, use after close, closing a database with live children, errors
 -- raised inside db:write(function ...).
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local quarry = require("quarry")
 

@@ -1,15 +1,15 @@
--- spec/67-oom_spec.lua: out of memory (reliability/oomhost.c): a lua_State whose allocator fails
--- the Nth allocation of the workload (reliability/oomworkload.lua), persistently or once, for a
+-- spec/67-oom_spec.lua: out of memory (spec/reliability/oomhost.c): a lua_State whose allocator fails
+-- the Nth allocation of the workload (spec/reliability/oomworkload.lua), persistently or once, for a
 -- spread of N: no crash, every handle released when the state closes (the database reopens in the
 -- same process), acknowledged steps present and batches atomic. In the sanitize build the host
 -- runs with LeakSanitizer on, so a leak fails the case.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 
 local function oomhost(args)
   local env = R.sanitized and "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 " or ""
   local out, ok = R.run(("%s%s %s %s %s"):format(env, R.q(R.path("rel_oomhost")),
-    "reliability/oomworkload.lua", R.q(R.dir("oom") .. "/db"), args))
+    "spec/reliability/oomworkload.lua", R.q(R.dir("oom") .. "/db"), args))
   local s = R.summary(out, "oomhost: mode=")
   R.expect(s ~= nil, out, "no summary line")
   return s, ok, out

@@ -3,7 +3,7 @@
 -- (read_only / secondary); read-only and secondary readers keep reading consistent views (no
 -- batch torn across families) while the writer runs and after it is killed with SIGKILL; the
 -- database opens for writing again once the writer is gone.
-package.path = "reliability/?.lua;" .. package.path
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local quarry = require("quarry")
 

@@ -1,7 +1,7 @@
 -- spec/69-killmigrate_spec.lua: `quarry migrate` killed with SIGKILL (also during --resume),
 -- finished with --resume: `quarry verify` passes and the content digest equals an uninterrupted
--- migration's (reliability/killmigrate.lua).
-package.path = "reliability/?.lua;" .. package.path
+-- migration's (spec/reliability/killmigrate.lua).
+package.path = "spec/reliability/?.lua;" .. package.path
 local R = require("relspec")
 local K = require("killmigrate")
 

@@ -95,7 +95,7 @@ end
 -- Blocks of a generated chain, in memory (quarry gen's generator).
 function M.gen_blocks(n, seed, plain)
   local blocks = {}
-  require("quarry.tools.gen").chain({ blocks = n, seed = seed or 7, plain = plain },
+  require("quarry.cli.commands.gen").chain({ blocks = n, seed = seed or 7, plain = plain },
     function(b) blocks[#blocks + 1] = b end)
   return blocks
 end

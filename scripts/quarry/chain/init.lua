@@ -1,0 +1,654 @@
+-- quarry.chain: the chain store. A blockchain kept in six column families (blocks, hashes, txs,
+-- utxo, undo, meta) of one quarry database; validates and appends blocks atomically, answers
+-- queries, rolls back with undo records, verifies itself. Layout: quarry.chain.codec.
+local quarry = require("quarry")
+local codec = require("quarry.chain.codec")
+local J = require("quarry.chain.jsonvalue")
+
+local mtype, pack, unpack = math.type, string.pack, string.unpack
+local uv, ruv = codec.uv, codec.ruv
+local hkey, skey, ukey = codec.hkey, codec.skey, codec.ukey
+local MAXINT = math.maxinteger
+
+local M = {}
+M.FAMILIES = codec.FAMILIES
+M.FORMAT = codec.FORMAT
+M.codec = codec
+-- meta key written by `quarry prune`: undo records below this height (8-byte big-endian) are gone.
+M.UNDO_FLOOR_KEY = "undo_pruned_below"
+
+---------------------------------------------------------------------------------------------------
+-- Errors: a block the chain refuses. Fields: code = "InvalidChain", message, height, tx, input.
+---------------------------------------------------------------------------------------------------
+
+local ChainError = { __name = "quarry.chain.error" }
+ChainError.__index = ChainError
+ChainError.__tostring = function(e) return "invalid chain: " .. e.message end
+M.ChainError = ChainError
+
+function M.is_invalid(e) return getmetatable(e) == ChainError end
+
+-- Raises an InvalidChain error naming the block, and the transaction and input when known.
+local function invalid(height, tx, input, fmt, ...)
+  local where = "block " .. tostring(height)
+  if tx ~= nil then where = where .. " tx " .. tostring(tx) end
+  if input ~= nil then where = where .. " input " .. tostring(input) end
+  local msg = where .. ": " .. fmt:format(...)
+  error(setmetatable({ code = "InvalidChain", message = msg, height = height, tx = tx,
+    input = input }, ChainError), 0)
+end
+
+local show = J.show
+local OBJ, ARR = J.json.object_mt, J.json.array_mt -- fast paths of J.is_object / J.is_array
+local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+---------------------------------------------------------------------------------------------------
+-- Opening
+---------------------------------------------------------------------------------------------------
+
+-- The first key of a family (nil when empty).
+function M.first_key(cf)
+  for k in cf:pairs({ limit = 1, keys_only = true }) do return k end
+  return nil
+end
+
+local Store = {}
+Store.__index = Store
+Store.__name = "quarry.chain.store"
+M.Store = Store
+
+local META_KEYS = { format = "format", base = "base", tip = "tip", supply = "supply",
+  txs = "txs", utxos = "utxos" }
+
+-- chain.open(path [, options]) -> store
+-- options: mode ("read_write" default, "read_only", "secondary"), secondary_path, preset,
+-- create (default true), db (a table of further quarry.open options), sync (group commits are
+-- synced, default true).
+function M.open(path, options)
+  options = options or {}
+  local dbopts = {}
+  for k, v in pairs(options.db or {}) do dbopts[k] = v end
+  local mode = options.mode or "read_write"
+  dbopts.mode = mode
+  if options.preset then dbopts.preset = options.preset end
+  if options.secondary_path then dbopts.secondary_path = options.secondary_path end
+  if mode == "read_write" then
+    dbopts.column_families = M.FAMILIES
+    dbopts.create_if_missing = options.create ~= false
+  end
+  local db = quarry.open(path, dbopts)
+  local self = setmetatable({ db = db, path = path, mode = mode, cf = {},
+    sync = options.sync ~= false }, Store)
+  local ok, err = pcall(function()
+    local names = {}
+    for _, n in ipairs(db:column_families()) do names[n] = true end
+    for _, name in ipairs(M.FAMILIES) do
+      if not names[name] then
+        error(("quarry.chain: %s is not a chain store (no column family %q)"):format(path, name), 0)
+      end
+      self.cf[name] = db:cf(name)
+    end
+    self:_load()
+  end)
+  if not ok then
+    db:close()
+    error(err, 0)
+  end
+  return self
+end
+
+-- chain.open_reader(path [, options]) -> store: opens for reading only, so it works against a
+-- live writer: read_only first; when the database is locked, as a secondary (following the
+-- primary) with its own files in a scratch directory removed at close. options.secondary forces
+-- the secondary mode.
+function M.open_reader(path, options)
+  options = options or {}
+  if not options.secondary then
+    local ok, store = pcall(M.open, path, { mode = "read_only", db = options.db })
+    if ok then return store end
+    if not (quarry.is_error(store) and (store.code == "Locked" or store.code == "Busy")) then
+      error(store, 0)
+    end
+  end
+  local scratch = os.tmpname()
+  os.remove(scratch)
+  local store = M.open(path, { mode = "secondary", secondary_path = scratch, db = options.db })
+  store.scratch = scratch
+  return store
+end
+
+function Store:_load()
+  local meta = self.cf.meta
+  local fmt = meta:get("format")
+  if fmt == nil then
+    local k = M.first_key(self.cf.blocks)
+    if k ~= nil then error("quarry.chain: " .. self.path .. ": blocks without a format record", 0) end
+    self.tip_height, self.tip_hash, self.base = nil, nil, nil
+    self.total_supply, self.ntxs, self.nutxos = 0, 0, 0
+    return
+  end
+  if fmt ~= codec.FORMAT then
+    error(("quarry.chain: %s has format %q; this version reads %q"):format(self.path, fmt,
+      codec.FORMAT), 0)
+  end
+  local tip = meta:get("tip")
+  if tip then
+    self.tip_height = unpack(">I8", tip)
+    self.base = ruv(meta:get("base") or "\0", 1)
+    local v = self.cf.blocks:get(hkey(self.tip_height))
+    if not v then error(("quarry.chain: %s: the tip block %d is missing"):format(self.path, self.tip_height), 0) end
+    self.tip_hash = codec.block_hash(v)
+  end
+  self.total_supply = ruv(meta:get("supply") or "\0", 1)
+  self.ntxs = ruv(meta:get("txs") or "\0", 1)
+  self.nutxos = ruv(meta:get("utxos") or "\0", 1)
+end
+
+-- Secondary mode: follow the primary's newer writes.
+function Store:catch_up()
+  self.db:catch_up()
+  self:_load()
+end
+
+function Store:close()
+  if self.db then
+    self.db:close()
+    self.db = nil
+  end
+  if self.scratch then
+    os.execute("rm -rf '" .. self.scratch:gsub("'", "'\\''") .. "'")
+    self.scratch = nil
+  end
+end
+Store.__close = Store.close
+Store.__gc = Store.close
+
+function Store:_writable()
+  if not self.db then error("quarry.chain: the store is closed", 3) end
+  if self.mode ~= "read_write" then error("quarry.chain: the store is open " .. self.mode, 3) end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Groups: validated blocks held in an in-memory overlay and committed as one batch
+---------------------------------------------------------------------------------------------------
+
+local Group = {}
+Group.__index = Group
+Group.__name = "quarry.chain.group"
+M.Group = Group
+
+-- store:group() -> group: an empty group over the store's current state.
+function Store:group()
+  self:_writable()
+  return setmetatable({
+    store = self, batch = self.db:batch(),
+    tip = self.tip_height, tip_hash = self.tip_hash, base = self.base,
+    supply = self.total_supply, ntxs = self.ntxs, nutxos = self.nutxos,
+    txs = {},      -- tx id -> { height, tx index, outputs } for transactions of this group
+    hashes = {},   -- hash key -> height for blocks of this group
+    created = {},  -- utxo key -> amount (created in the group) or false (then spent in the group)
+    spent_db = {}, -- utxo key -> true: committed outputs spent by this group
+    spent_by = {}, -- utxo key -> the ref of the input that spent it in the group (messages)
+    n = 0, bytes = 0, failed = false, first_height = nil,
+  }, Group)
+end
+
+-- group:add(block) -> height. Validates the block against the chain and the group, and adds it.
+-- Raises an InvalidChain error naming the block (and tx and input); the group is then unusable:
+-- discard it (nothing of it has been written).
+function Group:add(block)
+  if self.failed then error("quarry.chain: a block of this group was refused: discard the group", 2) end
+  if self.done then error("quarry.chain: the group is already committed", 2) end
+  self.failed = true -- until the block is fully added
+  local store = self.store
+  local expect = self.tip and self.tip + 1 or 0
+  if not J.is_object(block) then
+    invalid(expect, nil, nil, "a block must be a JSON object, got %s", show(block))
+  end
+  local h = block.index
+  if mtype(h) ~= "integer" or h < 0 then
+    invalid(expect, nil, nil, "index must be a non-negative integer, got %s", show(h))
+  end
+  local first = self.tip == nil
+  if not first then
+    if h <= self.tip then
+      invalid(h, nil, nil, "duplicate height: the chain already holds heights up to %d", self.tip)
+    elseif h > self.tip + 1 then
+      invalid(h, nil, nil, "gap: expected height %d after %d", self.tip + 1, self.tip)
+    end
+  end
+  local hash = block.hash
+  if type(hash) ~= "string" then invalid(h, nil, nil, "hash must be a string, got %s", show(hash)) end
+  if not first then
+    local prev = block.previous_hash
+    if prev ~= self.tip_hash then
+      invalid(h, nil, nil, "broken link: previous_hash %s is not the hash %s of block %d",
+        show(prev), self.tip_hash, h - 1)
+    end
+  end
+  local hk = skey(hash)
+  local other = self.hashes[hk]
+  if not other then
+    local v = store.cf.hashes:get(hk)
+    if v then other = codec.parse_hashes_value(v) end
+  end
+  if other then invalid(h, nil, nil, "duplicate block hash %s (already block %d)", hash, other) end
+
+  local txs = block.transactions
+  if txs == nil then
+    txs = EMPTY
+  elseif not J.is_array(txs) then
+    invalid(h, nil, nil, "transactions must be an array, got %s", show(txs))
+  end
+
+  local created, spent_db, spent_by = self.created, self.spent_db, self.spent_by
+  local txloc = self.txs
+  local txs_cf, utxo_cf = store.cf.txs, store.cf.utxo
+  local parse_txs_value = codec.parse_txs_value
+  local infos, spent, nspent = {}, {}, 0
+  local supply, nutxos = self.supply, self.nutxos
+  local ntx = #txs
+  for t = 1, ntx do
+    local tx = txs[t]
+    if getmetatable(tx) ~= OBJ and not J.is_object(tx) then
+      invalid(h, nil, nil, "transaction %d is not an object: %s", t - 1, show(tx))
+    end
+    local id = tx.id
+    if type(id) ~= "string" then
+      invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
+    end
+    local idk = skey(id)
+    local dup = txloc[id]
+    if not dup then
+      local v = txs_cf:get(idk)
+      if v then dup = { parse_txs_value(v) } end
+    end
+    if dup then invalid(h, id, nil, "duplicate transaction id (already in block %d)", dup[1]) end
+    local ins, outs = tx.inputs, tx.outputs
+    if ins == nil then
+      ins = EMPTY
+    elseif getmetatable(ins) ~= ARR and not J.is_array(ins) then
+      invalid(h, id, nil, "inputs must be an array, got %s", show(ins))
+    end
+    if outs == nil then
+      outs = EMPTY
+    elseif getmetatable(outs) ~= ARR and not J.is_array(outs) then
+      invalid(h, id, nil, "outputs must be an array, got %s", show(outs))
+    end
+    local nin, nout = #ins, #outs
+    local refs, sum_in = {}, 0
+    for i = 1, nin do
+      local inp = ins[i]
+      if getmetatable(inp) ~= OBJ and not J.is_object(inp) then invalid(h, id, i - 1, "an input must be an object, got %s", show(inp)) end
+      local rid, n = inp.tx_id, inp.output_index
+      if type(rid) ~= "string" then invalid(h, id, i - 1, "tx_id must be a string, got %s", show(rid)) end
+      if mtype(n) ~= "integer" or n < 0 then
+        invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
+      end
+      local loc = txloc[rid]
+      if not loc then
+        local v = txs_cf:get(skey(rid))
+        if not v then
+          invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
+        end
+        loc = { parse_txs_value(v) }
+      end
+      if n >= loc[3] then
+        invalid(h, id, i - 1, "spend of a missing output %s:%d (the transaction has %d outputs)",
+          rid, n, loc[3])
+      end
+      local pk = ukey(loc[1], loc[2], n)
+      local amount = created[pk]
+      if amount == false or spent_db[pk] then
+        local by = spent_by[pk] -- the ref of the earlier spend: {.., .., .., .., tx id, height}
+        invalid(h, id, i - 1, "double spend of %s:%d (already spent by tx %s in block %d)", rid, n,
+          by[5], by[6])
+      elseif amount then
+        created[pk] = false
+      else
+        local v = utxo_cf:get(pk)
+        if not v then invalid(h, id, i - 1, "double spend of %s:%d (already spent)", rid, n) end
+        amount = codec.parse_utxo_value(v)
+        spent_db[pk] = true
+      end
+      local ref = { loc[1], loc[2], n, amount, id, h }
+      spent_by[pk] = ref
+      if amount > MAXINT - sum_in then invalid(h, id, nil, "the inputs' sum overflows 64 bits") end
+      sum_in = sum_in + amount
+      refs[i] = ref
+      nspent = nspent + 1
+      spent[nspent] = ref
+    end
+    local sum_out = 0
+    for o = 1, nout do
+      local out = outs[o]
+      if getmetatable(out) ~= OBJ and not J.is_object(out) then invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out)) end
+      local a = out.amount
+      if mtype(a) ~= "integer" or a < 0 then
+        invalid(h, id, nil, "output %d: amount must be an integer in 0..2^63-1, got %s", o - 1, show(a))
+      end
+      if a > MAXINT - sum_out then invalid(h, id, nil, "the outputs' sum overflows 64 bits") end
+      sum_out = sum_out + a
+    end
+    if sum_out > sum_in and not (t == 1 and nin == 0) then -- the coinbase creates money
+      invalid(h, id, nil, "outputs (%d) exceed inputs (%d)", sum_out, sum_in)
+    end
+    supply = supply - sum_in
+    if sum_out > MAXINT - supply then invalid(h, id, nil, "the total supply overflows 64 bits") end
+    supply = supply + sum_out
+    nutxos = nutxos + nout - nin
+    txloc[id] = { h, t - 1, nout }
+    for o = 1, nout do created[ukey(h, t - 1, o - 1)] = outs[o].amount end
+    infos[t] = { id = id, idk = idk, refs = refs, nout = nout }
+  end
+
+  -- Encode and stage.
+  local value = codec.encode_block(block, { height = h, first = first, hash = hash, txs = infos })
+  local b, cf = self.batch, store.cf
+  local key = hkey(h)
+  b:put(cf.blocks, key, value)
+  b:put(cf.hashes, hk, codec.hashes_value(h, codec.fnv(value)))
+  for t = 1, ntx do
+    local info = infos[t]
+    b:put(cf.txs, info.idk, codec.txs_value(h, t - 1, info.nout))
+  end
+  local undo = codec.encode_undo(h, spent)
+  b:put(cf.undo, key, undo)
+  self.hashes[hk] = h
+  if first then self.base = h end
+  self.first_height = self.first_height or h
+  self.tip, self.tip_hash = h, hash
+  self.supply, self.nutxos, self.ntxs = supply, nutxos, self.ntxs + ntx
+  self.n = self.n + 1
+  self.bytes = self.bytes + #value + #undo + 48 * (ntx + 1)
+  self.failed = false
+  return h
+end
+
+-- group:commit([meta]) -> tip height: writes the group (blocks, indexes, UTXO changes, undo
+-- records, tip, supply, counters, and the extra meta entries given: key -> string, or false to
+-- delete) in one atomic batch.
+function Group:commit(extra)
+  if self.failed then error("quarry.chain: a block of this group was refused: discard the group", 2) end
+  if self.done then error("quarry.chain: the group is already committed", 2) end
+  local store = self.store
+  local b, cf = self.batch, store.cf
+  for pk, a in pairs(self.created) do
+    if a then b:put(cf.utxo, pk, uv(a)) end
+  end
+  for pk in pairs(self.spent_db) do b:delete(cf.utxo, pk) end
+  local meta = cf.meta
+  if self.n > 0 then
+    if store.tip_height == nil then
+      b:put(meta, "format", codec.FORMAT)
+      b:put(meta, "base", uv(self.base))
+    end
+    b:put(meta, "tip", pack(">I8", self.tip))
+    b:put(meta, "supply", uv(self.supply))
+    b:put(meta, "txs", uv(self.ntxs))
+    b:put(meta, "utxos", uv(self.nutxos))
+  end
+  for k, v in pairs(extra or {}) do
+    if META_KEYS[k] then error("quarry.chain: meta key " .. k .. " is reserved", 2) end
+    if v == false then b:delete(meta, k) else b:put(meta, k, v) end
+  end
+  store.db:write(b, { sync = store.sync })
+  self.done = true
+  b:close()
+  store.tip_height, store.tip_hash, store.base = self.tip, self.tip_hash, self.base
+  store.total_supply, store.ntxs, store.nutxos = self.supply, self.ntxs, self.nutxos
+  return self.tip
+end
+
+-- group:discard(): drops the group; nothing of it is written.
+function Group:discard()
+  self.done = true
+  if self.batch then self.batch:close() end
+end
+
+function Group:count() return self.n end
+function Group:size() return self.bytes end
+
+-- store:append(block) -> height: validates and writes one block in one atomic batch.
+function Store:append(block)
+  local g = self:group()
+  local ok, err = pcall(g.add, g, block)
+  if not ok then
+    g:discard()
+    error(err, 0)
+  end
+  return g:commit()
+end
+
+---------------------------------------------------------------------------------------------------
+-- Meta
+---------------------------------------------------------------------------------------------------
+
+function Store:meta(key) return self.cf.meta:get(key) end
+function Store:set_meta(key, value)
+  self:_writable()
+  if META_KEYS[key] then error("quarry.chain: meta key " .. key .. " is reserved", 2) end
+  if value == nil then self.cf.meta:delete(key) else self.cf.meta:put(key, value) end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Reading
+---------------------------------------------------------------------------------------------------
+
+-- A resolver (h, t) -> id of transaction t of block h, with a cache of recent block values.
+function Store:_resolver(cache_size)
+  local cache, n, limit = {}, 0, cache_size or 4096
+  local blocks = self.cf.blocks
+  local function value_at(h)
+    local v = cache[h]
+    if v then return v end
+    v = blocks:get(hkey(h))
+    if not v then codec.corrupt("reference to missing block " .. h) end
+    n = n + 1
+    if n > limit then cache, n = {}, 1 end
+    cache[h] = v
+    return v
+  end
+  local function resolve(h, t) return codec.block_txid(value_at(h), t) end
+  local function remember(h, v)
+    n = n + 1
+    if n > limit then cache, n = {}, 1 end
+    cache[h] = v
+  end
+  return resolve, remember
+end
+
+-- store:block(height) -> block (JSON object, exactly as appended) or nil.
+function Store:block(height)
+  if mtype(height) ~= "integer" then error("quarry.chain: block(height): integer expected", 2) end
+  local v = self.cf.blocks:get(hkey(height))
+  if not v then return nil end
+  local prev
+  if height ~= self.base then
+    local pv = self.cf.blocks:get(hkey(height - 1))
+    if not pv then codec.corrupt("block " .. (height - 1) .. " missing") end
+    prev = codec.block_hash(pv)
+  end
+  local resolve = self:_resolver(64)
+  return (codec.decode_block(v, height, prev, resolve, true))
+end
+
+-- store:height_of(hash) -> height or nil
+function Store:height_of(hash)
+  local v = self.cf.hashes:get(skey(hash))
+  if not v then return nil end
+  return (codec.parse_hashes_value(v))
+end
+
+-- store:block_by_hash(hash) -> block, height (or nil)
+function Store:block_by_hash(hash)
+  local h = self:height_of(hash)
+  if not h then return nil end
+  return self:block(h), h
+end
+
+-- store:tx(id) -> transaction, height, index in block (0-based) (or nil)
+function Store:tx(id)
+  local v = self.cf.txs:get(skey(id))
+  if not v then return nil end
+  local h, t = codec.parse_txs_value(v)
+  local block = self:block(h)
+  if not block then codec.corrupt("txs index points at missing block " .. h) end
+  return block.transactions[t + 1], h, t
+end
+
+-- store:utxo(tx_id, n) -> output (JSON object), amount, height (or nil when spent or missing)
+function Store:utxo(tx_id, n)
+  local v = self.cf.txs:get(skey(tx_id))
+  if not v then return nil end
+  local h, t, nout = codec.parse_txs_value(v)
+  if mtype(n) ~= "integer" or n < 0 or n >= nout then return nil end
+  local a = self.cf.utxo:get(ukey(h, t, n))
+  if not a then return nil end
+  local block = self:block(h)
+  return block.transactions[t + 1].outputs[n + 1], codec.parse_utxo_value(a), h
+end
+
+-- store:undo_floor() -> the lowest height whose undo record is kept after `quarry prune`
+-- (meta undo_pruned_below), or nil when nothing was pruned
+function Store:undo_floor()
+  local v = self.cf.meta:get(M.UNDO_FLOOR_KEY)
+  if v and #v == 8 then return (unpack(">I8", v)) end
+  return nil
+end
+
+-- store:supply() -> sum of the unspent amounts
+function Store:supply() return self.total_supply end
+
+-- store:tip() -> height, hash (nil when the chain is empty)
+function Store:tip() return self.tip_height, self.tip_hash end
+
+-- store:stats() -> { base, tip, tip_hash, blocks, txs, utxos, supply }
+function Store:stats()
+  return {
+    base = self.base, tip = self.tip_height, tip_hash = self.tip_hash,
+    blocks = self.tip_height and (self.tip_height - self.base + 1) or 0,
+    txs = self.ntxs, utxos = self.nutxos, supply = self.total_supply,
+  }
+end
+
+-- store:blocks([from [, to]]) -> iterator of height, block, skeleton, value in chain order
+-- (to inclusive). options.json = false skips building the JSON (the skeleton only).
+function Store:blocks(from, to, options)
+  local want_json = not (options and options.json == false)
+  from = from or self.base
+  local blocks = self.cf.blocks
+  if from == nil then return function() return nil end end
+  local prev
+  if from ~= self.base then
+    local pv = blocks:get(hkey(from - 1))
+    if pv then prev = codec.block_hash(pv) end
+  end
+  local resolve, remember = self:_resolver(options and options.cache or 8192)
+  local iopts = { from = hkey(from) }
+  if to then iopts.to = hkey(to + 1) end
+  local it = blocks:iterator(iopts)
+  it:seek(hkey(from))
+  local expect = from
+  return function()
+    if not it:valid() then
+      it:close()
+      return nil
+    end
+    local k, v = it:key(), it:value()
+    local h = codec.height_of(k)
+    if h ~= expect then
+      it:close()
+      codec.corrupt(("block %d missing (next is %d)"):format(expect, h))
+    end
+    local block, skel = codec.decode_block(v, h, prev, resolve, want_json)
+    remember(h, v)
+    prev = skel.hash
+    expect = h + 1
+    it:next()
+    return h, block, skel, v
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Rollback
+---------------------------------------------------------------------------------------------------
+
+-- store:rollback(height) -> number of blocks removed. Removes every block above height, newest
+-- first, one atomic batch per block, restoring the spent outputs from the undo records.
+function Store:rollback(height)
+  self:_writable()
+  if mtype(height) ~= "integer" then error("quarry.chain: rollback(height): integer expected", 2) end
+  local floor = self:undo_floor()
+  if floor and self.tip_height and self.tip_height > height and height + 1 < floor then
+    error(("quarry.chain: cannot roll back to height %d: the undo records below %d were pruned " ..
+      "(quarry prune)"):format(height, floor), 2)
+  end
+  local removed = 0
+  local cf = self.cf
+  while self.tip_height and self.tip_height > height do
+    local h = self.tip_height
+    local key = hkey(h)
+    local v = cf.blocks:get(key)
+    local u = cf.undo:get(key)
+    if not v or not u then codec.corrupt(("block or undo record %d missing"):format(h)) end
+    local _, skel = codec.decode_block(v, h, self.tip_hash --[[unused]], nil, false)
+    local spent = codec.decode_undo(u, h)
+    local b <close> = self.db:batch()
+    b:delete(cf.blocks, key)
+    b:delete(cf.undo, key)
+    b:delete(cf.hashes, skey(skel.hash))
+    local supply, nutxos = self.total_supply, self.nutxos
+    local local_spent = {}
+    for _, s in ipairs(spent) do
+      if s[1] == h then local_spent[ukey(s[1], s[2], s[3])] = true end
+    end
+    for t, tx in ipairs(skel.txs) do
+      b:delete(cf.txs, skey(tx.id))
+      for n = 1, tx.nout do
+        local pk = ukey(h, t - 1, n - 1)
+        if not local_spent[pk] then
+          b:delete(cf.utxo, pk)
+          supply = supply - tx.amounts[n]
+          nutxos = nutxos - 1
+        end
+      end
+    end
+    for _, s in ipairs(spent) do
+      if s[1] ~= h then
+        b:put(cf.utxo, ukey(s[1], s[2], s[3]), uv(s[4]))
+        supply = supply + s[4]
+        nutxos = nutxos + 1
+      end
+    end
+    local ntxs = self.ntxs - #skel.txs
+    local tip, tip_hash = h - 1, nil
+    if h == self.base then
+      tip = nil
+      for _, k in ipairs({ "tip", "base", "format" }) do b:delete(cf.meta, k) end
+    else
+      tip_hash = codec.block_hash(cf.blocks:get(hkey(h - 1)))
+      b:put(cf.meta, "tip", pack(">I8", tip))
+    end
+    for k, x in pairs({ supply = supply, txs = ntxs, utxos = nutxos }) do
+      if tip == nil then b:delete(cf.meta, k) else b:put(cf.meta, k, uv(x)) end
+    end
+    self.db:write(b, { sync = self.sync })
+    self.tip_height, self.tip_hash, self.total_supply, self.nutxos, self.ntxs = tip, tip_hash, supply, nutxos, ntxs
+    if tip == nil then self.base = nil end
+    removed = removed + 1
+  end
+  return removed
+end
+
+---------------------------------------------------------------------------------------------------
+-- Digest and verification
+---------------------------------------------------------------------------------------------------
+
+-- store:digest() -> hex digest of every family, { family = hex, ... }
+function Store:digest() return require("quarry.chain.digest").store(self) end
+
+-- store:verify([options]) -> report (see quarry.chain.verify)
+function Store:verify(options) return require("quarry.chain.verify").run(self, options) end
+
+return M

@@ -1,0 +1,141 @@
+-- quarry bench: benchmarks, one workload per subcommand (a script, not a test). Each entry of
+-- M.workloads is { summary, options = function(cmd) (adds its options), run = function(args) ->
+-- exit status }; add new workloads to the table. Anything else (`quarry bench fillseq readrandom
+-- --compare ...`) goes to quarry.cli.bench.suite, the db_bench workloads side by side with db_bench.
+local cli = require("quarry.cli")
+
+local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate" }
+
+local sh = cli.shell_quote
+
+-- The quarry command running this process (for child processes), e.g. "lua5.4 .../bin/quarry".
+local function self_command()
+  local interp, script = arg and arg[-1], arg and arg[0]
+  if interp and script then return sh(interp) .. " " .. sh(script) end
+  return "quarry"
+end
+
+M.workloads = {}
+M.order = {}
+
+local function workload(name, w)
+  M.workloads[name] = w
+  M.order[#M.order + 1] = name
+end
+M.workload = workload
+
+---------------------------------------------------------------------------------------------------
+-- migrate: gen -> time the parse alone -> migrate (load, flush, compaction) -> figures
+---------------------------------------------------------------------------------------------------
+
+workload("migrate", {
+  summary = "generate a chain, time parsing it alone, then migrating it (MB/s, blocks/s, peak RSS, disk ratio)",
+  options = function(c)
+    c:option("--blocks", "Blocks of the generated chain", "200000"):convert(math.tointeger)
+    c:option("--seed", "Seed of the generator", "42"):convert(math.tointeger)
+    c:option("--dir", "Work directory (default: a fresh one under /tmp, removed after)")
+    c:option("--source", "Use this dump instead of generating one")
+    c:flag("--lz4", "Generate an LZ4-compressed dump (.json.lz4)")
+    c:option("--preset", "Tuning preset of the store")
+    c:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
+    c:flag("--keep", "Keep the work directory")
+    c:option("--report", "text or json", "text"):choices({ "text", "json" })
+  end,
+  run = function(args)
+    local progress = require("quarry.cli.progress")
+    local migrate = require("quarry.chain.migrate")
+    local dir = args.dir
+    local made = false
+    if not dir then
+      dir = os.tmpname()
+      os.remove(dir)
+      made = true
+    end
+    assert(os.execute("mkdir -p " .. sh(dir)))
+    local src = args.source
+    local t_gen
+    if not src then
+      src = dir .. (args.lz4 and "/chain.json.lz4" or "/chain.json")
+      local t = progress.now()
+      -- in a child process, so that the generator's memory is not in this process's peak RSS
+      local ok = os.execute(("%s gen --blocks %d --seed %d --out %s"):format(self_command(),
+        args.blocks, args.seed, sh(src)))
+      if not ok then error("quarry gen failed", 0) end
+      t_gen = progress.now() - t
+    end
+    local db = dir .. "/db"
+    os.execute("rm -rf " .. sh(db))
+
+    -- 1. Parse only: stream every block through the same reader, nothing else.
+    local t0, c0 = progress.now(), os.clock()
+    local r = migrate.open_source(src)
+    local nblocks = 0
+    for _ in r:each() do nblocks = nblocks + 1 end
+    local parse_bytes = r:offset()
+    r:close()
+    local t_parse, c_parse = progress.now() - t0, os.clock() - c0
+    collectgarbage()
+    collectgarbage()
+
+    -- 2. Migrate: validation, encoding, group commits; then flush and compaction.
+    local c1 = os.clock()
+    local heap = 0 -- the largest Lua heap seen (KiB), sampled as the migration goes
+    local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group,
+      on_progress = function() heap = math.max(heap, collectgarbage("count")) end })
+    local c_migrate = os.clock() - c1
+    local rss = progress.peak_rss()
+    local res = {
+      source = src, source_size = rep.source_size, json_bytes = rep.json_bytes,
+      blocks = rep.blocks, txs = rep.txs, utxos = rep.utxos,
+      gen_seconds = t_gen,
+      parse_seconds = t_parse, parse_cpu_seconds = c_parse,
+      parse_mb_s = rep.json_bytes / t_parse / 1e6, parse_blocks_s = nblocks / t_parse,
+      load_seconds = rep.load_seconds, migrate_seconds = rep.elapsed, migrate_cpu_seconds = c_migrate,
+      migrate_mb_s = rep.json_bytes / rep.elapsed / 1e6, migrate_blocks_s = rep.blocks / rep.elapsed,
+      load_mb_s = rep.json_bytes / rep.load_seconds / 1e6, load_blocks_s = rep.blocks / rep.load_seconds,
+      peak_rss = rss, peak_lua_heap = math.floor(heap * 1024), db_size = rep.db_size, ratio = rep.ratio, ratio_to_file = rep.ratio_to_file,
+      parse_bytes = parse_bytes,
+    }
+    if args.report == "json" then
+      print(require("quarry.json").encode(res))
+    else
+      local B = progress.bytes
+      print(("quarry bench migrate: %d blocks, %d transactions, %s of JSON (%s on disk: %s)")
+        :format(res.blocks, res.txs, B(res.json_bytes), B(res.source_size), src))
+      if t_gen then print(("  gen            %8.2f s"):format(t_gen)) end
+      print(("  parse only     %8.2f s  %7.1f MB/s  %8.0f blocks/s  (cpu %.2f s)"):format(
+        t_parse, res.parse_mb_s, res.parse_blocks_s, c_parse))
+      print(("  migrate        %8.2f s  %7.1f MB/s  %8.0f blocks/s  (cpu %.2f s; load %.2f s, then flush + compaction)")
+        :format(rep.elapsed, res.migrate_mb_s, res.migrate_blocks_s, c_migrate, rep.load_seconds))
+      print(("  migrate/parse  %8.1f x"):format(rep.elapsed / t_parse))
+      print(("  peak RSS       %s (VmHWM of this process: parse + migrate; Lua heap at most %s)")
+        :format(B(rss), B(res.peak_lua_heap)))
+      print(("  database       %s on disk: %.3f of the JSON, %.3f of the source file"):format(
+        B(rep.db_size), rep.ratio, rep.ratio_to_file))
+    end
+    if made and not args.keep then
+      os.execute("rm -rf " .. sh(dir))
+    elseif args.report ~= "json" then
+      print("  kept           " .. dir)
+    end
+    return cli.EXIT_OK
+  end,
+})
+
+function M.run(argv)
+  if not M.workloads[argv[1]] then -- the db_bench suite (its --help lists the workloads here too)
+    return require("quarry.cli.bench.suite").run(argv, M.order)
+  end
+  local p = cli.parser("bench", M.summary)
+  p:command_target("workload")
+  for _, name in ipairs(M.order) do
+    local w = M.workloads[name]
+    local c = p:command(name, w.summary)
+    w.options(c)
+  end
+  local args, status = cli.parse(p, argv)
+  if not args then return status end
+  return M.workloads[args.workload].run(args)
+end
+
+return M

@@ -1,0 +1,186 @@
+-- quarry gen: writes a deterministic, valid synthetic chain as a JSON dump (links, coinbases,
+-- spends of earlier outputs, fees), for the main job, the tests and the benchmarks.
+local cli = require("quarry.cli")
+
+local M = { summary = "write a deterministic, valid synthetic chain as a JSON dump" }
+
+-- splitmix64: a small deterministic generator (the same stream on every platform and Lua build).
+local function rng(seed)
+  local state = seed
+  local function next64()
+    state = state + 0x9E3779B97F4A7C15
+    local z = state
+    z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ~ (z >> 27)) * 0x94D049BB133111EB
+    return z ~ (z >> 31)
+  end
+  local function below(n) return (next64() >> 1) % n end -- 0 .. n-1
+  local fmt = string.format
+  local function hex(bytes)
+    local parts = {}
+    for i = 1, bytes // 8 do parts[i] = fmt("%016x", next64()) end
+    local rest = bytes % 8
+    if rest > 0 then parts[#parts + 1] = fmt("%016x", next64()):sub(1, rest * 2) end
+    return table.concat(parts)
+  end
+  return next64, below, hex
+end
+M.rng = rng
+
+-- gen.chain(options, emit): generates options.blocks blocks, calling emit(block) for each.
+-- options: blocks, seed, plain (no fields beyond the reference format), max_txs (most regular
+-- transactions per block besides the coinbase, default 8).
+function M.chain(options, emit)
+  local json = require("quarry.json")
+  local OBJ, ARR = json.object_mt, json.array_mt
+  local setmetatable = setmetatable
+  local _, below, hex = rng(options.seed or 42)
+  local plain = options.plain
+  local max_txs = options.max_txs or 8 -- regular transactions per block: 0 .. max_txs
+  local HALVING, REWARD = 210000, 5000000000
+  local BIG = 1 << 53
+
+  local miners = {}
+  for i = 1, 64 do miners[i] = hex(20) end
+  -- Unspent outputs the generator may spend: { tx_id, n, amount } (recent ones at the end).
+  local pool, npool = {}, 0
+  local prev = string.rep("0", 64)
+  local ntxs = 0
+  local ts = 1700000000
+
+  local function take()
+    local i
+    if npool > 256 and below(4) == 0 then
+      i = 1 + below(npool)
+    else
+      local span = math.min(npool, 256)
+      i = npool - below(span)
+    end
+    local u = pool[i]
+    pool[i] = pool[npool]
+    pool[npool] = nil
+    npool = npool - 1
+    return u
+  end
+
+  local function output(address, amount)
+    if not plain and below(100) == 0 then
+      return setmetatable({ "address", "amount", "script", address = address, amount = amount,
+        script = "76a914" .. address .. "88ac" }, OBJ)
+    end
+    return setmetatable({ "address", "amount", address = address, amount = amount }, OBJ)
+  end
+
+  for h = 0, options.blocks - 1 do
+    ts = ts + 540 + below(121)
+    local txs = setmetatable({}, ARR)
+    local fees = 0
+    local ntx = below(max_txs + 1)
+    for t = 1, ntx do
+      if npool == 0 then break end
+      local id = hex(32)
+      local ins = setmetatable({}, ARR)
+      local sum = 0
+      for i = 1, math.min(1 + below(3), npool) do
+        local u = take()
+        sum = sum + u[3]
+        if not plain and below(200) == 0 then
+          ins[i] = setmetatable({ "tx_id", "output_index", "sequence", tx_id = u[1],
+            output_index = u[2], sequence = 4294967295 }, OBJ)
+        else
+          ins[i] = setmetatable({ "tx_id", "output_index", tx_id = u[1], output_index = u[2] }, OBJ)
+        end
+      end
+      local fee = math.min(sum, below(20001))
+      fees = fees + fee
+      local left = sum - fee
+      local nout = 1 + below(3)
+      local outs = setmetatable({}, ARR)
+      for n = 1, nout do
+        local a = left
+        if n < nout and left > 0 then a = below(left + 1) end
+        left = left - a
+        outs[n] = output(hex(20), a)
+        npool = npool + 1
+        pool[npool] = { id, n - 1, a }
+      end
+      local tx
+      if not plain and below(50) == 0 then
+        tx = setmetatable({ "id", "inputs", "outputs", "memo", id = id, inputs = ins, outputs = outs,
+          memo = ("payment %d/%d"):format(h, t) }, OBJ)
+      else
+        tx = setmetatable({ "id", "inputs", "outputs", id = id, inputs = ins, outputs = outs }, OBJ)
+      end
+      txs[t + 1] = tx
+    end
+    -- The coinbase comes first: the reward (halving every 210,000 blocks), the fees, and now and
+    -- then an amount above 2^53 (exact 64-bit integers all the way).
+    local reward = REWARD >> (h // HALVING)
+    if h % 500 == 250 then reward = reward + BIG + below(1 << 40) end
+    local miner = miners[1 + below(#miners)]
+    local cb_id = hex(32)
+    txs[1] = setmetatable({ "id", "inputs", "outputs", id = cb_id, inputs = setmetatable({}, ARR),
+      outputs = setmetatable({ output(miner, reward + fees) }, ARR) }, OBJ)
+    npool = npool + 1
+    pool[npool] = { cb_id, 0, reward + fees }
+    local hash = hex(32)
+    local block = setmetatable({ "index", "timestamp", "previous_hash", "hash", "nonce", "difficulty",
+      "miner", "transactions", index = h, timestamp = ts, previous_hash = prev, hash = hash,
+      nonce = below(1 << 32), difficulty = 12 + h // 2016, miner = miner, transactions = txs }, OBJ)
+    if not plain and h % 97 == 96 then
+      block[#block + 1] = "extra"
+      block.extra = setmetatable({ "note", "tags", note = "checkpoint " .. h,
+        tags = setmetatable({ "a", 1, json.null, true, json.number("1.50") }, ARR) }, OBJ)
+    end
+    prev = hash
+    ntxs = ntxs + #txs
+    emit(block)
+  end
+  return { blocks = options.blocks, txs = ntxs, utxos = npool }
+end
+
+function M.run(argv)
+  local p = cli.parser("gen", M.summary)
+  p:option("--blocks", "Number of blocks", "2000"):convert(math.tointeger)
+  p:option("--seed", "Seed of the generator (same seed, same chain)", "42"):convert(math.tointeger)
+  p:option("--out", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
+  p:option("--format", "object ({\"chain\", \"blocks\": [...]}), array or jsonl (default: by extension)")
+    :choices({ "object", "array", "jsonl" })
+  p:option("--max-txs", "Most transactions in a block besides the coinbase", "8"):convert(math.tointeger)
+  p:flag("--plain", "Only the reference fields (no unknown fields here and there)")
+  local args, status = cli.parse(p, argv)
+  if not args then return status end
+  if not args.blocks or args.blocks < 0 then
+    io.stderr:write("quarry gen: --blocks must be a non-negative integer\n")
+    return cli.EXIT_USAGE
+  end
+  if not args.seed then
+    io.stderr:write("quarry gen: --seed must be an integer\n")
+    return cli.EXIT_USAGE
+  end
+  local json = require("quarry.json")
+  local format = args.format
+  if not format then
+    local base = args.out:gsub("%.lz4$", "")
+    format = (base:match("%.jsonl$") or base:match("%.ndjson$")) and "jsonl" or "object"
+  end
+  local wopts = { format = format }
+  if format == "object" then
+    wopts.header = { chain = "quarry-synthetic" }
+    wopts.key = "blocks"
+  end
+  local w = json.writer(args.out, wopts)
+  local ok, st = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
+    max_txs = args.max_txs }, function(block) w:write(block) end)
+  if not ok then
+    w:abort()
+    error(st, 0)
+  end
+  w:close()
+  local progress = require("quarry.cli.progress")
+  print(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s, %s)"):format(
+    st.blocks, st.txs, st.utxos, args.out, format, progress.bytes(progress.file_size(args.out))))
+  return cli.EXIT_OK
+end
+
+return M

@@ -1,0 +1,27 @@
+-- quarry get: prints the value of each key (ldb get for one key); exit status 1 when a key is
+-- missing. docs/shell.md.
+local cli = require("quarry.cli")
+local C = require("quarry.cli.inspect.commands")
+
+local M = { summary = "print the values of keys (like ldb get); exit 1 when one is missing" }
+
+function M.run(argv)
+  local p = cli.parser("get", M.summary)
+  C.add_open_options(p)
+  C.add_cf_option(p)
+  p:argument("key", "Keys: text, 0x<hex>, \"quoted\\x00\", height:N, hash:<hex> (docs/shell.md)."):args("+")
+  C.add_format_options(p)
+  local args, status = cli.parse(p, argv)
+  if not args then return status end
+  local list = {}
+  for i, text in ipairs(args.key) do list[i] = C.key_arg(args, text) end
+  local fmt = C.formatter_from_args(args)
+  local session <close> = C.open_session(args)
+  local missing = C.get(session, { cf = args.cf }, list, fmt, C.stdout_writer())
+  for _, k in ipairs(missing) do
+    io.stderr:write("quarry get: not found: ", require("quarry.cli.inspect.keys").typed(k), "\n")
+  end
+  return #missing == 0 and cli.EXIT_OK or cli.EXIT_FAILED
+end
+
+return M

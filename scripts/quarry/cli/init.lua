@@ -1,0 +1,92 @@
+-- quarry.cli: dispatches `quarry <command> [options]` to quarry.cli.commands.<command>.
+-- Shared helpers for commands: usage errors (exit 2), failed checks (exit 1), quarry errors.
+local M = {}
+
+--- s quoted for a POSIX shell: one word whatever it holds (every tool that builds a command line
+--- uses this one).
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Commands in the order `quarry --help` lists them. A command whose module is missing is not listed.
+M.commands = {
+  "gen", "migrate", "verify", "export", "stats", "shell", "scan", "get", "count", "cfs", "props",
+  "compact", "checkpoint", "backup", "digest", "prune", "serve", "bench", "demo",
+}
+
+local function load_command(name)
+  local ok, mod = pcall(require, "quarry.cli.commands." .. name)
+  if ok then return mod end
+  if type(mod) == "string" and mod:find("module 'quarry.cli.commands." .. name .. "' not found", 1, true) then
+    return nil
+  end
+  error(mod, 0)
+end
+
+function M.usage(out)
+  out = out or io.stdout
+  out:write("usage: quarry <command> [options]\n\ncommands:\n")
+  for _, name in ipairs(M.commands) do
+    local mod = load_command(name)
+    if mod then out:write(string.format("  %-11s %s\n", name, mod.summary or "")) end
+  end
+  out:write("\n`quarry <command> --help` documents each command.\n")
+end
+
+-- A usage error: the command's parser prints it; exit status 2.
+M.EXIT_OK, M.EXIT_FAILED, M.EXIT_USAGE = 0, 1, 2
+
+-- Builds an argparse parser for a command with the shared conventions.
+function M.parser(name, description)
+  local argparse = require("argparse")
+  local p = argparse("quarry " .. name, description)
+  p:add_help(true)
+  return p
+end
+
+-- Parses argv with parser; on a usage error prints it and returns nil, 2.
+function M.parse(parser, argv)
+  local ok, res = parser:pparse(argv)
+  if not ok then
+    io.stderr:write(parser:get_usage(), "\n\nerror: ", tostring(res), "\n")
+    return nil, M.EXIT_USAGE
+  end
+  return res
+end
+
+-- Prints an error as "quarry <command>: <message>" on stderr.
+function M.fail(name, err)
+  io.stderr:write("quarry ", name, ": ", tostring(err), "\n")
+end
+
+function M.main(argv)
+  local name = argv[1]
+  if name == nil or name == "-h" or name == "--help" or name == "help" then
+    M.usage(name == nil and io.stderr or io.stdout)
+    return name == nil and M.EXIT_USAGE or M.EXIT_OK
+  end
+  if name == "--version" then
+    local q = require("quarry")
+    print(string.format("quarry %s (RocksDB %s, LZ4 %s, %s)", q.version, q.rocksdb_version,
+      q.lz4_version, _VERSION))
+    return M.EXIT_OK
+  end
+  local mod = load_command(name)
+  if not mod then
+    io.stderr:write("quarry: unknown command '", name, "'\n\n")
+    M.usage(io.stderr)
+    return M.EXIT_USAGE
+  end
+  local rest = table.move(argv, 2, #argv, 1, {})
+  local ok, status = xpcall(mod.run, function(e)
+    if type(e) == "table" or os.getenv("QUARRY_TRACEBACK") == nil then return e end
+    return debug.traceback(e, 2)
+  end, rest)
+  if not ok then
+    M.fail(name, status)
+    return M.EXIT_FAILED
+  end
+  return status or M.EXIT_OK
+end
+
+return M
