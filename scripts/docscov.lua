@@ -1,8 +1,8 @@
 -- docscov.lua: checks that every public Lua name of quarry has a heading in docs/*.md.
 -- Loads the module, opens a temporary database, lists the methods of every handle type (db, cf,
 -- batch, iterator, snapshot) and the module's functions, and looks for a heading
--- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s: json. r: w: n:). It also checks that the
--- presets table in docs/lua-api.md matches the values the module reports.
+-- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s: json. r: w: n: u256. v:).
+-- It also checks that the presets table in docs/lua-api.md matches the values the module reports.
 --
 -- Usage (LUA_PATH / LUA_CPATH pointing at the module, as CTest sets them):
 --   lua5.4 scripts/docscov.lua            check; exit 1 listing every undocumented name
@@ -83,6 +83,13 @@ do
   add_functions("r:", getmetatable(r).__index)
   r:close()
   add_functions("n:", getmetatable(json.number("1.5")).__index)
+end
+
+-- quarry.u256 (docs/amounts.md): the module's functions and the methods of its values.
+do
+  local u256 = require("quarry.u256")
+  add_functions("u256.", u256)
+  add_functions("v:", getmetatable(u256.zero).__index)
 end
 os.execute("rm -rf " .. sh_quote(dir))
 
