@@ -310,19 +310,21 @@ describe("quarry.chain", function()
       end, "block 3 tx x1: outputs (1) exceed inputs (0)" },
       { "a fractional amount", function(b)
         b.transactions = json.array({ tx("x0", {}, { output(json.number("1.5")) }) })
-      end, "block 3 tx x0: output 0: amount must be an integer in 0..2^63-1, got 1.5" },
-      { "an amount beyond 64 bits", function(b)
-        b.transactions = json.array({ tx("x0", {}, { output(json.number("9223372036854775808")) }) })
-      end, "got 9223372036854775808" },
+      end, "block 3 tx x0: output 0: amount must be an integer in 0..2^256-1, got 1.5" },
+      { "an amount beyond 2^256-1", function(b)
+        b.transactions = json.array({ tx("x0", {}, { output(json.number(
+          "115792089237316195423570985008687907853269984665640564039457584007913129639936")) }) })
+      end, "block 3 tx x0: output 0: amount must be an integer in 0..2^256-1, got 1157920892373161954235709850086879078532699846656405640394575840079131296399" },
       { "a negative amount", function(b)
         b.transactions = json.array({ tx("x0", {}, { output(-5) }) })
-      end, "block 3 tx x0: output 0: amount must be an integer in 0..2^63-1, got -5" },
+      end, "block 3 tx x0: output 0: amount must not be negative, got -5" },
       { "an amount as a string", function(b)
         b.transactions = json.array({ tx("x0", {}, { output("5") }) })
-      end, "amount must be an integer in 0..2^63-1, got \"5\"" },
-      { "a supply beyond 64 bits", function(b)
-        b.transactions = json.array({ tx("x0", {}, { output(math.maxinteger) }) })
-      end, "block 3 tx x0: the total supply overflows 64 bits" },
+      end, "block 3 tx x0: output 0: amount must be an integer in 0..2^256-1, got \"5\"" },
+      { "outputs summing beyond 2^256-1", function(b)
+        local half = json.number("57896044618658097711785492504343953926634992332820282019728792003956564819968") -- 2^255
+        b.transactions = json.array({ tx("x0", {}, { output(half), output(half) }) })
+      end, "block 3 tx x0: the outputs' sum exceeds 2^256-1" },
       { "an output_index that is not an integer", function(b)
         b.transactions = json.array({ tx("x0", {}, {}), tx("x1", { input(C2, json.number("0.0")) }, {}) })
       end, "block 3 tx x1 input 0: output_index must be a non-negative integer, got 0.0" },

@@ -2,6 +2,7 @@
 -- the typed generic encoding of any JSON value, and the block / undo / index value formats.
 -- docs/chain-format.md describes every byte; change both together (and bump FORMAT).
 local J = require("quarry.chain.jsonvalue")
+local u256 = require("quarry.u256")
 
 local char, byte, sub, find = string.char, string.byte, string.sub, string.find
 local pack, unpack = string.pack, string.unpack
@@ -262,10 +263,26 @@ function M.parse_hashes_value(v)
   return h, (unpack("<i8", v, p))
 end
 
+-- Amounts (Lua integers below 2^63 or quarry.u256 values): unsigned LEB128 of any length up to
+-- 2^256-1; below 2^63 the bytes are the 64-bit varint's.
+local leb128, read_leb128 = u256.leb128, u256.read_leb128
+local function amount_bytes(a)
+  if mtype(a) == "integer" then return uv(a) end
+  return leb128(a)
+end
+local function read_amount(s, p)
+  local b = byte(s, p)
+  if b and b < 0x80 then return b, p + 1 end
+  local ok, a, q = pcall(read_leb128, s, p)
+  if not ok then corrupt("amount", p) end
+  return a, q
+end
+M.amount_bytes, M.read_amount = amount_bytes, read_amount
+
 -- utxo value: the amount.
-M.utxo_value = uv
+M.utxo_value = amount_bytes
 function M.parse_utxo_value(v)
-  local a, p = ruv(v, 1)
+  local a, p = read_amount(v, 1)
   if p ~= #v + 1 then corrupt("utxo value", p) end
   return a
 end
@@ -558,7 +575,7 @@ end
 
 -- An output: in a shaped array, address (generic) and amount (varint); else keyed.
 local function put_output(b, n, out, hdr)
-  if not hdr then
+  if not hdr then -- shaped: the amount is a Lua integer >= 0 (put_outputs checked)
     local a = out.address
     if type(a) == "string" and #a == 40 and not find(a, "[^0-9a-f]") then -- the common case
       b[n + 1] = "\10"
@@ -576,7 +593,7 @@ local function put_output(b, n, out, hdr)
   for i = 1, #keys do
     local k = keys[i]
     local slot = OUT_SLOT[k]
-    if slot == 2 then -- amount: a validated integer >= 0
+    if slot == 2 and mtype(out.amount) == "integer" then -- amount: a validated integer >= 0
       b[n + 1] = "\2"
       b[n + 2] = uv(out.amount)
       n = n + 2
@@ -628,9 +645,17 @@ local function put_inputs(b, n, ins, refs, height)
   return n
 end
 
+-- Are all amounts of outs Lua integers (the shaped form writes them as varints)?
+local function integer_amounts(outs, len)
+  for i = 1, len do
+    if mtype(outs[i].amount) ~= "integer" then return false end
+  end
+  return true
+end
+
 local function put_outputs(b, n, outs)
   local len = #outs
-  local all = all_shaped(outs, len, "address", "amount")
+  local all = all_shaped(outs, len, "address", "amount") and integer_amounts(outs, len)
   b[n + 1] = uv(len * 2 + (all and 1 or 0))
   n = n + 1
   local hdr = not all
@@ -653,7 +678,7 @@ local function put_tx(b, n, tx, hdr, txinfo, height)
     if slot == 1 then
       b[n + 1] = "\1"
       n = n + 1
-    elseif slot == 2 then
+    elseif slot == 2 and txinfo.refs then
       b[n + 1] = "\2"
       n = put_inputs(b, n + 1, tx.inputs, txinfo.refs, height)
     elseif slot == 3 then
@@ -668,9 +693,17 @@ local function put_tx(b, n, tx, hdr, txinfo, height)
   return n
 end
 
+-- Does every transaction spend through its inputs (no coinbase inputs, which are not spends)?
+local function all_spending(infos, len)
+  for i = 1, len do
+    if not infos[i].refs then return false end
+  end
+  return true
+end
+
 local function put_txs(b, n, arr, infos, height)
   local len = #arr
-  local all = all_shaped(arr, len, "id", "inputs", "outputs")
+  local all = all_shaped(arr, len, "id", "inputs", "outputs") and all_spending(infos, len)
   b[n + 1] = uv(len * 2 + (all and 1 or 0))
   n = n + 1
   local hdr = not all
@@ -681,7 +714,9 @@ end
 local VERSION_BYTE = char(M.BLOCK_VERSION)
 
 -- The block value of a validated block.
--- info = { height, first (true for the chain's first block), hash, txs = { {id, refs}, ... } }
+-- info = { height, first (true for the chain's first block), linked (false when previous_hash is
+-- not the previous block's hash: a format that relaxes links; it is then stored), hash,
+-- txs = { {id, refs}, ... } } (refs nil: a coinbase's inputs, which spend nothing, stored as they are)
 -- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
 -- output indexes have been checked by chain.lua).
 function M.encode_block(block, info)
@@ -708,7 +743,8 @@ function M.encode_block(block, info)
 
   local keys = keys_of(block)
   local ts, nonce, diff = block.timestamp, block.nonce, block.difficulty
-  if shaped(keys, BLOCK_KEYS) and not info.first and ok_uint(ts) and ok_uint(nonce) and ok_uint(diff) then
+  local derived_prev = not info.first and info.linked ~= false
+  if shaped(keys, BLOCK_KEYS) and derived_prev and ok_uint(ts) and ok_uint(nonce) and ok_uint(diff) then
     b[n + 1] = "\0"
     b[n + 2] = uv(ts)
     b[n + 3] = uv(nonce)
@@ -723,7 +759,7 @@ function M.encode_block(block, info)
     local k = keys[i]
     local slot = BLOCK_SLOT[k]
     local v = block[k]
-    if slot == 1 or slot == 4 or (slot == 3 and not info.first) then -- derived
+    if slot == 1 or slot == 4 or (slot == 3 and derived_prev) then -- derived
       b[n + 1] = SMALL[slot]
       n = n + 1
     elseif (slot == 2 or slot == 5 or slot == 6) and ok_uint(v) then
@@ -893,6 +929,10 @@ function M.decode_block(v, height, prev_hash, resolve, want_json)
         local k, x
         k, p = get_key(v, p)
         x, p = get_value(v, p)
+        if k == "amount" then -- not a Lua integer: kept as the record had it
+          txi.amounts[i] = x
+          seen_amount = true
+        end
         if o then J.set(o, k, x) end
       else
         corrupt("output slot", p)
@@ -1035,7 +1075,7 @@ end
 function M.encode_undo(height, spent)
   local b = { uv(#spent) }
   for i, s in ipairs(spent) do
-    b[i + 1] = uv(height - s[1]) .. uv(s[2]) .. uv(s[3]) .. uv(s[4])
+    b[i + 1] = uv(height - s[1]) .. uv(s[2]) .. uv(s[3]) .. amount_bytes(s[4])
   end
   return concat(b)
 end
@@ -1048,7 +1088,7 @@ function M.decode_undo(v, height)
     dh, p = ruv(v, p)
     t, p = ruv(v, p)
     n, p = ruv(v, p)
-    a, p = ruv(v, p)
+    a, p = read_amount(v, p)
     if dh > height then corrupt("undo reference", p) end
     spent[i] = { height - dh, t, n, a }
   end

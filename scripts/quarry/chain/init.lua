@@ -4,11 +4,12 @@
 local quarry = require("quarry")
 local codec = require("quarry.chain.codec")
 local J = require("quarry.chain.jsonvalue")
+local formats = require("quarry.chain.formats")
+local u256 = require("quarry.u256")
 
 local mtype, pack, unpack = math.type, string.pack, string.unpack
 local uv, ruv = codec.uv, codec.ruv
 local hkey, skey, ukey = codec.hkey, codec.skey, codec.ukey
-local MAXINT = math.maxinteger
 
 local M = {}
 M.FAMILIES = codec.FAMILIES
@@ -20,6 +21,8 @@ M.UNDO_FLOOR_KEY = "undo_pruned_below"
 ---------------------------------------------------------------------------------------------------
 -- Errors: a block the chain refuses. Fields: code = "InvalidChain", message, height, tx, input.
 ---------------------------------------------------------------------------------------------------
+
+local copy_counts, counts_zero, encode_counts
 
 local ChainError = { __name = "quarry.chain.error" }
 ChainError.__index = ChainError
@@ -58,7 +61,46 @@ Store.__name = "quarry.chain.store"
 M.Store = Store
 
 local META_KEYS = { format = "format", base = "base", tip = "tip", supply = "supply",
-  txs = "txs", utxos = "utxos" }
+  txs = "txs", utxos = "utxos", dump_format = "dump_format", relaxed = "relaxed" }
+
+-- What the store's format does not check, counted (meta `relaxed`, JSON text): blocks whose
+-- empty or repeated hash is not indexed, links not checked, unspendable outputs and their sum.
+local COUNT_NAMES = { "empty_hash", "duplicate_hash", "unlinked", "unspendable", "unspendable_amount" }
+local function new_counts()
+  return { empty_hash = 0, duplicate_hash = 0, unlinked = 0, unspendable = 0, unspendable_amount = 0 }
+end
+copy_counts = function(c)
+  local t = new_counts()
+  for _, k in ipairs(COUNT_NAMES) do t[k] = c and c[k] or 0 end
+  return t
+end
+counts_zero = function(c)
+  for _, k in ipairs(COUNT_NAMES) do
+    if c[k] ~= 0 then return false end
+  end
+  return true
+end
+encode_counts = function(c)
+  local o = J.object()
+  for _, k in ipairs(COUNT_NAMES) do
+    local v = c[k]
+    J.set(o, k, mtype(v) == "integer" and v or tostring(v))
+  end
+  return J.json.encode(o)
+end
+local function decode_counts(text)
+  local c = new_counts()
+  if not text then return c end
+  local ok, o = pcall(J.json.decode, text)
+  if not ok or type(o) ~= "table" then return c end
+  for _, k in ipairs(COUNT_NAMES) do
+    local v = o[k]
+    if type(v) == "string" then v = u256.norm(u256.new(v)) end
+    if mtype(v) == "integer" or u256.is(v) then c[k] = v end
+  end
+  return c
+end
+M.decode_counts = decode_counts
 
 -- chain.open(path [, options]) -> store
 -- options: mode ("read_write" default, "read_only", "secondary"), secondary_path, preset,
@@ -78,7 +120,7 @@ function M.open(path, options)
   end
   local db = quarry.open(path, dbopts)
   local self = setmetatable({ db = db, path = path, mode = mode, cf = {},
-    sync = options.sync ~= false }, Store)
+    sync = options.sync ~= false, wanted_format = options.format }, Store)
   local ok, err = pcall(function()
     local names = {}
     for _, n in ipairs(db:column_families()) do names[n] = true end
@@ -125,6 +167,8 @@ function Store:_load()
     if k ~= nil then error("quarry.chain: " .. self.path .. ": blocks without a format record", 0) end
     self.tip_height, self.tip_hash, self.base = nil, nil, nil
     self.total_supply, self.ntxs, self.nutxos = 0, 0, 0
+    self.relaxed = new_counts()
+    self.format = self:_format(nil)
     return
   end
   if fmt ~= codec.FORMAT then
@@ -139,10 +183,48 @@ function Store:_load()
     if not v then error(("quarry.chain: %s: the tip block %d is missing"):format(self.path, self.tip_height), 0) end
     self.tip_hash = codec.block_hash(v)
   end
-  self.total_supply = ruv(meta:get("supply") or "\0", 1)
+  self.total_supply = codec.read_amount(meta:get("supply") or "\0", 1)
+  self.relaxed = decode_counts(meta:get("relaxed"))
+  self.format = self:_format(meta:get("dump_format") or formats.DEFAULT)
   self.ntxs = ruv(meta:get("txs") or "\0", 1)
   self.nutxos = ruv(meta:get("utxos") or "\0", 1)
 end
+
+-- The store's dump format: the one it was migrated from (stored), or the one asked for
+-- (options.format: a name, a file, or a prepared format) for an empty store. A store of one
+-- format asked for another says which it holds.
+function Store:_format(stored)
+  local want = self.wanted_format
+  if type(want) == "table" then
+    if stored and stored ~= want.name then
+      error(("quarry.chain: %s holds a chain migrated from format %q, not %q (give --format %s)")
+        :format(self.path, stored, want.name, stored), 0)
+    end
+    return want
+  end
+  if stored and want and want ~= stored then
+    local wf = formats.load(want)
+    if wf.name ~= stored then
+      error(("quarry.chain: %s holds a chain migrated from format %q, not %q (give --format %s)")
+        :format(self.path, stored, wf.name, stored), 0)
+    end
+    return wf
+  end
+  local name = stored or want or formats.DEFAULT
+  local ok, fmt = pcall(formats.load, name)
+  if not ok then
+    error(("quarry.chain: %s was migrated from format %q, which is not built in: give --format " ..
+      "FILE.lua (%s)"):format(self.path, name, tostring(fmt)), 0)
+  end
+  return fmt
+end
+
+-- store:format() -> the store's dump format (quarry.chain.formats)
+function Store:format() return self.format end
+
+-- store:relaxed() -> counts of what the format did not check: { empty_hash, duplicate_hash,
+-- unlinked, unspendable, unspendable_amount }
+function Store:relaxed_counts() return copy_counts(self.relaxed) end
 
 -- Secondary mode: follow the primary's newer writes.
 function Store:catch_up()
@@ -181,9 +263,10 @@ M.Group = Group
 function Store:group()
   self:_writable()
   return setmetatable({
-    store = self, batch = self.db:batch(),
+    store = self, batch = self.db:batch(), format = self.format,
     tip = self.tip_height, tip_hash = self.tip_hash, base = self.base,
     supply = self.total_supply, ntxs = self.ntxs, nutxos = self.nutxos,
+    relaxed = copy_counts(self.relaxed),
     txs = {},      -- tx id -> { height, tx index, outputs } for transactions of this group
     hashes = {},   -- hash key -> height for blocks of this group
     created = {},  -- utxo key -> amount (created in the group) or false (then spent in the group)
@@ -193,15 +276,11 @@ function Store:group()
   }, Group)
 end
 
--- group:add(block) -> height. Validates the block against the chain and the group, and adds it.
--- Raises an InvalidChain error naming the block (and tx and input); the group is then unusable:
--- discard it (nothing of it has been written).
-function Group:add(block)
-  if self.failed then error("quarry.chain: a block of this group was refused: discard the group", 2) end
-  if self.done then error("quarry.chain: the group is already committed", 2) end
-  self.failed = true -- until the block is fully added
-  local store = self.store
-  local expect = self.tip and self.tip + 1 or 0
+local add, sub = u256.add, u256.sub
+
+-- Step 1: the block is an object whose index is the next height. Returns height, first.
+local function check_height(g, block)
+  local expect = g.tip and g.tip + 1 or 0
   if not J.is_object(block) then
     invalid(expect, nil, nil, "a block must be a JSON object, got %s", show(block))
   end
@@ -209,160 +288,237 @@ function Group:add(block)
   if mtype(h) ~= "integer" or h < 0 then
     invalid(expect, nil, nil, "index must be a non-negative integer, got %s", show(h))
   end
-  local first = self.tip == nil
-  if not first then
-    if h <= self.tip then
-      invalid(h, nil, nil, "duplicate height: the chain already holds heights up to %d", self.tip)
-    elseif h > self.tip + 1 then
-      invalid(h, nil, nil, "gap: expected height %d after %d", self.tip + 1, self.tip)
+  if g.tip ~= nil then
+    if h <= g.tip then
+      invalid(h, nil, nil, "duplicate height: the chain already holds heights up to %d", g.tip)
+    elseif h > g.tip + 1 then
+      invalid(h, nil, nil, "gap: expected height %d after %d", g.tip + 1, g.tip)
     end
   end
+  return h, g.tip == nil
+end
+
+-- Step 2: the hash and the link to the previous block, with the format's relaxations.
+-- Returns hash, hash key (nil when the hash is not indexed), linked (previous_hash is the
+-- previous block's hash).
+local function check_hash(g, block, h, first)
+  local relax = g.format.relax
   local hash = block.hash
   if type(hash) ~= "string" then invalid(h, nil, nil, "hash must be a string, got %s", show(hash)) end
-  if not first then
-    local prev = block.previous_hash
-    if prev ~= self.tip_hash then
+  local prev = block.previous_hash
+  local linked = not first and prev == g.tip_hash
+  if not first and not linked then
+    if relax.empty_hash and (g.tip_hash == "" or prev == "") then
+      g.relaxed.unlinked = g.relaxed.unlinked + 1
+    else
       invalid(h, nil, nil, "broken link: previous_hash %s is not the hash %s of block %d",
-        show(prev), self.tip_hash, h - 1)
+        show(prev), show(g.tip_hash), h - 1)
     end
   end
+  if hash == "" and relax.empty_hash then
+    g.relaxed.empty_hash = g.relaxed.empty_hash + 1
+    return hash, nil, linked
+  end
   local hk = skey(hash)
-  local other = self.hashes[hk]
+  local other = g.hashes[hk]
   if not other then
-    local v = store.cf.hashes:get(hk)
+    local v = g.store.cf.hashes:get(hk)
     if v then other = codec.parse_hashes_value(v) end
   end
-  if other then invalid(h, nil, nil, "duplicate block hash %s (already block %d)", hash, other) end
-
-  local txs = block.transactions
-  if txs == nil then
-    txs = EMPTY
-  elseif not J.is_array(txs) then
-    invalid(h, nil, nil, "transactions must be an array, got %s", show(txs))
+  if other then
+    if relax.duplicate_hash then
+      g.relaxed.duplicate_hash = g.relaxed.duplicate_hash + 1
+      return hash, nil, linked
+    end
+    invalid(h, nil, nil, "duplicate block hash %s (already block %d)", hash, other)
   end
+  return hash, hk, linked
+end
 
-  local created, spent_db, spent_by = self.created, self.spent_db, self.spent_by
-  local txloc = self.txs
+-- An array member (absent = empty), or an InvalidChain error.
+local function array_member(v, h, id, what)
+  if v == nil then return EMPTY end
+  if getmetatable(v) ~= ARR and not J.is_array(v) then
+    invalid(h, id, nil, "%s must be an array, got %s", what, show(v))
+  end
+  return v
+end
+
+-- Step 3: the transaction's id is a string used by no earlier transaction. Returns id, its key.
+local function check_tx_id(g, tx, h, t)
+  if getmetatable(tx) ~= OBJ and not J.is_object(tx) then
+    invalid(h, nil, nil, "transaction %d is not an object: %s", t - 1, show(tx))
+  end
+  local id = tx.id
+  if type(id) ~= "string" then
+    invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
+  end
+  local idk = skey(id)
+  local dup = g.txs[id]
+  if not dup then
+    local v = g.store.cf.txs:get(idk)
+    if v then dup = { codec.parse_txs_value(v) } end
+  end
+  if dup then invalid(h, id, nil, "duplicate transaction id (already in block %d)", dup[1]) end
+  return id, idk
+end
+
+-- Step 4: every input spends an existing unspent output. Returns refs (one per input:
+-- { height, tx index, output index, amount, spender id, spender height }) and their sum.
+local function check_inputs(g, ins, h, id, spent, nspent)
+  local store = g.store
+  local created, spent_db, spent_by, txloc = g.created, g.spent_db, g.spent_by, g.txs
   local txs_cf, utxo_cf = store.cf.txs, store.cf.utxo
-  local parse_txs_value = codec.parse_txs_value
+  local refs, sum_in = {}, 0
+  for i = 1, #ins do
+    local inp = ins[i]
+    if getmetatable(inp) ~= OBJ and not J.is_object(inp) then
+      invalid(h, id, i - 1, "an input must be an object, got %s", show(inp))
+    end
+    local rid, n = inp.tx_id, inp.output_index
+    if type(rid) ~= "string" then invalid(h, id, i - 1, "tx_id must be a string, got %s", show(rid)) end
+    if mtype(n) ~= "integer" or n < 0 then
+      invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
+    end
+    local loc = txloc[rid]
+    if not loc then
+      local v = txs_cf:get(skey(rid))
+      if not v then
+        invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
+      end
+      loc = { codec.parse_txs_value(v) }
+    end
+    if n >= loc[3] then
+      invalid(h, id, i - 1, "spend of a missing output %s:%d (the transaction has %d outputs)",
+        rid, n, loc[3])
+    end
+    local pk = ukey(loc[1], loc[2], n)
+    local amount = created[pk]
+    if amount == false or spent_db[pk] then
+      local by = spent_by[pk] -- the ref of the earlier spend: {.., .., .., .., tx id, height}
+      invalid(h, id, i - 1, "double spend of %s:%d (already spent by tx %s in block %d)", rid, n,
+        by[5], by[6])
+    elseif amount then
+      created[pk] = false
+    else
+      local v = utxo_cf:get(pk)
+      if not v then
+        invalid(h, id, i - 1, "double spend of %s:%d (already spent)", rid, n)
+      end
+      amount = codec.parse_utxo_value(v)
+      spent_db[pk] = true
+    end
+    local ref = { loc[1], loc[2], n, amount, id, h }
+    spent_by[pk] = ref
+    sum_in = add(sum_in, amount)
+    refs[i] = ref
+    nspent = nspent + 1
+    spent[nspent] = ref
+  end
+  return refs, sum_in, nspent
+end
+
+-- Step 5: every output is an object with an amount in the format's unit. Returns the amounts
+-- (base units), which of them are spendable, and the sums of both kinds.
+local function check_outputs(g, outs, h, id, tx, t, block)
+  local fmt = g.format
+  local read_amount, unspendable = fmt.read_amount, fmt.unspendable
+  local amounts, spendable, sum_out, sum_burnt, nburnt = {}, {}, 0, 0, 0
+  for o = 1, #outs do
+    local out = outs[o]
+    if getmetatable(out) ~= OBJ and not J.is_object(out) then
+      invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out))
+    end
+    local a, why = read_amount(out.amount)
+    if a == nil then invalid(h, id, nil, "output %d: amount %s", o - 1, why) end
+    local ok, total = pcall(add, sum_out, a)
+    if not ok then invalid(h, id, nil, "the outputs' sum exceeds 2^256-1") end
+    sum_out = total
+    amounts[o] = a
+    local live = not (unspendable and unspendable(out, o, tx, t, block))
+    spendable[o] = live
+    if not live then
+      sum_burnt = add(sum_burnt, a)
+      nburnt = nburnt + 1
+    end
+  end
+  return amounts, spendable, sum_out, sum_burnt, nburnt
+end
+
+-- group:add(block) -> height. Validates the block (a model block: docs/formats.md) against the
+-- chain and the group with the store's format rules, and adds it. Raises an InvalidChain error
+-- naming the block (and tx and input); the group is then unusable: discard it (nothing of it
+-- has been written).
+function Group:add(block)
+  if self.failed then error("quarry.chain: a block of this group was refused: discard the group", 2) end
+  if self.done then error("quarry.chain: the group is already committed", 2) end
+  self.failed = true -- until the block is fully added
+  local h, first = check_height(self, block)
+  local hash, hk, linked = check_hash(self, block, h, first)
+  local txs = array_member(block.transactions, h, nil, "transactions")
+  local coinbase = self.format.coinbase
+  local created, txloc = self.created, self.txs
   local infos, spent, nspent = {}, {}, 0
   local supply, nutxos = self.supply, self.nutxos
   local ntx = #txs
   for t = 1, ntx do
     local tx = txs[t]
-    if getmetatable(tx) ~= OBJ and not J.is_object(tx) then
-      invalid(h, nil, nil, "transaction %d is not an object: %s", t - 1, show(tx))
+    local id, idk = check_tx_id(self, tx, h, t)
+    local ins = array_member(tx.inputs, h, id, "inputs")
+    local outs = array_member(tx.outputs, h, id, "outputs")
+    local mints = coinbase(tx, t, block)
+    local refs, sum_in = nil, 0
+    if not mints or #ins == 0 then
+      refs, sum_in, nspent = check_inputs(self, ins, h, id, spent, nspent)
     end
-    local id = tx.id
-    if type(id) ~= "string" then
-      invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
+    local amounts, spendable, sum_out, sum_burnt, nburnt = check_outputs(self, outs, h, id, tx, t, block)
+    if not mints and u256.cmp(sum_out, sum_in) > 0 then
+      invalid(h, id, nil, "outputs (%s) exceed inputs (%s)", tostring(sum_out), tostring(sum_in))
     end
-    local idk = skey(id)
-    local dup = txloc[id]
-    if not dup then
-      local v = txs_cf:get(idk)
-      if v then dup = { parse_txs_value(v) } end
+    local ok, total = pcall(add, sub(supply, sum_in), sub(sum_out, sum_burnt))
+    if not ok then invalid(h, id, nil, "the total supply exceeds 2^256-1") end
+    supply = total
+    local nout = #outs
+    nutxos = nutxos + (nout - nburnt) - (refs and #refs or 0)
+    if nburnt > 0 then
+      self.relaxed.unspendable = self.relaxed.unspendable + nburnt
+      self.relaxed.unspendable_amount = add(self.relaxed.unspendable_amount, sum_burnt)
     end
-    if dup then invalid(h, id, nil, "duplicate transaction id (already in block %d)", dup[1]) end
-    local ins, outs = tx.inputs, tx.outputs
-    if ins == nil then
-      ins = EMPTY
-    elseif getmetatable(ins) ~= ARR and not J.is_array(ins) then
-      invalid(h, id, nil, "inputs must be an array, got %s", show(ins))
-    end
-    if outs == nil then
-      outs = EMPTY
-    elseif getmetatable(outs) ~= ARR and not J.is_array(outs) then
-      invalid(h, id, nil, "outputs must be an array, got %s", show(outs))
-    end
-    local nin, nout = #ins, #outs
-    local refs, sum_in = {}, 0
-    for i = 1, nin do
-      local inp = ins[i]
-      if getmetatable(inp) ~= OBJ and not J.is_object(inp) then invalid(h, id, i - 1, "an input must be an object, got %s", show(inp)) end
-      local rid, n = inp.tx_id, inp.output_index
-      if type(rid) ~= "string" then invalid(h, id, i - 1, "tx_id must be a string, got %s", show(rid)) end
-      if mtype(n) ~= "integer" or n < 0 then
-        invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
-      end
-      local loc = txloc[rid]
-      if not loc then
-        local v = txs_cf:get(skey(rid))
-        if not v then
-          invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
-        end
-        loc = { parse_txs_value(v) }
-      end
-      if n >= loc[3] then
-        invalid(h, id, i - 1, "spend of a missing output %s:%d (the transaction has %d outputs)",
-          rid, n, loc[3])
-      end
-      local pk = ukey(loc[1], loc[2], n)
-      local amount = created[pk]
-      if amount == false or spent_db[pk] then
-        local by = spent_by[pk] -- the ref of the earlier spend: {.., .., .., .., tx id, height}
-        invalid(h, id, i - 1, "double spend of %s:%d (already spent by tx %s in block %d)", rid, n,
-          by[5], by[6])
-      elseif amount then
-        created[pk] = false
-      else
-        local v = utxo_cf:get(pk)
-        if not v then invalid(h, id, i - 1, "double spend of %s:%d (already spent)", rid, n) end
-        amount = codec.parse_utxo_value(v)
-        spent_db[pk] = true
-      end
-      local ref = { loc[1], loc[2], n, amount, id, h }
-      spent_by[pk] = ref
-      if amount > MAXINT - sum_in then invalid(h, id, nil, "the inputs' sum overflows 64 bits") end
-      sum_in = sum_in + amount
-      refs[i] = ref
-      nspent = nspent + 1
-      spent[nspent] = ref
-    end
-    local sum_out = 0
-    for o = 1, nout do
-      local out = outs[o]
-      if getmetatable(out) ~= OBJ and not J.is_object(out) then invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out)) end
-      local a = out.amount
-      if mtype(a) ~= "integer" or a < 0 then
-        invalid(h, id, nil, "output %d: amount must be an integer in 0..2^63-1, got %s", o - 1, show(a))
-      end
-      if a > MAXINT - sum_out then invalid(h, id, nil, "the outputs' sum overflows 64 bits") end
-      sum_out = sum_out + a
-    end
-    if sum_out > sum_in and not (t == 1 and nin == 0) then -- the coinbase creates money
-      invalid(h, id, nil, "outputs (%d) exceed inputs (%d)", sum_out, sum_in)
-    end
-    supply = supply - sum_in
-    if sum_out > MAXINT - supply then invalid(h, id, nil, "the total supply overflows 64 bits") end
-    supply = supply + sum_out
-    nutxos = nutxos + nout - nin
     txloc[id] = { h, t - 1, nout }
-    for o = 1, nout do created[ukey(h, t - 1, o - 1)] = outs[o].amount end
+    for o = 1, nout do
+      if spendable[o] then created[ukey(h, t - 1, o - 1)] = amounts[o] end
+    end
     infos[t] = { id = id, idk = idk, refs = refs, nout = nout }
   end
+  self:_stage(block, h, first, hash, hk, linked, infos, spent)
+  self.supply, self.nutxos, self.ntxs = supply, nutxos, self.ntxs + ntx
+  self.failed = false
+  return h
+end
 
-  -- Encode and stage.
-  local value = codec.encode_block(block, { height = h, first = first, hash = hash, txs = infos })
+-- Step 6: the block value, its index entries and its undo record into the group's batch.
+function Group:_stage(block, h, first, hash, hk, linked, infos, spent)
+  local store = self.store
+  local value = codec.encode_block(block, { height = h, first = first, hash = hash, txs = infos,
+    linked = linked })
   local b, cf = self.batch, store.cf
   local key = hkey(h)
   b:put(cf.blocks, key, value)
-  b:put(cf.hashes, hk, codec.hashes_value(h, codec.fnv(value)))
-  for t = 1, ntx do
+  if hk then
+    b:put(cf.hashes, hk, codec.hashes_value(h, codec.fnv(value)))
+    self.hashes[hk] = h
+  end
+  for t = 1, #infos do
     local info = infos[t]
     b:put(cf.txs, info.idk, codec.txs_value(h, t - 1, info.nout))
   end
   local undo = codec.encode_undo(h, spent)
   b:put(cf.undo, key, undo)
-  self.hashes[hk] = h
   if first then self.base = h end
   self.first_height = self.first_height or h
   self.tip, self.tip_hash = h, hash
-  self.supply, self.nutxos, self.ntxs = supply, nutxos, self.ntxs + ntx
   self.n = self.n + 1
-  self.bytes = self.bytes + #value + #undo + 48 * (ntx + 1)
-  self.failed = false
-  return h
+  self.bytes = self.bytes + #value + #undo + 48 * (#infos + 1)
 end
 
 -- group:commit([meta]) -> tip height: writes the group (blocks, indexes, UTXO changes, undo
@@ -374,7 +530,7 @@ function Group:commit(extra)
   local store = self.store
   local b, cf = self.batch, store.cf
   for pk, a in pairs(self.created) do
-    if a then b:put(cf.utxo, pk, uv(a)) end
+    if a then b:put(cf.utxo, pk, codec.utxo_value(a)) end
   end
   for pk in pairs(self.spent_db) do b:delete(cf.utxo, pk) end
   local meta = cf.meta
@@ -382,11 +538,13 @@ function Group:commit(extra)
     if store.tip_height == nil then
       b:put(meta, "format", codec.FORMAT)
       b:put(meta, "base", uv(self.base))
+      b:put(meta, "dump_format", self.format.name)
     end
     b:put(meta, "tip", pack(">I8", self.tip))
-    b:put(meta, "supply", uv(self.supply))
+    b:put(meta, "supply", codec.amount_bytes(self.supply))
     b:put(meta, "txs", uv(self.ntxs))
     b:put(meta, "utxos", uv(self.nutxos))
+    if not counts_zero(self.relaxed) then b:put(meta, "relaxed", encode_counts(self.relaxed)) end
   end
   for k, v in pairs(extra or {}) do
     if META_KEYS[k] then error("quarry.chain: meta key " .. k .. " is reserved", 2) end
@@ -397,6 +555,7 @@ function Group:commit(extra)
   b:close()
   store.tip_height, store.tip_hash, store.base = self.tip, self.tip_hash, self.base
   store.total_supply, store.ntxs, store.nutxos = self.supply, self.ntxs, self.nutxos
+  store.relaxed = self.relaxed
   return self.tip
 end
 
@@ -574,6 +733,22 @@ end
 -- Rollback
 ---------------------------------------------------------------------------------------------------
 
+-- Removes block h's entry of the hash index, when it is h's (a relaxed format leaves empty and
+-- repeated hashes unindexed: the entry is then another block's, or none).
+function Store:_unindex_hash(b, hash, h, relaxed)
+  if hash == "" and self.format.relax.empty_hash then
+    relaxed.empty_hash = relaxed.empty_hash - 1
+    return
+  end
+  local hk = skey(hash)
+  local v = self.cf.hashes:get(hk)
+  if v and codec.parse_hashes_value(v) == h then
+    b:delete(self.cf.hashes, hk)
+  else
+    relaxed.duplicate_hash = relaxed.duplicate_hash - 1
+  end
+end
+
 -- store:rollback(height) -> number of blocks removed. Removes every block above height, newest
 -- first, one atomic batch per block, restoring the spent outputs from the undo records.
 function Store:rollback(height)
@@ -592,32 +767,43 @@ function Store:rollback(height)
     local v = cf.blocks:get(key)
     local u = cf.undo:get(key)
     if not v or not u then codec.corrupt(("block or undo record %d missing"):format(h)) end
-    local _, skel = codec.decode_block(v, h, self.tip_hash --[[unused]], nil, false)
+    local prev_hash = h ~= self.base and codec.block_hash(cf.blocks:get(hkey(h - 1))) or nil
+    local block, skel = codec.decode_block(v, h, prev_hash, nil, true)
     local spent = codec.decode_undo(u, h)
     local b <close> = self.db:batch()
+    local relaxed = copy_counts(self.relaxed)
     b:delete(cf.blocks, key)
     b:delete(cf.undo, key)
-    b:delete(cf.hashes, skey(skel.hash))
+    self:_unindex_hash(b, skel.hash, h, relaxed)
+    if h ~= self.base and block.previous_hash ~= prev_hash then relaxed.unlinked = relaxed.unlinked - 1 end
     local supply, nutxos = self.total_supply, self.nutxos
     local local_spent = {}
-    for _, s in ipairs(spent) do
-      if s[1] == h then local_spent[ukey(s[1], s[2], s[3])] = true end
+    for _, sp in ipairs(spent) do
+      if sp[1] == h then local_spent[ukey(sp[1], sp[2], sp[3])] = true end
     end
+    local read_amount = self.format.read_amount
     for t, tx in ipairs(skel.txs) do
       b:delete(cf.txs, skey(tx.id))
       for n = 1, tx.nout do
         local pk = ukey(h, t - 1, n - 1)
+        local a = tx.amounts[n]
+        if mtype(a) ~= "integer" then a = read_amount(a) end
         if not local_spent[pk] then
-          b:delete(cf.utxo, pk)
-          supply = supply - tx.amounts[n]
-          nutxos = nutxos - 1
+          if cf.utxo:get(pk) then -- spendable and unspent (every later block is rolled back)
+            b:delete(cf.utxo, pk)
+            supply = sub(supply, a)
+            nutxos = nutxos - 1
+          else -- unspendable: it never entered the UTXO set
+            relaxed.unspendable = relaxed.unspendable - 1
+            relaxed.unspendable_amount = sub(relaxed.unspendable_amount, a)
+          end
         end
       end
     end
-    for _, s in ipairs(spent) do
-      if s[1] ~= h then
-        b:put(cf.utxo, ukey(s[1], s[2], s[3]), uv(s[4]))
-        supply = supply + s[4]
+    for _, sp in ipairs(spent) do
+      if sp[1] ~= h then
+        b:put(cf.utxo, ukey(sp[1], sp[2], sp[3]), codec.amount_bytes(sp[4]))
+        supply = add(supply, sp[4])
         nutxos = nutxos + 1
       end
     end
@@ -625,14 +811,17 @@ function Store:rollback(height)
     local tip, tip_hash = h - 1, nil
     if h == self.base then
       tip = nil
-      for _, k in ipairs({ "tip", "base", "format" }) do b:delete(cf.meta, k) end
+      for _, k in ipairs({ "tip", "base", "format", "dump_format", "relaxed" }) do b:delete(cf.meta, k) end
+      relaxed = new_counts()
     else
-      tip_hash = codec.block_hash(cf.blocks:get(hkey(h - 1)))
+      tip_hash = prev_hash
       b:put(cf.meta, "tip", pack(">I8", tip))
+      if counts_zero(relaxed) then b:delete(cf.meta, "relaxed") else b:put(cf.meta, "relaxed", encode_counts(relaxed)) end
     end
     for k, x in pairs({ supply = supply, txs = ntxs, utxos = nutxos }) do
-      if tip == nil then b:delete(cf.meta, k) else b:put(cf.meta, k, uv(x)) end
+      if tip == nil then b:delete(cf.meta, k) else b:put(cf.meta, k, codec.amount_bytes(x)) end
     end
+    self.relaxed = relaxed
     self.db:write(b, { sync = self.sync })
     self.tip_height, self.tip_hash, self.total_supply, self.nutxos, self.ntxs = tip, tip_hash, supply, nutxos, ntxs
     if tip == nil then self.base = nil end

@@ -1,9 +1,11 @@
--- quarry.chain.migrate: streams a JSON dump into a chain store, in groups of blocks committed
--- atomically with a progress marker; resumable after a crash. The engine behind
--- `quarry migrate` and `quarry bench migrate`.
+-- quarry.chain.migrate: streams a dump (any format: quarry.chain.formats) into a chain store, in
+-- groups of blocks committed atomically with a progress marker; resumable after a crash. The
+-- engine behind `quarry migrate` and `quarry bench migrate`. A library: progress and test hooks
+-- reach it as callbacks, never through the command's modules.
+local quarry = require("quarry")
 local chain = require("quarry.chain")
 local codec = require("quarry.chain.codec")
-local progress = require("quarry.cli.progress")
+local formats = require("quarry.chain.formats")
 
 local M = {}
 
@@ -14,19 +16,13 @@ M.DEFAULT_GROUP_MB = 32
 -- 200,000 blocks: half the peak RSS, the same speed, a smaller store; docs/performance.md).
 M.DEFAULT_WRITE_BUFFER_MB = 16
 
--- Opens the dump for streaming (object with "blocks", bare array, or JSON Lines; .lz4 or not).
--- JSON Lines is told by the extension (.jsonl, .ndjson, then .lz4 or not); anything else is
--- read as "auto": an array, an object whose member "blocks" is the array of blocks, or else
--- JSON Lines (quarry.json's detection).
-function M.source_format(path)
-  local base = path:gsub("%.lz4$", "")
-  if base:match("%.jsonl$") or base:match("%.ndjson$") then return "jsonl" end
-  return "auto"
-end
+local clock = quarry.clock
 
-function M.open_source(path)
-  local json = require("quarry.json")
-  return json.reader(path, { format = M.source_format(path) })
+-- migrate.open_source(path [, format [, key]]) -> reader of the dump's records, wherever the
+-- format says its blocks are (formats.open_dump).
+function M.open_source(path, format, key)
+  local fmt = type(format) == "table" and format or formats.load(format)
+  return formats.open_dump(fmt, path, key)
 end
 
 local function fail(fmt, ...) error(fmt:format(...), 0) end
@@ -38,41 +34,114 @@ function M.settle(store)
   for _, name in ipairs(db:column_families()) do db:compact(db:cf(name)) end
 end
 
--- migrate.run(options) -> report
--- options: json (path), db (path), preset, resume, verify, group_blocks, group_mb,
---   on_progress(state) (called after each group and now and then: state = { blocks, bytes,
---   fraction, elapsed }), store_options (more chain.open options).
--- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
--- the offending one are committed, nothing of it is.
-function M.run(options)
-  local t0 = progress.now()
-  local source_path = options.json
-  local source_size = progress.file_size(source_path)
-  if not source_size then fail("cannot open %s", source_path) end
+-- Is path a directory holding anything? Returns true, the number of entries.
+local function dir_entries(path)
+  local p = io.popen("ls -A -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local n = 0
+  for _ in p:lines() do n = n + 1 end
+  p:close()
+  return n
+end
+
+-- What the directory holds when it is not a chain store: nil when it is one (or empty / new),
+-- else a sentence naming what was found ("DIR holds 4,616 keys in the default family and no
+-- chain store").
+function M.foreign_content(path)
+  local ok, names = pcall(quarry.list_column_families, path)
+  if not ok then
+    if dir_entries(path) > 0 and not io.open(path .. "/CURRENT", "rb") then
+      return ("%s is not empty and is not a database"):format(path)
+    end
+    return nil
+  end
+  local have = {}
+  for _, n in ipairs(names) do have[n] = true end
+  local missing = false
+  for _, f in ipairs(chain.FAMILIES) do
+    if not have[f] then missing = true end
+  end
+  if not missing then return nil end
+  local db = quarry.open(path, { mode = "read_only", create_if_missing = false })
+  local counts = {}
+  for _, n in ipairs(names) do
+    local c = 0
+    for _ in db:cf(n):pairs({ keys_only = true, limit = 1000000 }) do c = c + 1 end
+    if c > 0 then counts[#counts + 1] = ("%d keys in the %s family"):format(c, n) end
+  end
+  db:close()
+  if #counts == 0 and #names == 1 then return nil end -- an empty database: fine to fill
+  return ("%s holds %s and no chain store"):format(path,
+    #counts > 0 and table.concat(counts, ", ") or "column families " .. table.concat(names, ", "))
+end
+
+-- The store options of a migration: the caller's, with a migration's write buffers.
+local function store_options(options, fmt)
   local sopts = {}
   for k, v in pairs(options.store_options or {}) do sopts[k] = v end
   sopts.preset = options.preset or sopts.preset
+  sopts.format = fmt
   if not sopts.preset and os.getenv("QUARRY_DB_WRITE_BUFFER_MB") == nil then
     local dbo = {}
     for k, v in pairs(sopts.db or {}) do dbo[k] = v end
     if dbo.write_buffer_mb == nil then dbo.write_buffer_mb = M.DEFAULT_WRITE_BUFFER_MB end
     sopts.db = dbo
   end
-  local store = chain.open(options.db, sopts)
+  return sopts
+end
+
+-- Resuming: record `model` of height idx is already in the store; it must be the same block.
+local function check_same_block(store, model, idx, source_path)
+  local hash = model.hash
+  if type(hash) == "string" and hash ~= "" then
+    local h = store:height_of(hash)
+    if h == idx then return end
+    if h ~= nil or not store.format.relax.duplicate_hash then
+      fail("--resume: block %d of %s is not the block %d of the store (different hash): " ..
+        "not the same chain", idx, source_path, idx)
+    end
+  end
+  -- no usable hash (a relaxed format): compare the blocks themselves
+  local verify = require("quarry.chain.verify")
+  local diff = verify.compare(model, store:block(idx))
+  if diff then
+    fail("--resume: block %d of %s is not the block %d of the store (%s): not the same chain",
+      idx, source_path, idx, diff)
+  end
+end
+
+-- migrate.run(options) -> report
+-- options: json (path of the dump), db (path), format (name, FILE.lua or a prepared format;
+--   default "quarry"), key (the member holding the blocks), preset, resume, verify,
+--   group_blocks, group_mb, store_options (more chain.open options),
+--   on_progress(state) (after each group and now and then: state = { blocks, added, bytes,
+--   fraction, elapsed }), on_block(height) (after each block is added: test hooks).
+-- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
+-- the offending one are committed, nothing of it is. A refused migration into a new directory
+-- leaves nothing behind.
+function M.run(options)
+  local t0 = clock()
+  local source_path = options.json
+  local source_size = formats.file_size(source_path)
+  if not source_size then fail("cannot open %s", source_path) end
+  local fmt = type(options.format) == "table" and options.format or formats.load(options.format)
+  local foreign = M.foreign_content(options.db)
+  if foreign then fail("%s: give an empty or new --db, or the store of an earlier migration", foreign) end
+  local created_dir = not io.open(options.db .. "/CURRENT", "rb")
+  local store = chain.open(options.db, store_options(options, fmt))
   local reader
+  local committed = false
   local ok, res = pcall(function()
     local start_tip = store.tip_height
     if start_tip and not options.resume then
       fail("%s already holds blocks %d..%d: use --resume to continue a migration into it " ..
         "(or give an empty --db)", options.db, store.base, store.tip_height)
     end
-    reader = M.open_source(source_path)
+    reader = formats.open_dump(fmt, source_path, options.key)
     local compressed = source_path:match("%.lz4$") ~= nil
     local group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS
     local group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024
-    local on_progress = options.on_progress
-    local kill_at = tonumber(os.getenv("QUARRY_TEST_KILL_AT") or "")
-    local delay = tonumber(os.getenv("QUARRY_TEST_DELAY") or "")
+    local on_progress, on_block = options.on_progress, options.on_block
+    local decode = formats.decode
 
     local skipped, added, groups = 0, 0, 0
     local function state()
@@ -84,42 +153,36 @@ function M.run(options)
         frac = source_size > 0 and off / source_size or 1
       end
       return { blocks = skipped + added, added = added, bytes = off, fraction = frac,
-        elapsed = progress.now() - t0 }
+        elapsed = clock() - t0 }
     end
     -- The progress marker committed with each group (removed by the last one).
     local function marker(tip)
       return require("quarry.json").encode({ state = "running", source = source_path, tip = tip,
-        offset = reader:offset() })
+        offset = reader:offset(), format = fmt.name })
     end
 
     local g = store:group()
     local count = 0
     while true do
-      local block = reader:next()
-      if block == nil then break end
+      local record = reader:next()
+      if record == nil then break end
       count = count + 1
-      local idx = type(block) == "table" and rawget(block, "index") or nil
+      local model = decode(fmt, record, "block " .. (count - 1))
+      local idx = type(model) == "table" and rawget(model, "index") or nil
       if start_tip and math.type(idx) == "integer" and idx <= start_tip then
-        -- Resuming: this block is in the store already; it must be the same block.
-        local h = type(block.hash) == "string" and store:height_of(block.hash)
-        if h ~= idx then
-          fail("--resume: block %d of %s is not the block %d of the store (different hash): " ..
-            "not the same chain", idx, source_path, idx)
-        end
+        check_same_block(store, model, idx, source_path)
         skipped = skipped + 1
       else
-        local okadd, err = pcall(g.add, g, block)
+        local okadd, err = pcall(g.add, g, model)
         if not okadd then
           g:discard()
           error(err, 0)
         end
         added = added + 1
-        if kill_at and idx == kill_at then
-          os.execute("kill -KILL " .. progress.pid()) -- test hook: a crash in the middle of a group
-        end
-        if delay then progress.sleep(delay) end
+        if on_block then on_block(idx) end
         if g:count() >= group_blocks or g:size() >= group_bytes then
           g:commit({ migrate = marker(g.tip) })
+          committed = true
           groups = groups + 1
           g = store:group()
           if on_progress then on_progress(state()) end
@@ -127,17 +190,23 @@ function M.run(options)
       end
       if on_progress and count % 256 == 0 then on_progress(state()) end
     end
+    if count == 0 then
+      g:discard()
+      fail("%s holds no blocks (%s): nothing to migrate", source_path,
+        source_size == 0 and "the file is empty" or "an empty array of blocks")
+    end
     -- The last group, with what export needs to write the dump back.
     local extra = { migrate = false, source_format = reader:format() or "array" }
     local header = reader:header()
     extra.header = header and codec.encode_value(header) or false
     g:commit(extra)
+    committed = true
     groups = groups + 1
     -- JSON bytes: the file's size, or for LZ4 every byte the reader decompressed (next() has
     -- returned nil, so offset() counts the whole input, closing brackets included).
     local json_bytes = compressed and reader:offset() or source_size
     reader:close()
-    local t_load = progress.now() - t0
+    local t_load = clock() - t0
     if on_progress then
       on_progress({ blocks = skipped + added, added = added, bytes = json_bytes, fraction = 1,
         elapsed = t_load })
@@ -148,26 +217,29 @@ function M.run(options)
     local st = store:stats()
     local report = {
       source = source_path, source_size = source_size, json_bytes = json_bytes,
-      db = options.db, db_size = size,
+      db = options.db, db_size = size, format = fmt.name,
       ratio = json_bytes > 0 and size / json_bytes or nil,
       ratio_to_file = source_size > 0 and size / source_size or nil,
       blocks = st.blocks, added = added, skipped = skipped, groups = groups,
       base = st.base, tip = st.tip, tip_hash = st.tip_hash,
-      txs = st.txs, utxos = st.utxos, supply = st.supply,
-      load_seconds = t_load, elapsed = progress.now() - t0,
+      txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
+      load_seconds = t_load, elapsed = clock() - t0,
     }
     if options.verify then
-      local src = M.open_source(source_path)
+      local src = formats.open_dump(fmt, source_path, options.key)
       local r = store:verify({ source = src })
       src:close()
       report.verify = r
     end
-    report.elapsed = progress.now() - t0
+    report.elapsed = clock() - t0
     return report
   end)
   if reader then pcall(reader.close, reader) end
   store:close()
-  if not ok then error(res, 0) end
+  if not ok then
+    if created_dir and not committed and not options.resume then pcall(quarry.destroy, options.db); os.remove(options.db) end
+    error(res, 0)
+  end
   return res
 end
 

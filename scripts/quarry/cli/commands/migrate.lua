@@ -20,7 +20,8 @@ function M.format_report(r)
   end
   line("  transactions  %d", r.txs)
   line("  utxos         %d", r.utxos)
-  line("  supply        %d", r.supply)
+  line("  supply        %s", tostring(r.supply))
+  for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
   line("  source        %s on disk, %s of JSON", progress.bytes(r.source_size), progress.bytes(r.json_bytes))
   line("  database      %s on disk (%s): %.3f of the JSON, %.3f of the source file",
     progress.bytes(r.db_size), r.db, r.ratio or 0, r.ratio_to_file or 0)
@@ -43,13 +44,42 @@ function M.format_report(r)
   return table.concat(out, "\n")
 end
 
+-- What the format did not check, as report lines ("800 blocks without a hash: not indexed, links
+-- not checked"); empty when everything was checked.
+function M.relaxed_lines(c)
+  local out = {}
+  if not c then return out end
+  local function n(v) return math.type(v) == "integer" and v or tostring(v) end
+  if c.empty_hash ~= 0 then
+    out[#out + 1] = ("not checked   %s blocks without a hash: not indexed, links to them not checked"):format(n(c.empty_hash))
+  end
+  if c.duplicate_hash ~= 0 then
+    out[#out + 1] = ("not checked   %s blocks repeating an earlier hash: not indexed"):format(n(c.duplicate_hash))
+  end
+  if c.unlinked ~= 0 then
+    out[#out + 1] = ("not checked   %s links (previous_hash) next to an empty hash"):format(n(c.unlinked))
+  end
+  if c.unspendable ~= 0 then
+    out[#out + 1] = ("unspendable   %s outputs (%s units) never entered the UTXO set"):format(n(c.unspendable),
+      tostring(c.unspendable_amount))
+  end
+  return out
+end
+
 -- The report as a JSON-ready table.
 function M.report_table(r)
   local t = {}
   for _, k in ipairs({ "source", "source_size", "json_bytes", "db", "db_size", "ratio",
     "ratio_to_file", "blocks", "added", "skipped", "groups", "base", "tip", "tip_hash", "txs",
-    "utxos", "supply", "load_seconds", "elapsed" }) do
+    "utxos", "supply", "load_seconds", "elapsed", "format" }) do
     t[k] = r[k]
+  end
+  -- amounts beyond 2^63 are written as decimal strings (exact)
+  if r.supply ~= nil and math.type(r.supply) ~= "integer" then t.supply = tostring(r.supply) end
+  if r.relaxed then
+    local c = {}
+    for k, v in pairs(r.relaxed) do c[k] = math.type(v) == "integer" and v or tostring(v) end
+    t.relaxed = c
   end
   if r.verify then
     local checks = {}
@@ -62,9 +92,25 @@ function M.report_table(r)
   return t
 end
 
+-- The test hooks (specs only): QUARRY_TEST_KILL_AT=H kills the process with SIGKILL right after
+-- block H is added (a crash in the middle of a group); QUARRY_TEST_DELAY=S sleeps S seconds
+-- after each block. nil when neither is set.
+function M.test_hooks()
+  local kill_at = tonumber(os.getenv("QUARRY_TEST_KILL_AT") or "")
+  local delay = tonumber(os.getenv("QUARRY_TEST_DELAY") or "")
+  if not kill_at and not delay then return nil end
+  local progress = require("quarry.cli.progress")
+  return function(height)
+    if kill_at and height == kill_at then os.execute("kill -KILL " .. progress.pid()) end
+    if delay then progress.sleep(delay) end
+  end
+end
+
 function M.run(argv)
   local p = cli.parser("migrate", M.summary)
   p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; .lz4 or not)"):count(1)
+  p:option("--format", "The dump's format: quarry, auriumchain, bitcoin-core, or FILE.lua (quarry formats)", "quarry")
+  p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:option("--db", "The chain store directory (created when missing)"):count(1)
   p:option("--preset", "Tuning preset: default, production, development")
   p:flag("--verify", "After loading, check every invariant and compare every block with the source")
@@ -88,7 +134,9 @@ function M.run(argv)
   local ok, r = pcall(migrate.run, {
     json = args.json, db = args.db, preset = args.preset, resume = args.resume,
     verify = args.verify, group_blocks = args.group, group_mb = args.group_mb,
+    format = args.format, key = args.key,
     on_progress = function(s) bar:update(s.fraction, s.blocks, s.bytes) end,
+    on_block = M.test_hooks(),
   })
   bar:done()
   if not ok then

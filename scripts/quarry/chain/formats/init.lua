@@ -1,0 +1,347 @@
+-- quarry.chain.formats: the registry of dump formats (docs/formats.md) and what every format
+-- shares: loading one by name or file, the renames between a record and the model, reading an
+-- amount in the format's unit, and opening a dump where its blocks are.
+local json = require("quarry.json")
+local u256 = require("quarry.u256")
+
+local getmetatable, rawget, rawset, type = getmetatable, rawget, rawset, type
+local mtype = math.type
+local OBJ, ARR, NUM = json.object_mt, json.array_mt, json.number_mt
+
+local M = {}
+
+-- The built-in formats, in the order `quarry formats` lists them.
+M.BUILTIN = { "quarry", "auriumchain", "bitcoin-core" }
+M.DEFAULT = "quarry"
+
+local LEVELS = { "block", "tx", "input", "output" }
+local MODEL_FIELDS = {
+  block = { index = true, hash = true, previous_hash = true, transactions = true },
+  tx = { id = true, inputs = true, outputs = true },
+  input = { tx_id = true, output_index = true },
+  output = { amount = true, address = true },
+}
+local UNITS = { integer = true, decimal = true, quantity = true }
+
+local function fail(fmt, ...) error(fmt:format(...), 0) end
+
+-- The default coinbase rule: the first transaction, when it has no inputs.
+local function default_coinbase(tx, t)
+  if t ~= 1 then return false end
+  local ins = rawget(tx, "inputs")
+  return ins == nil or #ins == 0
+end
+
+-- Builds the record -> model and model -> record key maps of each level from `fields`.
+local function key_maps(name, fields)
+  local to_model, to_record = {}, {}
+  local identity = true
+  for _, level in ipairs(LEVELS) do
+    local f = fields and fields[level] or {}
+    local fwd, back = {}, {}
+    for model_name, record_name in pairs(f) do
+      if not MODEL_FIELDS[level][model_name] then
+        fail("format %s: fields.%s.%s: not a model field (one of %s)", name, level,
+          tostring(model_name), table.concat((function()
+            local t = {}
+            for k in pairs(MODEL_FIELDS[level]) do t[#t + 1] = k end
+            table.sort(t)
+            return t
+          end)(), ", "))
+      end
+      if type(record_name) ~= "string" or record_name == "" then
+        fail("format %s: fields.%s.%s must be a member name (a string)", name, level, model_name)
+      end
+      if record_name ~= model_name then
+        fwd[record_name], back[model_name] = model_name, record_name
+        identity = false
+      end
+    end
+    to_model[level], to_record[level] = fwd, back
+  end
+  return to_model, to_record, identity
+end
+
+-- Checks a format table and fills in the defaults. Raises naming the format and the field.
+function M.prepare(fmt, origin)
+  if type(fmt) ~= "table" then fail("format %s: the module must return a table", origin) end
+  local name = fmt.name
+  if type(name) ~= "string" or name == "" then fail("format %s: `name` must be a string", origin) end
+  local amount = fmt.amount or { unit = "integer" }
+  if type(amount) == "string" then amount = { unit = amount } end
+  if not UNITS[amount.unit] then
+    fail("format %s: amount.unit must be \"integer\", \"decimal\" or \"quantity\", got %s", name,
+      tostring(amount.unit))
+  end
+  if amount.unit == "decimal" then
+    local s = amount.scale
+    if mtype(s) ~= "integer" or s < 0 or s > 77 then
+      fail("format %s: amount.scale must be an integer in 0..77 for unit \"decimal\"", name)
+    end
+  end
+  for _, k in ipairs({ "coinbase", "unspendable", "decode", "encode", "writer" }) do
+    if fmt[k] ~= nil and type(fmt[k]) ~= "function" then
+      fail("format %s: `%s` must be a function", name, k)
+    end
+  end
+  local p = {}
+  for k, v in pairs(fmt) do p[k] = v end
+  p.amount = amount
+  p.origin = origin
+  p.coinbase = fmt.coinbase or default_coinbase
+  p.relax = fmt.relax or {}
+  p.container = fmt.container or { "array", "jsonl" }
+  p.to_model, p.to_record, p.identity = key_maps(name, fmt.fields)
+  p.read_amount = M.amount_reader(amount)
+  p.summary = fmt.summary or ""
+  return p
+end
+
+local cache = {}
+
+-- formats.load(name_or_file) -> format: a built-in name ("quarry", "auriumchain",
+-- "bitcoin-core") or a path to a Lua file returning a format table.
+function M.load(spec)
+  spec = spec or M.DEFAULT
+  if cache[spec] then return cache[spec] end
+  local fmt, origin
+  if spec:find("/", 1, true) or spec:match("%.lua$") then
+    local chunk, err = loadfile(spec)
+    if not chunk then fail("--format %s: %s", spec, err) end
+    local ok, res = pcall(chunk)
+    if not ok then fail("--format %s: %s", spec, tostring(res)) end
+    fmt, origin = res, spec
+  else
+    local modname = "quarry.chain.formats." .. spec:gsub("%-", "_")
+    local ok, res = pcall(require, modname)
+    if not ok then
+      if tostring(res):find("module '" .. modname .. "' not found", 1, true) then
+        fail("unknown format %q: the built-in formats are %s (or give a FILE.lua)", spec,
+          table.concat(M.BUILTIN, ", "))
+      end
+      error(res, 0)
+    end
+    fmt, origin = res, spec
+  end
+  local p = M.prepare(fmt, origin)
+  cache[spec] = p
+  return p
+end
+
+-- formats.list() -> { format, ... }: the built-in formats.
+function M.list()
+  local t = {}
+  for _, n in ipairs(M.BUILTIN) do t[#t + 1] = M.load(n) end
+  return t
+end
+
+---------------------------------------------------------------------------------------------------
+-- Amounts
+---------------------------------------------------------------------------------------------------
+
+local function show(v)
+  local ok, s = pcall(json.encode, v)
+  if not ok then s = tostring(v) end
+  if #s > 80 then s = s:sub(1, 77) .. "..." end
+  return s
+end
+
+-- formats.amount_reader(amount) -> read(raw) -> amount | nil, reason. An amount is a Lua integer
+-- below 2^63 or a quarry.u256 (u256.norm); raw is the record's own JSON value.
+function M.amount_reader(amount)
+  local unit, scale = amount.unit, amount.scale
+  local parse, new, norm = u256.parse, u256.new, u256.norm
+  if unit == "integer" then
+    return function(raw)
+      if mtype(raw) == "integer" then
+        if raw >= 0 then return raw end
+        return nil, "must not be negative, got " .. raw
+      end
+      if getmetatable(raw) == NUM then
+        local ok, v = pcall(new, raw.text)
+        if ok then return norm(v) end
+        return nil, "must be an integer in 0..2^256-1, got " .. raw.text
+      end
+      return nil, "must be an integer in 0..2^256-1, got " .. show(raw)
+    end
+  elseif unit == "decimal" then
+    return function(raw)
+      local text
+      if mtype(raw) == "integer" then
+        if raw < 0 then return nil, "must not be negative, got " .. raw end
+        text = raw
+      elseif getmetatable(raw) == NUM then
+        text = raw.text
+      else
+        return nil, ("must be a decimal number with at most %d decimals, got %s"):format(scale,
+          show(raw))
+      end
+      local ok, v = pcall(parse, text, scale)
+      if ok then return norm(v) end
+      return nil, ("must be a non-negative decimal with at most %d decimals, up to 2^256-1 " ..
+        "units, got %s"):format(scale, tostring(text))
+    end
+  else -- quantity
+    return function(raw)
+      if type(raw) == "string" and raw:match("^0[xX]%x+$") then
+        local ok, v = pcall(new, raw)
+        if ok then return norm(v) end
+        return nil, "must be a 0x quantity up to 2^256-1, got " .. raw
+      end
+      return nil, "must be a 0x hex quantity string, got " .. show(raw)
+    end
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Renames: record <-> model, in place, member order kept
+---------------------------------------------------------------------------------------------------
+
+-- Renames the members of one object by map (from -> to), in place. Raises when the target name
+-- is already a member (the record would be ambiguous).
+local function rename(obj, map, where)
+  if getmetatable(obj) ~= OBJ then return end
+  for i = 1, #obj do
+    local k = rawget(obj, i)
+    local to = map[k]
+    if to then
+      if rawget(obj, to) ~= nil then
+        fail("%s: members %q and %q both present (the format maps %q to %q)", where, k, to, k, to)
+      end
+      rawset(obj, i, to)
+      rawset(obj, to, rawget(obj, k))
+      rawset(obj, k, nil)
+    end
+  end
+end
+
+local function each(arr, fn)
+  if type(arr) ~= "table" then return end
+  local mt = getmetatable(arr)
+  if mt ~= ARR and mt ~= nil then return end
+  for i = 1, #arr do fn(arr[i], i) end
+end
+
+-- Applies the level maps to a block; names (model names after a decode, record names after an
+-- encode) say where the nested arrays are once the level above is renamed.
+local function walk(block, maps, where)
+  if getmetatable(block) ~= OBJ then return block end
+  rename(block, maps.block, where)
+  local txs_name, ins_name, outs_name = maps.names.transactions, maps.names.inputs, maps.names.outputs
+  each(rawget(block, txs_name), function(tx, t)
+    if getmetatable(tx) ~= OBJ then return end
+    local wt = where .. " transaction " .. (t - 1)
+    rename(tx, maps.tx, wt)
+    if next(maps.input) then
+      each(rawget(tx, ins_name), function(inp, i) rename(inp, maps.input, wt .. " input " .. (i - 1)) end)
+    end
+    if next(maps.output) then
+      each(rawget(tx, outs_name), function(out, o) rename(out, maps.output, wt .. " output " .. (o - 1)) end)
+    end
+  end)
+  return block
+end
+
+local function maps_of(fmt, direction)
+  local key = direction == "model" and "_to_model_maps" or "_to_record_maps"
+  if fmt[key] then return fmt[key] end
+  local src = direction == "model" and fmt.to_model or fmt.to_record
+  local names = {}
+  -- where the nested arrays are once their parent level is renamed
+  local function name_in(level, model_name)
+    if direction == "model" then return model_name end
+    return fmt.to_record[level][model_name] or model_name
+  end
+  names.transactions = name_in("block", "transactions")
+  names.inputs = name_in("tx", "inputs")
+  names.outputs = name_in("tx", "outputs")
+  local m = { block = src.block, tx = src.tx, input = src.input, output = src.output, names = names }
+  fmt[key] = m
+  return m
+end
+
+-- formats.decode(fmt, record, where) -> model (the record itself, renamed in place).
+function M.decode(fmt, record, where)
+  if fmt.decode then return fmt.decode(record, { where = where }) end
+  if fmt.identity then return record end
+  return walk(record, maps_of(fmt, "model"), where or "block")
+end
+
+-- formats.encode(fmt, model) -> record (the model itself, renamed back in place).
+function M.encode(fmt, model)
+  if fmt.encode then return fmt.encode(model, {}) end
+  if fmt.identity then return model end
+  return walk(model, maps_of(fmt, "record"), "block")
+end
+
+---------------------------------------------------------------------------------------------------
+-- Dumps: where the blocks are
+---------------------------------------------------------------------------------------------------
+
+local function member_of(container)
+  for _, c in ipairs(container) do
+    if type(c) == "table" and c.member then return c.member end
+  end
+  return nil
+end
+
+-- The names of the top-level members of an object, as a list "a, b, c".
+local function member_list(obj)
+  local t = {}
+  for i = 1, #obj do t[#t + 1] = tostring(rawget(obj, i)) end
+  return table.concat(t, ", ")
+end
+
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+-- Does an element look like a container of blocks rather than a block (no index field and at
+-- least one member holding an array)?
+local function looks_like_container(fmt, e)
+  if getmetatable(e) ~= OBJ then return false end
+  local index_name = fmt.to_record.block.index or "index"
+  if rawget(e, index_name) ~= nil then return false end
+  for i = 1, #e do
+    if getmetatable(rawget(e, rawget(e, i))) == ARR then return true end
+  end
+  return false
+end
+
+-- formats.open_dump(fmt, path [, key]) -> reader (quarry.json reader positioned before the first
+-- block; r:next() gives records). key: the member holding the blocks (--key), overriding the
+-- format's. Raises "no array of blocks in F (members: ...)" when the blocks are not found.
+function M.open_dump(fmt, path, key)
+  local base = path:gsub("%.lz4$", "")
+  local jsonl = base:match("%.jsonl$") or base:match("%.ndjson$")
+  if key then return json.reader(path, { format = "object", key = key }) end
+  if jsonl then return json.reader(path, { format = "jsonl" }) end
+  local member = member_of(fmt.container)
+  if member then
+    local r = json.reader(path, { format = "auto", key = member })
+    local ok, err = pcall(r.next, r)
+    r:close()
+    if ok then return json.reader(path, { format = "auto", key = member }) end
+    if not tostring(err):find("has no member", 1, true) then error(err, 0) end
+  end
+  -- An array, JSON Lines, or an object holding the blocks under "blocks".
+  local r = json.reader(path, { format = "auto" })
+  local ok, first = pcall(r.next, r)
+  if ok and r:format() == "jsonl" and looks_like_container(fmt, first) then
+    local members = member_list(first)
+    r:close()
+    error(("no array of blocks in %s (members: %s): use --key NAME or --format NAME"):format(
+      path, members), 0)
+  end
+  r:close()
+  if not ok then error(first, 0) end
+  return json.reader(path, { format = "auto" })
+end
+
+M.file_size = file_size
+
+return M
