@@ -24,7 +24,7 @@ describe("quarry migrate", function()
     assert.matches("migrated 400 blocks", out)
     assert.matches("integrity     ok", out)
     local v = ch.ok({ "verify", "--db", dir .. "/db", "--json", src })
-    assert.matches("all 12 checks passed", v)
+    assert.matches("all 13 checks passed", v)
     assert.matches("ok   source", v)
     ch.ok({ "export", "--db", dir .. "/db", "--json", dir .. "/back.json" })
     -- gen writes compact JSON in the reference key order: the export is the same file, byte for byte

@@ -146,7 +146,7 @@ end
 function M.open_reader(path, options)
   options = options or {}
   if not options.secondary then
-    local ok, store = pcall(M.open, path, { mode = "read_only", db = options.db })
+    local ok, store = pcall(M.open, path, { mode = "read_only", db = options.db, format = options.format })
     if ok then return store end
     if not (quarry.is_error(store) and (store.code == "Locked" or store.code == "Busy")) then
       error(store, 0)
@@ -154,7 +154,8 @@ function M.open_reader(path, options)
   end
   local scratch = os.tmpname()
   os.remove(scratch)
-  local store = M.open(path, { mode = "secondary", secondary_path = scratch, db = options.db })
+  local store = M.open(path, { mode = "secondary", secondary_path = scratch, db = options.db,
+    format = options.format })
   store.scratch = scratch
   return store
 end

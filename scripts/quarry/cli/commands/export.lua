@@ -4,54 +4,31 @@ local cli = require("quarry.cli")
 
 local M = { summary = "write a chain store back as a JSON dump (streaming, atomic)" }
 
--- export.run(store, path [, format]) -> blocks written, format used
-function M.export(store, path, format)
-  local json = require("quarry.json")
-  local codec = require("quarry.chain.codec")
-  if not format then
-    local base = path:gsub("%.lz4$", "")
-    if base:match("%.jsonl$") or base:match("%.ndjson$") then
-      format = "jsonl"
-    else
-      format = store:meta("source_format") or "object"
-      if format ~= "object" and format ~= "array" and format ~= "jsonl" then format = "object" end
-    end
-  end
-  local wopts = { format = format }
-  if format == "object" then
-    wopts.key = "blocks"
-    local h = store:meta("header")
-    if h then wopts.header = codec.decode_value(h) end
-  end
-  local w = json.writer(path, wopts)
-  local n = 0
-  local ok, err = pcall(function()
-    for _, block in store:blocks() do
-      w:write(block)
-      n = n + 1
-    end
-  end)
-  if not ok then
-    w:abort()
-    error(err, 0)
-  end
-  w:close()
-  return n, format
+-- M.export(store, path [, container]) -> blocks written, container (quarry.chain.export.run)
+function M.export(store, path, container)
+  return require("quarry.chain.export").run(store, path, { container = container })
 end
 
 function M.run(argv)
   local p = cli.parser("export", M.summary)
   p:option("--db", "The chain store directory"):count(1)
   p:option("--json", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
-  p:option("--format", "object, array or jsonl (default: by extension, else as the migrated source)")
+  p:option("--format", "The dump format (quarry, auriumchain, bitcoin-core, FILE.lua): the one the " ..
+    "store was migrated from, the default")
+  p:option("--container", "object, array or jsonl (default: by extension, else as the migrated source)")
     :choices({ "object", "array", "jsonl" })
   local args, status = cli.parse(p, argv)
   if not args then return status end
+  -- --format object|array|jsonl meant the container before formats existed: still accepted
+  if args.format == "object" or args.format == "array" or args.format == "jsonl" then
+    args.container, args.format = args.container or args.format, nil
+  end
   local chain = require("quarry.chain")
   local progress = require("quarry.cli.progress")
   local t0 = progress.now()
   local store = chain.open_reader(args.db)
-  local ok, n, format = pcall(M.export, store, args.json, args.format)
+  local ok, n, format = pcall(require("quarry.chain.export").run, store, args.json,
+    { format = args.format, container = args.container })
   store:close()
   if not ok then error(n, 0) end
   local secs = progress.now() - t0

@@ -9,6 +9,8 @@ function M.run(argv)
   local p = cli.parser("verify", M.summary)
   p:option("--db", "The chain store directory"):count(1)
   p:option("--json", "The JSON dump to compare every block with (.lz4 or not)")
+  p:option("--format", "The dump's format (default: the one the store was migrated from)")
+  p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:flag("--secondary", "Open as a secondary (follow a live writer) instead of read-only first")
   p:option("--report", "text or json (on stdout)", "text"):choices({ "text", "json" })
   local args, status = cli.parse(p, argv)
@@ -19,8 +21,14 @@ function M.run(argv)
   local migrate = require("quarry.chain.migrate")
 
   local t0 = progress.now()
-  local store = chain.open_reader(args.db, { secondary = args.secondary })
-  local source = args.json and migrate.open_source(args.json) or nil
+  local store = chain.open_reader(args.db, { secondary = args.secondary, format = args.format })
+  local oks, source = pcall(function()
+    return args.json and migrate.open_source(args.json, store.format, args.key) or nil
+  end)
+  if not oks then
+    store:close()
+    error(source, 0)
+  end
   local bar = progress.bar({ label = "verify" })
   local ok, r = pcall(verify.run, store, { source = source, progress = function(h, tip)
     local base = store.base or 0
@@ -39,13 +47,21 @@ function M.run(argv)
       local c = r.checks[name]
       checks[#checks + 1] = { name = name, ok = c.ok, failures = c.failures, first = c.first }
     end
+    local summary = {}
+    for k, v in pairs(s) do summary[k] = math.type(v) == "integer" and v or (type(v) == "userdata" and tostring(v) or v) end
+    local relaxed = {}
+    for k, v in pairs(r.relaxed) do relaxed[k] = math.type(v) == "integer" and v or tostring(v) end
     print(require("quarry.json").encode({ ok = r.ok, db = args.db, source = args.json, mode = mode,
-      summary = s, checks = checks, seconds = progress.now() - t0 }))
+      format = r.format, summary = summary, relaxed = relaxed, checks = checks,
+      seconds = progress.now() - t0 }))
   else
     print(("verify %s (opened %s)%s"):format(args.db, mode, args.json and (" against " .. args.json) or ""))
     if s.tip then
-      print(("  %d blocks (heights %d..%d), %d transactions, %d utxos, supply %d"):format(
-        s.blocks, s.base, s.tip, s.txs, s.utxos, s.supply))
+      print(("  %d blocks (heights %d..%d), %d transactions, %d utxos, supply %s (format %s)"):format(
+        s.blocks, s.base, s.tip, s.txs, s.utxos, tostring(s.supply), r.format))
+      for _, l in ipairs(require("quarry.cli.commands.migrate").relaxed_lines(r.relaxed)) do
+        print("  " .. l)
+      end
     else
       print("  empty chain")
     end
