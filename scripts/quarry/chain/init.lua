@@ -100,7 +100,7 @@ local function decode_counts(text)
   end
   return c
 end
-M.decode_counts = decode_counts
+M._decode_counts = decode_counts
 
 -- chain.open(path [, options]) -> store
 -- options: mode ("read_write" default, "read_only", "secondary"), secondary_path, preset,
@@ -321,11 +321,7 @@ local function check_hash(g, block, h, first)
     return hash, nil, linked
   end
   local hk = skey(hash)
-  local other = g.hashes[hk]
-  if not other then
-    local v = g.store.cf.hashes:get(hk)
-    if v then other = codec.parse_hashes_value(v) end
-  end
+  local other = g.hashes[hk] or g:_lookup_hash(hk, hash)
   if other then
     if relax.duplicate_hash then
       g.relaxed.duplicate_hash = g.relaxed.duplicate_hash + 1
@@ -355,11 +351,7 @@ local function check_tx_id(g, tx, h, t)
     invalid(h, nil, nil, "transaction %d: id must be a string, got %s", t - 1, show(id))
   end
   local idk = skey(id)
-  local dup = g.txs[id]
-  if not dup then
-    local v = g.store.cf.txs:get(idk)
-    if v then dup = { codec.parse_txs_value(v) } end
-  end
+  local dup = g.txs[id] or g:_lookup_tx(id, idk)
   if dup then invalid(h, id, nil, "duplicate transaction id (already in block %d)", dup[1]) end
   return id, idk
 end
@@ -367,9 +359,7 @@ end
 -- Step 4: every input spends an existing unspent output. Returns refs (one per input:
 -- { height, tx index, output index, amount, spender id, spender height }) and their sum.
 local function check_inputs(g, ins, h, id, spent, nspent)
-  local store = g.store
   local created, spent_db, spent_by, txloc = g.created, g.spent_db, g.spent_by, g.txs
-  local txs_cf, utxo_cf = store.cf.txs, store.cf.utxo
   local refs, sum_in = {}, 0
   for i = 1, #ins do
     local inp = ins[i]
@@ -381,19 +371,15 @@ local function check_inputs(g, ins, h, id, spent, nspent)
     if mtype(n) ~= "integer" or n < 0 then
       invalid(h, id, i - 1, "output_index must be a non-negative integer, got %s", show(n))
     end
-    local loc = txloc[rid]
-    if not loc then
-      local v = txs_cf:get(skey(rid))
-      if not v then
-        invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
-      end
-      loc = { codec.parse_txs_value(v) }
+    local loc = txloc[rid] or g:_lookup_tx(rid, skey(rid))
+    if not loc and g.tx_index then
+      invalid(h, id, i - 1, "spend of a missing output %s:%d (no such transaction)", rid, n)
     end
-    if n >= loc[3] then
+    if loc and n >= loc[3] then
       invalid(h, id, i - 1, "spend of a missing output %s:%d (the transaction has %d outputs)",
         rid, n, loc[3])
     end
-    local pk = ukey(loc[1], loc[2], n)
+    local pk = g:_output_key(rid, n, loc)
     local amount = created[pk]
     if amount == false or spent_db[pk] then
       local by = spent_by[pk] -- the ref of the earlier spend: {.., .., .., .., tx id, height}
@@ -402,14 +388,15 @@ local function check_inputs(g, ins, h, id, spent, nspent)
     elseif amount then
       created[pk] = false
     else
-      local v = utxo_cf:get(pk)
-      if not v then
-        invalid(h, id, i - 1, "double spend of %s:%d (already spent)", rid, n)
+      amount = g:_lookup_output(pk, rid, n)
+      if amount == nil then
+        if loc then invalid(h, id, i - 1, "double spend of %s:%d (already spent)", rid, n) end
+        invalid(h, id, i - 1, "spend of a missing or spent output %s:%d", rid, n)
       end
-      amount = codec.parse_utxo_value(v)
       spent_db[pk] = true
     end
-    local ref = { loc[1], loc[2], n, amount, id, h }
+    -- { output's height, tx index, output index, amount, spender id, spender height, spent id }
+    local ref = loc and { loc[1], loc[2], n, amount, id, h, rid } or { false, false, n, amount, id, h, rid }
     spent_by[pk] = ref
     sum_in = add(sum_in, amount)
     refs[i] = ref
@@ -445,6 +432,10 @@ local function check_outputs(g, outs, h, id, tx, t, block)
   end
   return amounts, spendable, sum_out, sum_burnt, nburnt
 end
+
+M._steps = { check_height = check_height, check_hash = check_hash, array_member = array_member,
+  check_tx_id = check_tx_id, check_inputs = check_inputs, check_outputs = check_outputs,
+  invalid = invalid, new_counts = new_counts, copy_counts = function(c) return copy_counts(c) end }
 
 -- group:add(block) -> height. Validates the block (a model block: docs/formats.md) against the
 -- chain and the group with the store's format rules, and adds it. Raises an InvalidChain error
@@ -485,16 +476,34 @@ function Group:add(block)
       self.relaxed.unspendable = self.relaxed.unspendable + nburnt
       self.relaxed.unspendable_amount = add(self.relaxed.unspendable_amount, sum_burnt)
     end
-    txloc[id] = { h, t - 1, nout }
+    local loc = { h, t - 1, nout }
+    txloc[id] = loc
     for o = 1, nout do
-      if spendable[o] then created[ukey(h, t - 1, o - 1)] = amounts[o] end
+      if spendable[o] then created[self:_output_key(id, o - 1, loc)] = amounts[o] end
     end
-    infos[t] = { id = id, idk = idk, refs = refs, nout = nout }
+    infos[t] = { id = id, idk = idk, refs = refs, nout = nout, coinbase = mints,
+      amounts = amounts, spendable = spendable }
   end
   self:_stage(block, h, first, hash, hk, linked, infos, spent)
   self.supply, self.nutxos, self.ntxs = supply, nutxos, self.ntxs + ntx
   self.failed = false
   return h
+end
+
+-- The chain store's lookups (a layout's group has its own: quarry.chain.layout).
+Group.tx_index = true
+function Group:_lookup_hash(hk)
+  local v = self.store.cf.hashes:get(hk)
+  return v and (codec.parse_hashes_value(v)) or nil
+end
+function Group:_lookup_tx(_, idk)
+  local v = self.store.cf.txs:get(idk)
+  return v and { codec.parse_txs_value(v) } or nil
+end
+function Group:_output_key(_, n, loc) return ukey(loc[1], loc[2], n) end
+function Group:_lookup_output(pk)
+  local v = self.store.cf.utxo:get(pk)
+  return v and codec.parse_utxo_value(v) or nil
 end
 
 -- Step 6: the block value, its index entries and its undo record into the group's batch.

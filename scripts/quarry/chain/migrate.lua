@@ -6,6 +6,7 @@ local quarry = require("quarry")
 local chain = require("quarry.chain")
 local codec = require("quarry.chain.codec")
 local formats = require("quarry.chain.formats")
+local layouts = require("quarry.chain.layout")
 
 local M = {}
 
@@ -74,6 +75,13 @@ function M.foreign_content(path)
     #counts > 0 and table.concat(counts, ", ") or "column families " .. table.concat(names, ", "))
 end
 
+-- Removes the database a refused migration created (nothing of it was committed): RocksDB's
+-- files, then the directory (left when it holds anything else).
+function M.remove_new_store(path)
+  pcall(quarry.destroy, path)
+  os.remove(path)
+end
+
 -- The store options of a migration: the caller's, with a migration's write buffers.
 local function store_options(options, fmt)
   local sopts = {}
@@ -109,9 +117,44 @@ local function check_same_block(store, model, idx, source_path)
   end
 end
 
+-- Opens the target store of a migration: the chain store, or a store over another layout, after
+-- refusing a directory that holds something else.
+local function open_target(options, fmt, lay)
+  local path = options.db
+  if lay.chain_store then
+    local foreign = M.foreign_content(path)
+    if foreign then fail("%s: give an empty or new --db, or the store of an earlier migration", foreign) end
+    return chain.open(path, store_options(options, fmt))
+  end
+  local okl, names = pcall(quarry.list_column_families, path)
+  if okl and #names > 1 then
+    fail("%s holds column families %s (a chain store?), not the %s layout: give an empty or new --db",
+      path, table.concat(names, ", "), lay.name)
+  end
+  local store = layouts.open(path, lay, store_options(options, fmt))
+  local foreign = store:foreign()
+  if foreign then
+    store:close()
+    fail("%s, written by the node, not by a Quarry migration: give an empty or new --db (or read it " ..
+      "with --from-db %s --from-layout %s)", foreign, path, lay.name)
+  end
+  return store
+end
+
+-- The source of a migration: a dump (--json) or a layout's database (--from-db).
+local function open_input(options, fmt)
+  if options.from_db then
+    local r, f = layouts.source(options.from_db, options.from_layout or layouts.DEFAULT, options.format)
+    return r, f
+  end
+  return formats.open_dump(fmt, options.json, options.key), fmt
+end
+
 -- migrate.run(options) -> report
--- options: json (path of the dump), db (path), format (name, FILE.lua or a prepared format;
---   default "quarry"), key (the member holding the blocks), preset, resume, verify,
+-- options: json (path of the dump) or from_db and from_layout (a store of a layout as the
+--   source), db (path), layout (name or FILE.lua; default "quarry-chain"), format (name,
+--   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
+--   holding the blocks), preset, resume, verify,
 --   group_blocks, group_mb, store_options (more chain.open options),
 --   on_progress(state) (after each group and now and then: state = { blocks, added, bytes,
 --   fraction, elapsed }), on_block(height) (after each block is added: test hooks).
@@ -120,15 +163,20 @@ end
 -- leaves nothing behind.
 function M.run(options)
   local t0 = clock()
-  local source_path = options.json
-  local source_size = formats.file_size(source_path)
+  local source_path = options.from_db or options.json
+  local source_size = options.from_db and 0 or formats.file_size(source_path)
   if not source_size then fail("cannot open %s", source_path) end
   local fmt = type(options.format) == "table" and options.format or formats.load(options.format)
-  local foreign = M.foreign_content(options.db)
-  if foreign then fail("%s: give an empty or new --db, or the store of an earlier migration", foreign) end
+  local lay = layouts.load(options.layout)
   local created_dir = not io.open(options.db .. "/CURRENT", "rb")
-  local store = chain.open(options.db, store_options(options, fmt))
   local reader
+  reader, fmt = open_input(options, fmt)
+  local okt, store = pcall(open_target, options, fmt, lay)
+  if not okt then
+    reader:close()
+    if created_dir then M.remove_new_store(options.db) end
+    error(store, 0)
+  end
   local committed = false
   local ok, res = pcall(function()
     local start_tip = store.tip_height
@@ -136,7 +184,6 @@ function M.run(options)
       fail("%s already holds blocks %d..%d: use --resume to continue a migration into it " ..
         "(or give an empty --db)", options.db, store.base, store.tip_height)
     end
-    reader = formats.open_dump(fmt, source_path, options.key)
     local compressed = source_path:match("%.lz4$") ~= nil
     local group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS
     local group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024
@@ -147,7 +194,9 @@ function M.run(options)
     local function state()
       local off = reader:offset()
       local frac
-      if compressed then
+      if reader.total then
+        frac = reader.total > 0 and off / reader.total or 1
+      elseif compressed then
         frac = source_size > 0 and reader:compressed_offset() / source_size or 1
       else
         frac = source_size > 0 and off / source_size or 1
@@ -217,7 +266,7 @@ function M.run(options)
     local st = store:stats()
     local report = {
       source = source_path, source_size = source_size, json_bytes = json_bytes,
-      db = options.db, db_size = size, format = fmt.name,
+      db = options.db, db_size = size, format = fmt.name, layout = lay.name,
       ratio = json_bytes > 0 and size / json_bytes or nil,
       ratio_to_file = source_size > 0 and size / source_size or nil,
       blocks = st.blocks, added = added, skipped = skipped, groups = groups,
@@ -226,7 +275,7 @@ function M.run(options)
       load_seconds = t_load, elapsed = clock() - t0,
     }
     if options.verify then
-      local src = formats.open_dump(fmt, source_path, options.key)
+      local src = open_input(options, fmt)
       local r = store:verify({ source = src })
       src:close()
       report.verify = r
@@ -237,7 +286,7 @@ function M.run(options)
   if reader then pcall(reader.close, reader) end
   store:close()
   if not ok then
-    if created_dir and not committed and not options.resume then pcall(quarry.destroy, options.db); os.remove(options.db) end
+    if created_dir and not committed and not options.resume then M.remove_new_store(options.db) end
     error(res, 0)
   end
   return res

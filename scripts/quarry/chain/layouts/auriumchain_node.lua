@@ -365,6 +365,26 @@ function M.stage(db, batch, record, model, info)
   end
 end
 
+--- utxos(db): for tx_id, n, amount in layout.utxos(db) do ... end over the "utxo:" keys (the
+--- amount as find_output gives it).
+function M.utxos(db)
+  local it = db:iterator({ prefix = "utxo:" })
+  it:first()
+  return function()
+    if not it:valid() then
+      it:close()
+      return nil
+    end
+    local k, v = it:key(), it:value()
+    it:next()
+    local tx_id, n = k:match("^utxo:(.*):(%d+)$")
+    local text = v:match("^(%d+):")
+    local bits = text and parse_u64(text)
+    if not tx_id or bits == nil then corrupt(k, "not utxo:{tx_id}:{n} -> {u64}:{address}") end
+    return tx_id, math.tointeger(tonumber(n)), u64_value(bits)
+  end
+end
+
 --- read(db, height) -> the record decoded from "block:{height}", or nil.
 function M.read(db, height)
   local s = db:get("block:" .. height)

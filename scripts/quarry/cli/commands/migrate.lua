@@ -22,9 +22,13 @@ function M.format_report(r)
   line("  utxos         %d", r.utxos)
   line("  supply        %s", tostring(r.supply))
   for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
-  line("  source        %s on disk, %s of JSON", progress.bytes(r.source_size), progress.bytes(r.json_bytes))
-  line("  database      %s on disk (%s): %.3f of the JSON, %.3f of the source file",
-    progress.bytes(r.db_size), r.db, r.ratio or 0, r.ratio_to_file or 0)
+  if (r.json_bytes or 0) > 0 then
+    line("  source        %s on disk, %s of JSON", progress.bytes(r.source_size), progress.bytes(r.json_bytes))
+    line("  database      %s on disk (%s, layout %s): %.3f of the JSON, %.3f of the source file",
+      progress.bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
+  else
+    line("  database      %s on disk (%s, layout %s)", progress.bytes(r.db_size), r.db, r.layout or "quarry-chain")
+  end
   line("  elapsed       %.2f s (load %.2f s, then flush, compaction%s)", r.elapsed, r.load_seconds,
     r.verify and " and verification" or "")
   if r.verify then
@@ -71,7 +75,7 @@ function M.report_table(r)
   local t = {}
   for _, k in ipairs({ "source", "source_size", "json_bytes", "db", "db_size", "ratio",
     "ratio_to_file", "blocks", "added", "skipped", "groups", "base", "tip", "tip_hash", "txs",
-    "utxos", "supply", "load_seconds", "elapsed", "format" }) do
+    "utxos", "supply", "load_seconds", "elapsed", "format", "layout" }) do
     t[k] = r[k]
   end
   -- amounts beyond 2^63 are written as decimal strings (exact)
@@ -108,9 +112,13 @@ end
 
 function M.run(argv)
   local p = cli.parser("migrate", M.summary)
-  p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; .lz4 or not)"):count(1)
-  p:option("--format", "The dump's format: quarry, auriumchain, bitcoin-core, or FILE.lua (quarry formats)", "quarry")
+  p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; .lz4 or not)")
+  p:option("--format", "The dump's format: quarry (the default), auriumchain, bitcoin-core, or FILE.lua (quarry formats)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
+  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
+    "quarry-chain")
+  p:option("--from-db", "Read the blocks from a database of --from-layout instead of a dump")
+  p:option("--from-layout", "The layout of --from-db", "quarry-chain")
   p:option("--db", "The chain store directory (created when missing)"):count(1)
   p:option("--preset", "Tuning preset: default, production, development")
   p:flag("--verify", "After loading, check every invariant and compare every block with the source")
@@ -121,6 +129,10 @@ function M.run(argv)
   p:flag("--quiet", "No progress bar even on a terminal")
   local args, status = cli.parse(p, argv)
   if not args then return status end
+  if (args.json == nil) == (args.from_db == nil) then
+    io.stderr:write("quarry migrate: give the source as --json DUMP or --from-db DIR (one of them)\n")
+    return cli.EXIT_USAGE
+  end
   if not args.group or args.group < 1 or not args.group_mb or args.group_mb < 1 then
     io.stderr:write("quarry migrate: --group and --group-mb must be positive integers\n")
     return cli.EXIT_USAGE
@@ -134,7 +146,8 @@ function M.run(argv)
   local ok, r = pcall(migrate.run, {
     json = args.json, db = args.db, preset = args.preset, resume = args.resume,
     verify = args.verify, group_blocks = args.group, group_mb = args.group_mb,
-    format = args.format, key = args.key,
+    format = args.format, key = args.key, layout = args.layout,
+    from_db = args.from_db, from_layout = args.from_db and args.from_layout or nil,
     on_progress = function(s) bar:update(s.fraction, s.blocks, s.bytes) end,
     on_block = M.test_hooks(),
   })

@@ -11,6 +11,8 @@ function M.run(argv)
   p:option("--json", "The JSON dump to compare every block with (.lz4 or not)")
   p:option("--format", "The dump's format (default: the one the store was migrated from)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
+  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
+    "quarry-chain")
   p:flag("--secondary", "Open as a secondary (follow a live writer) instead of read-only first")
   p:option("--report", "text or json (on stdout)", "text"):choices({ "text", "json" })
   local args, status = cli.parse(p, argv)
@@ -21,7 +23,14 @@ function M.run(argv)
   local migrate = require("quarry.chain.migrate")
 
   local t0 = progress.now()
-  local store = chain.open_reader(args.db, { secondary = args.secondary, format = args.format })
+  local layouts = require("quarry.chain.layout")
+  local lay = layouts.load(args.layout)
+  local store
+  if lay.chain_store then
+    store = chain.open_reader(args.db, { secondary = args.secondary, format = args.format })
+  else
+    store = layouts.open(args.db, lay, { mode = "read_only", create = false, format = args.format })
+  end
   local oks, source = pcall(function()
     return args.json and migrate.open_source(args.json, store.format, args.key) or nil
   end)
@@ -30,7 +39,7 @@ function M.run(argv)
     error(source, 0)
   end
   local bar = progress.bar({ label = "verify" })
-  local ok, r = pcall(verify.run, store, { source = source, progress = function(h, tip)
+  local ok, r = pcall(lay.chain_store and verify.run or layouts.verify, store, { source = source, progress = function(h, tip)
     local base = store.base or 0
     local total = tip and (tip - base + 1) or 0
     bar:update(total > 0 and (h - base + 1) / total or 1, h - base + 1, source and source:offset() or 0)
