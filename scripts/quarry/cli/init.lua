@@ -11,7 +11,7 @@ end
 -- Commands in the order `quarry --help` lists them. A command whose module is missing is not listed.
 M.commands = {
   "gen", "migrate", "verify", "export", "stats", "shell", "scan", "get", "count", "cfs", "props",
-  "compact", "checkpoint", "backup", "digest", "prune", "serve", "bench", "demo",
+  "compact", "checkpoint", "backup", "digest", "prune", "serve", "bench", "demo", "run", "formats",
 }
 
 local function load_command(name)
