@@ -203,6 +203,20 @@ describe("quarry formats", function()
       nblocks), 1, true), out2)
     assert.are.equal(json.encode(json.decode(dump_text)), json.encode(json.decode(helpers.read_file(back))))
 
+    -- the commands of the guide: verify against the dump and export through the format file
+    local code3, out3, err3 = run("verify", "--format", EXAMPLE .. "/pebble.lua", "--db", db,
+      "--json", EXAMPLE .. "/pebble-dump.json")
+    assert.are.equal(0, code3, err3 .. out3)
+    assert.truthy(out3:find("every block equals the source exactly", 1, true), out3)
+    local back2 = helpers.tmpdir("pebble-back") .. "/back2.json"
+    local code4, out4, err4 = run("export", "--format", EXAMPLE .. "/pebble.lua", "--db", db, "--json", back2)
+    assert.are.equal(0, code4, err4 .. out4)
+    assert.are.equal(json.encode(json.decode(dump_text)), json.encode(json.decode(helpers.read_file(back2))))
+    -- without the file, the store says which format it needs
+    local code5, _, err5 = run("verify", "--db", db)
+    assert.are_not.equal(0, code5)
+    assert.truthy(err5:find('migrated from format "pebble", which is not built in: give its file', 1, true), err5)
+
     -- the figures pasted in docs/formats.md are these
     local doc = assert(helpers.read_file("docs/formats.md"))
     assert.truthy(doc:find("  supply        " .. supply .. "\n", 1, true),

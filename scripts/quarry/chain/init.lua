@@ -214,8 +214,11 @@ function Store:_format(stored)
   local name = stored or want or formats.DEFAULT
   local ok, fmt = pcall(formats.load, name)
   if not ok then
-    error(("quarry.chain: %s was migrated from format %q, which is not built in: give --format " ..
-      "FILE.lua (%s)"):format(self.path, name, tostring(fmt)), 0)
+    if not formats.is_builtin(name) then
+      error(("quarry.chain: %s was migrated from format %q, which is not built in: give its file " ..
+        "(--format FILE.lua)"):format(self.path, name), 0)
+    end
+    error(fmt, 0)
   end
   return fmt
 end

@@ -128,6 +128,12 @@ function M.load(spec)
   return p
 end
 
+-- formats.is_builtin(name) -> boolean
+function M.is_builtin(name)
+  for _, n in ipairs(M.BUILTIN) do if n == name then return true end end
+  return false
+end
+
 -- formats.list() -> { format, ... }: the built-in formats.
 function M.list()
   local t = {}
