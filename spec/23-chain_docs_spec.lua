@@ -30,6 +30,9 @@ describe("chain docs", function()
     public_functions("migrate.", require("quarry.chain.migrate"), names)
     public_functions("verify.", require("quarry.chain.verify"), names)
     public_functions("digest.", require("quarry.chain.digest"), names)
+    public_functions("formats.", require("quarry.chain.formats"), names)
+    public_functions("layout.", require("quarry.chain.layout"), names)
+    public_functions("export.", require("quarry.chain.export"), names)
     local have = headings()
     local missing = {}
     for _, n in ipairs(names) do

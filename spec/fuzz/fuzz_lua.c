@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 int luaopen_quarry_core(lua_State *L);
+int luaopen_quarry_u256(lua_State *L);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +41,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   L = luaL_newstate();
   luaL_openlibs(L);
   luaL_requiref(L, "quarry.core", luaopen_quarry_core, 0);
+  lua_pop(L, 1);
+  luaL_requiref(L, "quarry.u256", luaopen_quarry_u256, 0);
   lua_pop(L, 1);
   lua_getglobal(L, "package");
   lua_pushstring(L, QFUZZ_SOURCE_DIR "/bindings/lua/?.lua;" QFUZZ_SOURCE_DIR
