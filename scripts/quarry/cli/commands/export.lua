@@ -48,15 +48,15 @@ function M.run(argv)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local chain = require("quarry.chain")
-  local progress = require("quarry.cli.progress")
-  local t0 = progress.now()
+  local clock = require("quarry").clock
+  local t0 = clock()
   local store = chain.open_reader(args.db)
   local ok, n, format = pcall(M.export, store, args.json, args.format)
   store:close()
   if not ok then error(n, 0) end
-  local secs = progress.now() - t0
+  local secs = clock() - t0
   print(("exported %d blocks to %s (%s, %s) in %.2f s"):format(n, args.json, format,
-    progress.bytes(progress.file_size(args.json)), secs))
+    require("quarry.cli.format").bytes(require("quarry.cli.system").file_size(args.json)), secs))
   return cli.EXIT_OK
 end
 

@@ -6,7 +6,7 @@ local M = { summary = "stream a JSON chain dump into a chain store (resumable, v
 
 -- The final report as lines of text.
 function M.format_report(r)
-  local progress = require("quarry.cli.progress")
+  local bytes = require("quarry.cli.format").bytes
   local out = {}
   local function line(fmt, ...) out[#out + 1] = fmt:format(...) end
   local secs = math.max(r.load_seconds or 0, 1e-9)
@@ -21,9 +21,9 @@ function M.format_report(r)
   line("  transactions  %d", r.txs)
   line("  utxos         %d", r.utxos)
   line("  supply        %d", r.supply)
-  line("  source        %s on disk, %s of JSON", progress.bytes(r.source_size), progress.bytes(r.json_bytes))
+  line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
   line("  database      %s on disk (%s): %.3f of the JSON, %.3f of the source file",
-    progress.bytes(r.db_size), r.db, r.ratio or 0, r.ratio_to_file or 0)
+    bytes(r.db_size), r.db, r.ratio or 0, r.ratio_to_file or 0)
   line("  elapsed       %.2f s (load %.2f s, then flush, compaction%s)", r.elapsed, r.load_seconds,
     r.verify and " and verification" or "")
   if r.verify then
