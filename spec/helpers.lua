@@ -16,6 +16,18 @@ local function run(cmd)
   return ok == true, how, code
 end
 
+-- ---- random seeds -------------------------------------------------------------------------------
+--- The seed of a randomized spec: $QUARRY_SPEC_SEED when set, else the spec's fixed default, so
+--- a run is reproducible; put seed_note(seed) in the failure message.
+function M.seed(default)
+  return math.tointeger(tonumber(os.getenv("QUARRY_SPEC_SEED") or "")) or default
+end
+
+--- "(seed N; rerun with QUARRY_SPEC_SEED=N)", for failure messages.
+function M.seed_note(seed)
+  return ("(seed %d; rerun with QUARRY_SPEC_SEED=%d)"):format(seed, seed)
+end
+
 -- ---- temporary directories ----------------------------------------------------------------
 local base = (os.getenv("QUARRY_TEST_TMP") or "/tmp") .. "/quarry-spec"
 local counter = 0
