@@ -35,6 +35,25 @@ local function assert_all_closed(h, by_db)
   return #names
 end
 
+-- Whether a handle was really closed: quarry.destroy answers Busy while any handle of this process
+-- (or a child keeping one alive) holds the engine, and succeeds once none does. (Reopening is no
+-- proof: a second open in this process shares the live engine and succeeds beside it.)
+local function assert_held(path)
+  helpers.raises_code("Busy", nil, quarry.destroy, path)
+end
+
+local function assert_released(path)
+  local ok, err = pcall(quarry.destroy, path)
+  assert(ok, "a handle still holds the database: quarry.destroy answered " .. tostring(err))
+end
+
+-- The value of key in family cf (nil: the default one) of the database at path, opened and
+-- closed again for the reading.
+local function read_back(path, key, cf)
+  local db <close> = quarry.open(path, cf and { column_families = { cf } } or nil)
+  return (cf and db:cf(cf) or db):get(key)
+end
+
 describe("lifecycle", function()
   local path
 
@@ -116,10 +135,8 @@ describe("lifecycle", function()
       h[kind]:close()
       h[kind]:close()
     end
-    -- the database really is closed: it can be opened again
-    local db = quarry.open(path)
-    assert.are.equal("v", db:cf("items"):get("k"))
-    db:close()
+    assert.are.equal("v", read_back(path, "k", "items"))
+    assert_released(path)
   end)
 
   it("closes a <close> database at the end of its scope", function()
@@ -128,10 +145,11 @@ describe("lifecycle", function()
       local db <close> = quarry.open(path)
       db:put("k", "v")
       seen = db
+      assert_held(path)
     end
     assert.matches("closed%)$", tostring(seen))
-    local db <close> = quarry.open(path) -- the lock was released
-    assert.are.equal("v", db:get("k"))
+    assert.are.equal("v", read_back(path, "k"))
+    assert_released(path)
   end)
 
   it("closes <close> children at the end of their scope", function()
@@ -154,6 +172,7 @@ describe("lifecycle", function()
     end)
     assert.is_false(ok)
     assert.matches("closed%)$", tostring(seen))
+    assert_released(path)
   end)
 
   it("keeps the database alive while a child exists", function()
@@ -161,13 +180,13 @@ describe("lifecycle", function()
     collectgarbage()
     collectgarbage()
     assert.is_false(it:first()) -- still usable: the db was not collected
+    assert_held(path)
     it:close()
     it = nil
     collectgarbage()
     collectgarbage()
-    -- once both are garbage, the db is closed by its __gc and the lock is free again
-    local db = quarry.open(path)
-    db:close()
+    -- once both are garbage, the db is closed by its __gc and the engine is released
+    assert_released(path)
   end)
 
   it("survives dropping the db before its children, whatever the collection order", function()
@@ -182,10 +201,9 @@ describe("lifecycle", function()
       collectgarbage()
       collectgarbage()
     end
-    -- every handle was released: the database opens again
-    local db = quarry.open(path)
-    assert.are.equal("v", db:cf("items"):get("k"))
-    db:close()
+    -- every handle was released
+    assert.are.equal("v", read_back(path, "k", "items"))
+    assert_released(path)
   end)
 
   it("closes the database and flushes acknowledged writes when a process exits without closing", function()
@@ -215,7 +233,8 @@ describe("lifecycle", function()
     assert.are.equal("v", db2:get("k"))
     db:close()
     assert.are.equal("v", db2:get("k"))
-    helpers.raises_code("Busy", nil, quarry.destroy, path)
+    assert_held(path)
     db2:close()
+    assert_released(path)
   end)
 end)

@@ -4,19 +4,11 @@
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 local q = helpers.shell_quote
 
 -- Runs `quarry <args...>`; returns exit code, stdout, stderr.
 local function run(...)
-  local dir = helpers.tmpdir("cmd")
-  local quoted = {}
-  for i, a in ipairs({ ... }) do quoted[i] = q(a) end
-  local p = assert(io.popen(("%s %s 2>%s"):format(q(BIN), table.concat(quoted, " "),
-    q(dir .. "/stderr"))))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return code, out, helpers.read_file(dir .. "/stderr") or ""
+  return helpers.run_quarry({ ... })
 end
 
 local function expect(code, want_out, want_err, ...)

@@ -8,27 +8,13 @@ local inspect_open = require("quarry.cli.inspect.open")
 local json = require("quarry.json")
 
 local pack = string.pack
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 local q = helpers.shell_quote
 local _
 
 -- Runs `quarry <args>` (args: a list, each shell-quoted; stdin: text fed to it). Returns the exit
 -- status (0 ok), stdout, stderr.
 local function quarry_cmd(args, stdin, env)
-  local dir = helpers.tmpdir("cmd")
-  local parts = { q(BIN) }
-  for name, v in pairs(env or {}) do table.insert(parts, 1, name .. "=" .. q(v)) end
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  local cmd = table.concat(parts, " ") .. " >" .. q(dir .. "/out") .. " 2>" .. q(dir .. "/err")
-  if stdin then
-    helpers.write_file(dir .. "/in", stdin)
-    cmd = cmd .. " <" .. q(dir .. "/in")
-  else
-    cmd = cmd .. " </dev/null"
-  end
-  local ok, how, code = os.execute(cmd)
-  local status = ok and 0 or (how == "exit" and code or 128 + (code or 0))
-  return status, helpers.read_file(dir .. "/out") or "", helpers.read_file(dir .. "/err") or ""
+  return helpers.run_quarry(args, { stdin = stdin, env = env })
 end
 
 local lines = helpers.lines

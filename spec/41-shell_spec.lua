@@ -5,7 +5,7 @@ local helpers = require("spec.helpers")
 local quarry = require("quarry")
 
 local pack = string.pack
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
+local BIN = helpers.quarry_bin
 local q = helpers.shell_quote
 local _
 
@@ -36,14 +36,11 @@ end
 
 -- Runs `quarry shell --db dir [extra...]` with input on stdin. Returns status, stdout, stderr.
 local function piped(dir, input, extra, env)
-  local tmp = helpers.tmpdir("pipe")
-  local args = { q(BIN), "shell", "--db", q(dir) }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = q(a) end
-  helpers.write_file(tmp .. "/in", input)
-  local ok, how, code = os.execute(("%s %s <%s >%s 2>%s"):format(env_words(env), table.concat(args, " "),
-    q(tmp .. "/in"), q(tmp .. "/out"), q(tmp .. "/err")))
-  local status = ok and 0 or (how == "exit" and code or 128 + code)
-  return status, helpers.read_file(tmp .. "/out"), helpers.read_file(tmp .. "/err")
+  local args = { "shell", "--db", dir }
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  local e = { QUARRY_HISTORY = false }
+  for name, v in pairs(env or {}) do e[name] = v end
+  return helpers.run_quarry(args, { stdin = input, env = e })
 end
 
 -- ---- a terminal ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ local helpers = require("spec.helpers")
 local quarry = require("quarry")
 
 local pack = string.pack
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 local q = helpers.shell_quote
 
 local function find_tool(...)
@@ -25,19 +24,8 @@ local SST_DUMP = find_tool("sst_dump", "rocksdb_sst_dump")
 local DB_BENCH = find_tool("db_bench", "rocksdb_db_bench")
 
 -- Runs program with args (a list, each quoted). Returns exit status, stdout, stderr.
-local function run(program, args, stdin)
-  local dir = helpers.tmpdir("run")
-  local parts = { q(program) }
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  if stdin then helpers.write_file(dir .. "/in", stdin) end
-  local ok, how, code = os.execute(("%s <%s >%s 2>%s"):format(table.concat(parts, " "),
-    stdin and q(dir .. "/in") or "/dev/null", q(dir .. "/out"), q(dir .. "/err")))
-  local status = ok and 0 or (how == "exit" and code or 128 + code)
-  return status, helpers.read_file(dir .. "/out") or "", helpers.read_file(dir .. "/err") or ""
-end
-
-local function ldb(args) return run(LDB, args) end
-local function quarry_cmd(args, stdin) return run(BIN, args, stdin) end
+local function ldb(args) return helpers.run(LDB, args) end
+local function quarry_cmd(args, stdin) return helpers.run_quarry(args, { stdin = stdin }) end
 
 -- The same request to both tools: ldb <global options> <command> <options> and
 -- quarry <command> <global options> <options>. Asserts equal output and exit status.
@@ -192,7 +180,7 @@ describe("a database written by Quarry passes RocksDB's checks", function()
       assert.are.equal("OK\n", out)
     end
     if SST_DUMP then
-      local st, out, err = run(SST_DUMP, { "--file=" .. dir, "--command=verify" })
+      local st, out, err = helpers.run(SST_DUMP, { "--file=" .. dir, "--command=verify" })
       assert.are.equal(0, st, err)
       local processed, ok = 0, 0
       for l in out:gmatch("[^\n]+") do
@@ -266,7 +254,7 @@ describe("databases written by RocksDB's tools open in quarry", function()
   it("a database written by db_bench fillseq", function()
     if not DB_BENCH then return pending("db_bench is not installed") end
     local dir = helpers.tmpdir("bench") .. "/db"
-    local st, _, err = run(DB_BENCH, { "--benchmarks=fillseq", "--num=1000", "--db=" .. dir })
+    local st, _, err = helpers.run(DB_BENCH, { "--benchmarks=fillseq", "--num=1000", "--db=" .. dir })
     assert.are.equal(0, st, err)
     local out
     st, out = quarry_cmd({ "count", "--db", dir })

@@ -10,7 +10,7 @@ local json = quarry.json
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
+local BIN = helpers.quarry_bin
 local q = helpers.shell_quote
 
 -- A writer process holding a chain store open read-write; "append N" appends N blocks and

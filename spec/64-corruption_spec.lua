@@ -9,7 +9,7 @@ local C = require("corrupt")
 describe("corruption injection", function()
   it("flipped bytes are reported, never returned as data", function()
     local log = {}
-    local r = C.campaign({ build = R.build, work = R.dir("corrupt"), lua = R.lua,
+    local r = C.campaign({ build = R.build, work = R.dir("corrupt"), lua = R.lua, seed = R.seed,
       trials = R.sanitized and 6 or 15, log = function(l) log[#log + 1] = l end })
     local out = table.concat(log, "\n")
     for _, target in ipairs({ "sst", "manifest", "wal" }) do

@@ -9,7 +9,7 @@ describe("kill during quarry migrate", function()
   it("resumes to exactly the uninterrupted result", function()
     local log = {}
     local t = K.run({ build = R.build, work = R.dir("killmigrate"), cycles = R.sanitized and 2 or 4,
-      blocks = 1500, log = function(l) log[#log + 1] = l end })
+      blocks = 1500, seed = R.seed, log = function(l) log[#log + 1] = l end })
     print(t.line)
     local out = table.concat(log, "\n")
     R.expect(t.resume_failures == 0, out, "a resume failed")

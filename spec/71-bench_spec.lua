@@ -4,18 +4,17 @@
 local helpers = require("spec.helpers")
 local json = require("quarry.json")
 
-local BIN = os.getenv("QUARRY_BIN") or "build/quarry"
 
--- Runs `quarry <args>` (or the command line args itself when raw) and returns its exit status,
--- stdout and stderr.
-local function run(args, raw)
-  local dir = helpers.tmpdir("bench-run")
-  local p = assert(io.popen(("%s 2>%s"):format(raw and args or helpers.shell_quote(BIN) .. " " .. args,
-    helpers.shell_quote(dir .. "/stderr"))))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok and 0 or code, out, helpers.read_file(dir .. "/stderr") or ""
+-- Runs `quarry <the words of line> <more...>` with extra environment variables (name -> value)
+-- and returns its exit status, stdout and stderr.
+local function run_env(env, line, ...)
+  local args = {}
+  for w in line:gmatch("%S+") do args[#args + 1] = w end
+  for _, a in ipairs({ ... }) do args[#args + 1] = a end
+  return helpers.run_quarry(args, { env = env })
 end
+
+local function run(line, ...) return run_env(nil, line, ...) end
 
 local function has(cmd)
   local ok = os.execute("command -v " .. cmd .. " >/dev/null 2>&1")
@@ -26,12 +25,14 @@ local function has_db_bench() return has("db_bench") end
 
 -- `quarry <args> --json` (args include --compare): the decoded report, after checking that it
 -- exited 0; nil (the test marked pending) when db_bench is not installed.
-local function compare_report(args)
+local function compare_report(line, ...)
   if not has_db_bench() then
     pending("db_bench (rocksdb-tools) is not installed")
     return nil
   end
-  local code, out, err = run(args .. " --json")
+  local extra = { ... }
+  extra[#extra + 1] = "--json"
+  local code, out, err = run(line, table.unpack(extra))
   assert.are.equal(0, code, err)
   return json.decode(out, { numbers = "float" })
 end
@@ -45,7 +46,7 @@ describe("quarry bench", function()
 
   it("runs fillseq and readrandom and prints one parsable row each", function()
     local dir = helpers.tmpdir("bench")
-    local code, out, err = run("bench fillseq readrandom --num 2000 --db " .. helpers.shell_quote(dir))
+    local code, out, err = run("bench fillseq readrandom --num 2000 --db", dir)
     assert.are.equal(0, code, err)
     local rows = {}
     for line in out:gmatch("[^\n]+") do
@@ -107,8 +108,7 @@ describe("quarry bench", function()
 
   it("with --repeat, reports the median of the runs' ratios and their range", function()
     local md = helpers.tmpdir("bench-md") .. "/t.md"
-    local report = compare_report("bench fillseq --num 2000 --repeat 3 --compare --markdown "
-      .. helpers.shell_quote(md))
+    local report = compare_report("bench fillseq --num 2000 --repeat 3 --compare --markdown", md)
     if not report then return end
     local r = report.results[1]
     assert.are.equal(3, r.runs)
@@ -127,8 +127,7 @@ describe("quarry bench", function()
     end
     local dir = helpers.tmpdir("bench-chart")
     local png = dir .. "/ratios.png"
-    local code, _, err = run("bench fillseq readrandom --num 1000 --repeat 2 --compare --chart "
-      .. helpers.shell_quote(png))
+    local code, _, err = run("bench fillseq readrandom --num 1000 --repeat 2 --compare --chart", png)
     assert.are.equal(0, code, err)
     local data = assert(helpers.read_file(png))
     assert.are.equal("\137PNG\r\n\26\n", data:sub(1, 8))
@@ -166,9 +165,8 @@ describe("quarry bench", function()
     -- 600,000 keys of 116 bytes: about 70 MB of data, written in random order then read at
     -- random, with an 8 MB block cache and 4 MB memtables (two of them at most).
     local dir = helpers.tmpdir("bench-rss")
-    local code, out, err = run("env QUARRY_DB_BLOCK_CACHE_MB=8 QUARRY_DB_WRITE_BUFFER_MB=4 "
-      .. helpers.shell_quote(BIN) .. " bench fillrandom readrandom readseq --num 600000 --reads 300000 "
-      .. "--json --db " .. helpers.shell_quote(dir), true)
+    local code, out, err = run_env({ QUARRY_DB_BLOCK_CACHE_MB = "8", QUARRY_DB_WRITE_BUFFER_MB = "4" },
+      "bench fillrandom readrandom readseq --num 600000 --reads 300000 --json --db", dir)
     assert.are.equal(0, code, err)
     local report = json.decode(out, { numbers = "float" })
     assert.are.equal(8, report.tuning.block_cache_mb)

@@ -4,25 +4,15 @@ local helpers = require("spec.helpers")
 
 local M = {}
 
-M.bin = os.getenv("QUARRY_BIN") or "build/quarry"
+M.bin = helpers.quarry_bin
 M.fixtures = "spec/fixtures/chain"
 
 local q = helpers.shell_quote
 
 -- Runs `quarry <args...>` with extra environment variables; returns ok, exit code, stdout, stderr.
 function M.quarry(args, env)
-  local dir = helpers.tmpdir("cmd")
-  local errfile = dir .. "/stderr"
-  local parts = {}
-  for name, v in pairs(env or {}) do parts[#parts + 1] = name .. "=" .. q(v) end
-  local quoted = {}
-  for i, a in ipairs(args) do quoted[i] = q(a) end
-  local cmd = ("%s %s %s 2>%s"):format(#parts > 0 and ("env " .. table.concat(parts, " ")) or "",
-    q(M.bin), table.concat(quoted, " "), q(errfile))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok == true, code, out, helpers.read_file(errfile) or ""
+  local status, out, err = helpers.run_quarry(args, { env = env })
+  return status == 0, status, out, err
 end
 
 -- Asserts that the command succeeds; returns stdout.

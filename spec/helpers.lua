@@ -16,6 +16,18 @@ local function run(cmd)
   return ok == true, how, code
 end
 
+-- ---- random seeds -------------------------------------------------------------------------------
+--- The seed of a randomized spec: $QUARRY_SPEC_SEED when set, else the spec's fixed default, so
+--- a run is reproducible; put seed_note(seed) in the failure message.
+function M.seed(default)
+  return math.tointeger(tonumber(os.getenv("QUARRY_SPEC_SEED") or "")) or default
+end
+
+--- "(seed N; rerun with QUARRY_SPEC_SEED=N)", for failure messages.
+function M.seed_note(seed)
+  return ("(seed %d; rerun with QUARRY_SPEC_SEED=%d)"):format(seed, seed)
+end
+
 -- ---- temporary directories ----------------------------------------------------------------
 local base = (os.getenv("QUARRY_TEST_TMP") or "/tmp") .. "/quarry-spec"
 local counter = 0
@@ -147,6 +159,43 @@ function M.raises_plain(pattern, fn, ...)
   assert(tostring(err):find(pattern, 1, true),
     ("expected error containing %q, got %q"):format(pattern, tostring(err)))
   return err
+end
+
+-- ---- programs and the quarry command -----------------------------------------------------------
+--- The quarry command the specs run ($QUARRY_BIN, else the build tree's).
+M.quarry_bin = os.getenv("QUARRY_BIN") or "build/quarry"
+
+--- Runs program with args (a list of words, each quoted). opts: stdin (text fed to it; else
+--- /dev/null), env (name -> value, or false to unset it). Returns the exit status (0 ok, the exit
+--- code, or 128 + the signal), stdout and stderr.
+function M.run(program, args, opts)
+  opts = opts or {}
+  local dir = M.tmpdir("run")
+  local unset, set = {}, {} -- env(1) takes its -u options before any NAME=VALUE
+  for name, v in pairs(opts.env or {}) do
+    if v == false then
+      unset[#unset + 1] = "-u " .. shell_quote(name)
+    else
+      set[#set + 1] = name .. "=" .. shell_quote(v)
+    end
+  end
+  local parts = { "env", table.concat(unset, " "), table.concat(set, " ") }
+  parts[#parts + 1] = shell_quote(program)
+  for _, a in ipairs(args or {}) do parts[#parts + 1] = shell_quote(a) end
+  local input = "/dev/null"
+  if opts.stdin then
+    input = shell_quote(dir .. "/in")
+    M.write_file(dir .. "/in", opts.stdin)
+  end
+  local ok, how, code = os.execute(("%s <%s >%s 2>%s"):format(table.concat(parts, " "), input,
+    shell_quote(dir .. "/out"), shell_quote(dir .. "/err")))
+  local status = ok and 0 or (how == "exit" and code or 128 + (code or 0))
+  return status, M.read_file(dir .. "/out") or "", M.read_file(dir .. "/err") or ""
+end
+
+--- Runs `quarry <args...>` (M.quarry_bin) like run. Returns status, stdout, stderr.
+function M.run_quarry(args, opts)
+  return M.run(M.quarry_bin, args, opts)
 end
 
 -- ---- child processes ------------------------------------------------------------------------

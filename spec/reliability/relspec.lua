@@ -8,6 +8,11 @@ M.tmp = (os.getenv("QUARRY_TEST_TMP") or "/tmp") .. "/reliability"
 M.lua = os.getenv("LUA") or "lua5.4"
 M.sanitized = (os.getenv("LD_PRELOAD") or ""):find("libasan") ~= nil
 
+-- The seed every randomized reliability spec runs with: fixed, unless $QUARRY_SPEC_SEED says
+-- otherwise (spec/helpers.lua seed); every failure raised by expect names it.
+local helpers = require("spec.helpers")
+M.seed = helpers.seed(20240601)
+
 function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 function M.path(name) return M.build .. "/" .. name end
@@ -43,15 +48,17 @@ end
 
 --- Raises with the command's output when a check fails (so CTest shows why).
 function M.expect(cond, out, what)
-  if not cond then error(what .. "\n---- output ----\n" .. out, 2) end
+  if not cond then
+    error(what .. " " .. helpers.seed_note(M.seed) .. "\n---- output ----\n" .. out, 2)
+  end
 end
 
 --- Runs the crash loop (rel_crashloop driving rel_writer) with the further arguments args (a
 --- shell-quoted string). Returns its summary line as a table (raising with the output when
 --- there is none), whether it exited 0, and its output.
 function M.crashloop(args)
-  local cmd = ("%s --writer %s %s"):format(M.q(M.path("rel_crashloop")), M.q(M.path("rel_writer")),
-    args)
+  local cmd = ("%s --writer %s --seed %d %s"):format(M.q(M.path("rel_crashloop")),
+    M.q(M.path("rel_writer")), M.seed, args)
   local out, ok = M.run(cmd)
   local s = M.summary(out, "crashloop: seed=")
   M.expect(s ~= nil, out, "no summary line")

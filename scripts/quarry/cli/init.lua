@@ -1,12 +1,8 @@
 -- quarry.cli: dispatches `quarry <command> [options]` to quarry.cli.commands.<command>.
--- Shared helpers for commands: usage errors (exit 2), failed checks (exit 1), quarry errors.
+-- What every command's run(argv) shares with it: the argparse parser and its usage errors (exit 2),
+-- failures (exit 1), the error line. Shell quoting, pid and files: quarry.cli.system; human
+-- figures: quarry.cli.format.
 local M = {}
-
---- s quoted for a POSIX shell: one word whatever it holds (every tool that builds a command line
---- uses this one).
-function M.shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 -- Commands in the order `quarry --help` lists them. A command whose module is missing is not listed.
 M.commands = {

@@ -4,16 +4,8 @@ local quarry = require("quarry")
 
 local M = {}
 
---- Human byte count: "812 B", "12.4 MiB".
-function M.bytes(n)
-  if n == nil then return "?" end
-  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
-  local i, v = 1, n
-  while v >= 1024 and i < #units do
-    v, i = v / 1024, i + 1
-  end
-  return i == 1 and ("%d B"):format(n) or ("%.1f %s"):format(v, units[i])
-end
+--- Human byte count: "812 B", "12.4 MiB" (quarry.cli.format.bytes).
+M.bytes = require("quarry.cli.format").bytes
 
 -- What to do when another process holds the database, per command.
 local LOCKED_HINT = {

@@ -7,7 +7,7 @@
 -- machine does (docs/performance.md#where-the-time-goes), unlike times on a shared 2-core VM.
 local M = {}
 
-local sh = require("quarry.cli").shell_quote
+local sh = require("quarry.cli.system").shell_quote
 
 M.components = { "rocksdb", "compression", "runtime", "lua", "quarry", "db_bench", "other" }
 

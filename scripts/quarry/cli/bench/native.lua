@@ -3,7 +3,7 @@
 -- latency percentiles (--histogram=1) and the peak resident memory of the process (GNU time).
 local M = {}
 
-local sh_quote = require("quarry.cli").shell_quote
+local sh_quote = require("quarry.cli.system").shell_quote
 M.sh_quote = sh_quote
 
 local function exists(cmd)

@@ -58,18 +58,10 @@ local function load_workload(name)
   return spec
 end
 
--- ---- clocks and memory ------------------------------------------------------------------------
-local function wall_clock()
-  local quarry = require("quarry")
-  if quarry.clock then return quarry.clock end
-  local ok, socket = pcall(require, "socket")
-  if ok and socket.gettime then return socket.gettime end
-  error("no sub-second clock: quarry.clock is missing and lua-socket is not installed", 0)
-end
-
+-- ---- memory ----------------------------------------------------------------------------------
 -- Peak resident memory of this process since the last reset, in KiB (VmHWM), or nil.
 local function peak_rss_kb()
-  local bytes = require("quarry.cli.progress").peak_rss()
+  local bytes = require("quarry.cli.system").peak_rss()
   return bytes and bytes // 1024
 end
 
@@ -314,9 +306,8 @@ function M.chart(report, path)
   return true
 end
 
--- ---- main -------------------------------------------------------------------------------------
--- others: names of the workloads with their own subcommand (quarry bench <name> --help).
-function M.run(argv, others)
+-- ---- main: the steps of M.run ----------------------------------------------------------------
+local function parser(others)
   local p = cli.parser("bench", M.summary)
   p:epilog("Workloads: " .. table.concat(M.order, ", ") .. ".\n"
     .. (others and #others > 0 and ("Also, with options of their own: %s (quarry bench <name> "
@@ -348,77 +339,107 @@ function M.run(argv, others)
   p:flag("--in-process", "Run the Lua side in this process (default: a child process per workload)")
   p:flag("--child", "Internal: run one workload on the database --db, print its result as JSON")
     :hidden(true)
-  local args, status = cli.parse(p, argv)
-  if not args then return status end
+  return p
+end
 
-  local function usage(msg)
-    io.stderr:write(p:get_usage(), "\n\nerror: ", msg, "\n")
-    return cli.EXIT_USAGE
-  end
+-- How M.run stops early: a usage error (exit 2, after the usage line) or a failure (exit 1).
+local function usage_error(msg) return { status = cli.EXIT_USAGE, message = msg } end
+local function failure(msg) return { status = cli.EXIT_FAILED, message = msg } end
+
+local INTEGER_OPTIONS = { "num", "reads", "key_size", "value_size", "batch", "seed", "repeat" }
+
+-- Checks the numeric options (turning them into integers); a usage error or nil.
+local function check_numbers(args)
   args.reads = args.reads or args.num
-  for _, k in ipairs({ "num", "reads", "key_size", "value_size", "batch", "seed", "repeat" }) do
+  for _, k in ipairs(INTEGER_OPTIONS) do
     local v = args[k]
     if type(v) ~= "number" or v ~= math.floor(v) or v < (k == "seed" and 0 or 1) then
-      return usage(("--%s must be a positive integer"):format((k:gsub("_", "-"))))
+      return usage_error(("--%s must be a positive integer"):format((k:gsub("_", "-"))))
     end
     args[k] = math.tointeger(v)
   end
   if args.key_size < 8 then
-    return usage("--key-size must be at least 8 (keys hold a 64-bit number, as db_bench's do)")
+    return usage_error("--key-size must be at least 8 (keys hold a 64-bit number, as db_bench's do)")
   end
+end
+
+-- The workload specs named on the command line, in order; or nil and a usage error.
+local function load_specs(args)
   local specs = {}
   for i, name in ipairs(args.workloads) do
     if not M.workloads[name] then
-      return usage(("unknown workload '%s' (known: %s)"):format(name, table.concat(M.order, ", ")))
+      return nil, usage_error(("unknown workload '%s' (known: %s)"):format(name,
+        table.concat(M.order, ", ")))
     end
     local spec, err = load_workload(name)
-    if not spec then return usage(err) end
+    if not spec then return nil, usage_error(err) end
     specs[i] = spec
   end
+  return specs
+end
 
-  local quarry = require("quarry")
-  local native = require("quarry.cli.bench.native")
-  local dbbench = require("quarry.cli.bench.dbbench")
-  local run = {
+-- What every workload of this invocation runs with (the ctx fields, module comment).
+local function new_run(args)
+  return {
     args = args, num = args.num, reads = args.reads, key_size = args.key_size,
     value_size = args.value_size,
     batch = args.batch, seed = args.seed, preset = args.preset, plain = args.plain,
-    clock = wall_clock(), open_options = { preset = args.preset },
+    clock = require("quarry").clock, open_options = { preset = args.preset },
   }
-  if args.child then -- one workload on the database --db, its result as JSON on stdout
-    if #specs ~= 1 or not args.db then return usage("--child runs one workload on --db") end
-    run.qdir = args.db
-    run.values = dbbench.values(args.value_size, args.seed)
-    local r = run_here(specs[1], run)
-    io.stdout:write(require("quarry.json").encode(r), "\n")
-    return cli.EXIT_OK
+end
+
+-- --child: one workload on the database --db, its result as JSON on stdout.
+local function run_as_child(specs, run)
+  local args = run.args
+  if #specs ~= 1 or not args.db then return usage_error("--child runs one workload on --db") end
+  run.qdir = args.db
+  run.values = require("quarry.cli.bench.dbbench").values(args.value_size, args.seed)
+  local r = run_here(specs[1], run)
+  io.stdout:write(require("quarry.json").encode(r), "\n")
+end
+
+-- --callgrind: the counting module (quarry.cli.bench.callgrind), or nil and why it cannot run.
+local function callgrind_module(run)
+  local args = run.args
+  local cg = require("quarry.cli.bench.callgrind")
+  local okv, verr = cg.available()
+  if not okv then return nil, failure(verr) end
+  if args.markdown or args.chart then
+    return nil, usage_error("--markdown and --chart write timed results: run them without --callgrind")
   end
-  if not args.in_process then run.self_command = self_command() end
-  -- --callgrind: instructions per operation of each side (quarry.cli.bench.callgrind).
-  local cg
-  if args.callgrind then
-    cg = require("quarry.cli.bench.callgrind")
-    local okv, verr = cg.available()
-    if not okv then
-      io.stderr:write("quarry bench: ", verr, "\n")
-      return cli.EXIT_FAILED
-    end
-    if args.markdown or args.chart then
-      return usage("--markdown and --chart write timed results: run them without --callgrind")
-    end
-    if not run.self_command then
-      return usage("--callgrind runs each workload in a child process: drop --in-process")
-    end
+  if not run.self_command then
+    return nil, usage_error("--callgrind runs each workload in a child process: drop --in-process")
   end
-  if args.compare then
-    local exe, err = native.find(args.db_bench)
-    if not exe then
-      io.stderr:write("quarry bench: ", err, "\n")
-      return cli.EXIT_FAILED
-    end
-    run.db_bench = exe
-  end
-  local base = args.db
+  return cg
+end
+
+-- --compare: db_bench's executable into run.db_bench, or a failure.
+local function find_db_bench(run)
+  local exe, err = require("quarry.cli.bench.native").find(run.args.db_bench)
+  if not exe then return failure(err) end
+  run.db_bench = exe
+end
+
+-- The checks before anything runs, in order; each returns a stop (usage_error, failure) or nil.
+local PREFLIGHT = {
+  function(run)
+    if not run.args.in_process then run.self_command = self_command() end
+  end,
+  function(run)
+    if not run.args.callgrind then return end
+    local cg, stop = callgrind_module(run)
+    run.cg = cg
+    return stop
+  end,
+  function(run)
+    if run.args.compare then return find_db_bench(run) end
+  end,
+}
+
+-- The directory of both sides' databases (--db, or a temporary one); returns base, temporary.
+local function make_base(run)
+  local native = require("quarry.cli.bench.native")
+  local base = run.args.db
   local temporary = base == nil
   if temporary then
     base = os.tmpname()
@@ -426,19 +447,23 @@ function M.run(argv, others)
   end
   assert(os.execute("mkdir -p " .. native.sh_quote(base)))
   run.qdir, run.ndir = base .. "/quarry", base .. "/db_bench"
-  run.values = dbbench.values(args.value_size, args.seed)
+  run.values = require("quarry.cli.bench.dbbench").values(run.args.value_size, run.args.seed)
+  return base, temporary
+end
 
-  -- The effective tuning (preset, QUARRY_DB_* environment) for db_bench's flags.
-  do
-    local probe_dir = base .. "/probe"
-    local db = quarry.open(probe_dir, run.open_options)
-    run.tuning = db:tuning()
-    db:close()
-    destroy_dir(probe_dir)
-  end
-  local _, notes = native.flags(run.tuning, run)
+-- The effective tuning (preset, QUARRY_DB_* environment) for db_bench's flags, into run.tuning.
+local function probe_tuning(run, base)
+  local probe_dir = base .. "/probe"
+  local db = require("quarry").open(probe_dir, run.open_options)
+  run.tuning = db:tuning()
+  db:close()
+  destroy_dir(probe_dir)
+end
 
-  local report = {
+local function new_report(argv, run, notes)
+  local quarry = require("quarry")
+  local args = run.args
+  return {
     command = "quarry bench " .. table.concat(argv, " "),
     date = os.date("!%Y-%m-%d %H:%M UTC"),
     machine = M.machine(),
@@ -453,129 +478,149 @@ function M.run(argv, others)
     notes = notes,
     results = {},
   }
-  local out = io.stdout
-  if not args.json then
-    out:write(("quarry bench: num %d, key %d B, value %d B, batch %d, preset %s, %s%s\n"):format(
-      args.num, args.key_size, args.value_size, args.batch, args.preset,
-      args.compare and "compared with " .. run.db_bench or "Lua only",
-      args["repeat"] > 1 and (", best of %d"):format(args["repeat"]) or ""))
-    for _, n in ipairs(notes) do out:write("note: ", n, "\n") end
-    if args.callgrind then
-      out:write("instructions per operation (valgrind --tool=callgrind): each side runs with all "
-        .. "its operations and with one; the difference divided by the operations:\n")
-    else
-      print_header(out, args.compare)
-    end
-    out:flush()
-  end
+end
 
-  local filled = { quarry = false, native = false }
-  -- A read workload with nothing written before it: an unreported fillseq first, on each side.
-  local function ensure_data(spec)
-    if spec.needs_data and not filled.quarry then
-      run_quarry(dbbench.fillseq, "fillseq", run)
-      filled.quarry = true
-    end
-    if args.compare and spec.native and spec.needs_data and not filled.native then
-      run_native(dbbench.fillseq, run)
-      filled.native = true
-    end
+-- The lines before the results (text output only).
+local function print_preamble(out, run, notes)
+  local args = run.args
+  out:write(("quarry bench: num %d, key %d B, value %d B, batch %d, preset %s, %s%s\n"):format(
+    args.num, args.key_size, args.value_size, args.batch, args.preset,
+    args.compare and "compared with " .. run.db_bench or "Lua only",
+    args["repeat"] > 1 and (", best of %d"):format(args["repeat"]) or ""))
+  for _, n in ipairs(notes) do out:write("note: ", n, "\n") end
+  if args.callgrind then
+    out:write("instructions per operation (valgrind --tool=callgrind): each side runs with all "
+      .. "its operations and with one; the difference divided by the operations:\n")
+  else
+    print_header(out, args.compare)
   end
+  out:flush()
+end
 
-  local function counted_workload(spec, name)
-    -- one operation first (what opening, closing and setting up cost), then all of them
-    local by_reads = spec.reads == true
-    local ops = by_reads and run.reads or run.num
-    local function counted(side)
-      local sums = {}
-      for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
-        -- replays its WAL into a table file, which neither counted pass should carry
-        local file = os.tmpname()
-        run.wrap = pass > 0 and cg.prefix(file) or nil
-        local saved_num, saved_reads = run.num, run.reads
-        if pass < 2 then
-          if by_reads then run.reads = 1 else run.num = 1 end
-        end
-        local okr, rerr = pcall(function()
-          if side == "quarry" then return run_quarry(spec, name, run) end
-          return run_native(spec, run)
-        end)
-        run.num, run.reads, run.wrap = saved_num, saved_reads, nil
-        if not okr then
-          os.remove(file)
-          error(rerr, 0)
-        end
-        if pass > 0 then sums[pass] = cg.read(file) end
-        os.remove(file)
-      end
-      return cg.per_op(sums[2], sums[1], ops)
-    end
-    local rec = { workload = name, ops = ops }
-    rec.quarry_ir = counted("quarry")
-    if spec.fresh or spec.writes then filled.quarry = true end
-    if args.compare and spec.native then
-      rec.native_ir = counted("native")
-      if spec.fresh then filled.native = true end
-      rec.ir_ratio = rec.native_ir.total / rec.quarry_ir.total
-    end
-    return rec
+-- A read workload with nothing written before it: an unreported fillseq first, on each side.
+-- run.filled says which side has data.
+local function ensure_data(run, spec)
+  local dbbench = require("quarry.cli.bench.dbbench")
+  if spec.needs_data and not run.filled.quarry then
+    run_quarry(dbbench.fillseq, "fillseq", run)
+    run.filled.quarry = true
   end
-
-  local function timed_workload(spec, name)
-    -- Runs alternate (Lua, db_bench, Lua, db_bench, ...) so both sides see the same moments
-    -- of a shared machine; each pair gives a ratio, and the median of those is the figure:
-    -- on this 2-core VM one side alone varies by 10 % from run to run, either way.
-    local best_q, best_n
-    local ratios = {}
-    for _ = 1, args["repeat"] do
-      local q = run_quarry(spec, name, run)
-      if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
-      if args.compare and spec.native then
-        local n = run_native(spec, run)
-        if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
-        if n.ops_per_sec and n.ops_per_sec > 0 then
-          ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec
-        end
-      end
-    end
-    if spec.fresh or spec.writes then filled.quarry = true end
-    if best_n and spec.fresh then filled.native = true end
-    local rec = { workload = name, quarry = best_q, native = best_n, target = M.targets[name] }
-    if #ratios > 0 then
-      table.sort(ratios)
-      local m = #ratios
-      rec.ratio = m % 2 == 1 and ratios[(m + 1) // 2] or (ratios[m // 2] + ratios[m // 2 + 1]) / 2
-      rec.ratio_min, rec.ratio_max, rec.runs = ratios[1], ratios[m], m
-    end
-    return rec
+  if run.args.compare and spec.native and spec.needs_data and not run.filled.native then
+    run_native(dbbench.fillseq, run)
+    run.filled.native = true
   end
+end
 
-  local ok, err = pcall(function()
-    for i, name in ipairs(args.workloads) do
-      local spec = specs[i]
-      ensure_data(spec)
-      local rec = (cg and counted_workload or timed_workload)(spec, name)
-      report.results[#report.results + 1] = rec
-      if not args.json then
-        if cg then
-          cg.print(out, { rec }, i == 1)
-        else
-          print_side(out, name, "quarry", rec.quarry, rec)
-          if rec.native then print_side(out, "", "db_bench", rec.native) end
-        end
-        out:flush()
+-- Instructions per operation of one side ("quarry" or "native") of workload name: one operation
+-- first (what opening, closing and setting up cost), then all of them.
+local function count_side(run, spec, name, side)
+  local cg = run.cg
+  local by_reads = spec.reads == true
+  local ops = by_reads and run.reads or run.num
+  local sums = {}
+  for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
+    -- replays its WAL into a table file, which neither counted pass should carry
+    local file = os.tmpname()
+    run.wrap = pass > 0 and cg.prefix(file) or nil
+    local saved_num, saved_reads = run.num, run.reads
+    if pass < 2 then
+      if by_reads then run.reads = 1 else run.num = 1 end
+    end
+    local okr, rerr = pcall(function()
+      if side == "quarry" then return run_quarry(spec, name, run) end
+      return run_native(spec, run)
+    end)
+    run.num, run.reads, run.wrap = saved_num, saved_reads, nil
+    if not okr then
+      os.remove(file)
+      error(rerr, 0)
+    end
+    if pass > 0 then sums[pass] = cg.read(file) end
+    os.remove(file)
+  end
+  return cg.per_op(sums[2], sums[1], ops)
+end
+
+-- --callgrind: the record of one workload, instructions per operation of each side.
+local function counted_workload(run, spec, name)
+  local rec = { workload = name, ops = spec.reads == true and run.reads or run.num }
+  rec.quarry_ir = count_side(run, spec, name, "quarry")
+  if spec.fresh or spec.writes then run.filled.quarry = true end
+  if run.args.compare and spec.native then
+    rec.native_ir = count_side(run, spec, name, "native")
+    if spec.fresh then run.filled.native = true end
+    rec.ir_ratio = rec.native_ir.total / rec.quarry_ir.total
+  end
+  return rec
+end
+
+local function median(sorted)
+  local m = #sorted
+  return m % 2 == 1 and sorted[(m + 1) // 2] or (sorted[m // 2] + sorted[m // 2 + 1]) / 2
+end
+
+-- The record of one timed workload: the best run of each side and the median ratio.
+local function timed_workload(run, spec, name)
+  -- Runs alternate (Lua, db_bench, Lua, db_bench, ...) so both sides see the same moments
+  -- of a shared machine; each pair gives a ratio, and the median of those is the figure:
+  -- on this 2-core VM one side alone varies by 10 % from run to run, either way.
+  local best_q, best_n
+  local ratios = {}
+  for _ = 1, run.args["repeat"] do
+    local q = run_quarry(spec, name, run)
+    if not best_q or q.ops_per_sec > best_q.ops_per_sec then best_q = q end
+    if run.args.compare and spec.native then
+      local n = run_native(spec, run)
+      if not best_n or n.ops_per_sec > best_n.ops_per_sec then best_n = n end
+      if n.ops_per_sec and n.ops_per_sec > 0 then
+        ratios[#ratios + 1] = q.ops_per_sec / n.ops_per_sec
       end
     end
-  end)
-  if temporary then destroy_dir(base) end
-  if not ok then error(err, 0) end
+  end
+  if spec.fresh or spec.writes then run.filled.quarry = true end
+  if best_n and spec.fresh then run.filled.native = true end
+  local rec = { workload = name, quarry = best_q, native = best_n, target = M.targets[name] }
+  if #ratios > 0 then
+    table.sort(ratios)
+    rec.ratio = median(ratios)
+    rec.ratio_min, rec.ratio_max, rec.runs = ratios[1], ratios[#ratios], #ratios
+  end
+  return rec
+end
 
+-- One workload's record as text, printed as soon as it is known.
+local function print_record(out, run, rec, first)
+  if run.cg then
+    run.cg.print(out, { rec }, first)
+  else
+    print_side(out, rec.workload, "quarry", rec.quarry, rec)
+    if rec.native then print_side(out, "", "db_bench", rec.native) end
+  end
+  out:flush()
+end
+
+-- Runs every workload in order into report.results.
+local function run_workloads(run, specs, report, out)
+  run.filled = { quarry = false, native = false }
+  local measure = run.cg and counted_workload or timed_workload
+  for i, name in ipairs(run.args.workloads) do
+    local spec = specs[i]
+    ensure_data(run, spec)
+    local rec = measure(run, spec, name)
+    report.results[#report.results + 1] = rec
+    if not run.args.json then print_record(out, run, rec, i == 1) end
+  end
+end
+
+-- --json, --markdown, --chart after the runs; a failure or nil.
+local function write_results(run, report, out)
+  local args = run.args
   if args.json then
     local json = require("quarry.json")
     setmetatable(report.notes, json.array_mt)
     out:write(json.encode(report, { indent = true }), "\n")
   end
-  if cg then return cli.EXIT_OK end
+  if run.cg then return end
   if args.markdown then
     local f = assert(io.open(args.markdown, "wb"))
     f:write(M.markdown(report))
@@ -583,11 +628,49 @@ function M.run(argv, others)
   end
   if args.chart then
     local okc, cerr = M.chart(report, args.chart)
-    if not okc then
-      io.stderr:write("quarry bench: ", cerr, "\n")
-      return cli.EXIT_FAILED
-    end
+    if not okc then return failure(cerr) end
   end
+end
+
+-- others: names of the workloads with their own subcommand (quarry bench <name> --help).
+function M.run(argv, others)
+  local p = parser(others)
+  local args, status = cli.parse(p, argv)
+  if not args then return status end
+  local function stop(s)
+    if s.status == cli.EXIT_USAGE then
+      io.stderr:write(p:get_usage(), "\n\nerror: ", s.message, "\n")
+    else
+      io.stderr:write("quarry bench: ", s.message, "\n")
+    end
+    return s.status
+  end
+
+  local bad = check_numbers(args)
+  if bad then return stop(bad) end
+  local specs, serr = load_specs(args)
+  if not specs then return stop(serr) end
+  local run = new_run(args)
+  if args.child then
+    local cerr = run_as_child(specs, run)
+    return cerr and stop(cerr) or cli.EXIT_OK
+  end
+  for _, check in ipairs(PREFLIGHT) do
+    local s = check(run)
+    if s then return stop(s) end
+  end
+
+  local base, temporary = make_base(run)
+  probe_tuning(run, base)
+  local _, notes = require("quarry.cli.bench.native").flags(run.tuning, run)
+  local report = new_report(argv, run, notes)
+  local out = io.stdout
+  if not args.json then print_preamble(out, run, notes) end
+  local ok, err = pcall(run_workloads, run, specs, report, out)
+  if temporary then destroy_dir(base) end
+  if not ok then error(err, 0) end
+  local werr = write_results(run, report, out)
+  if werr then return stop(werr) end
   return cli.EXIT_OK
 end
 

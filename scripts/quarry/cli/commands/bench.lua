@@ -6,7 +6,7 @@ local cli = require("quarry.cli")
 
 local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate" }
 
-local sh = cli.shell_quote
+local sh = require("quarry.cli.system").shell_quote
 
 -- The quarry command running this process (for child processes), e.g. "lua5.4 .../bin/quarry".
 local function self_command()
@@ -42,7 +42,7 @@ workload("migrate", {
     c:option("--report", "text or json", "text"):choices({ "text", "json" })
   end,
   run = function(args)
-    local progress = require("quarry.cli.progress")
+    local clock = require("quarry").clock
     local migrate = require("quarry.chain.migrate")
     local dir = args.dir
     local made = false
@@ -56,24 +56,24 @@ workload("migrate", {
     local t_gen
     if not src then
       src = dir .. (args.lz4 and "/chain.json.lz4" or "/chain.json")
-      local t = progress.now()
+      local t = clock()
       -- in a child process, so that the generator's memory is not in this process's peak RSS
       local ok = os.execute(("%s gen --blocks %d --seed %d --out %s"):format(self_command(),
         args.blocks, args.seed, sh(src)))
       if not ok then error("quarry gen failed", 0) end
-      t_gen = progress.now() - t
+      t_gen = clock() - t
     end
     local db = dir .. "/db"
     os.execute("rm -rf " .. sh(db))
 
     -- 1. Parse only: stream every block through the same reader, nothing else.
-    local t0, c0 = progress.now(), os.clock()
+    local t0, c0 = clock(), os.clock()
     local r = migrate.open_source(src)
     local nblocks = 0
     for _ in r:each() do nblocks = nblocks + 1 end
     local parse_bytes = r:offset()
     r:close()
-    local t_parse, c_parse = progress.now() - t0, os.clock() - c0
+    local t_parse, c_parse = clock() - t0, os.clock() - c0
     collectgarbage()
     collectgarbage()
 
@@ -83,7 +83,7 @@ workload("migrate", {
     local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group,
       on_progress = function() heap = math.max(heap, collectgarbage("count")) end })
     local c_migrate = os.clock() - c1
-    local rss = progress.peak_rss()
+    local rss = require("quarry.cli.system").peak_rss()
     local res = {
       source = src, source_size = rep.source_size, json_bytes = rep.json_bytes,
       blocks = rep.blocks, txs = rep.txs, utxos = rep.utxos,
@@ -99,7 +99,7 @@ workload("migrate", {
     if args.report == "json" then
       print(require("quarry.json").encode(res))
     else
-      local B = progress.bytes
+      local B = require("quarry.cli.format").bytes
       print(("quarry bench migrate: %d blocks, %d transactions, %s of JSON (%s on disk: %s)")
         :format(res.blocks, res.txs, B(res.json_bytes), B(res.source_size), src))
       if t_gen then print(("  gen            %8.2f s"):format(t_gen)) end

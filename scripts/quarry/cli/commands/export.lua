@@ -26,8 +26,8 @@ function M.run(argv)
     args.container, args.format = args.container or args.format, nil
   end
   local chain = require("quarry.chain")
-  local progress = require("quarry.cli.progress")
-  local t0 = progress.now()
+  local clock = require("quarry").clock
+  local t0 = clock()
   local layouts = require("quarry.chain.layout")
   local lay = layouts.load(args.layout)
   local store = lay.chain_store and chain.open_reader(args.db, { format = args.format })
@@ -36,9 +36,9 @@ function M.run(argv)
     { format = args.format, container = args.container })
   store:close()
   if not ok then error(n, 0) end
-  local secs = progress.now() - t0
+  local secs = clock() - t0
   print(("exported %d blocks to %s (%s, %s) in %.2f s"):format(n, args.json, format,
-    progress.bytes(progress.file_size(args.json)), secs))
+    require("quarry.cli.format").bytes(require("quarry.cli.system").file_size(args.json)), secs))
   return cli.EXIT_OK
 end
 

@@ -177,9 +177,9 @@ function M.run(argv)
     error(st, 0)
   end
   w:close()
-  local progress = require("quarry.cli.progress")
+  local size = require("quarry.cli.system").file_size(args.out)
   print(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s, %s)"):format(
-    st.blocks, st.txs, st.utxos, args.out, format, progress.bytes(progress.file_size(args.out))))
+    st.blocks, st.txs, st.utxos, args.out, format, require("quarry.cli.format").bytes(size)))
   return cli.EXIT_OK
 end
 

@@ -6,7 +6,7 @@ local M = { summary = "stream a JSON chain dump into a chain store (resumable, v
 
 -- The final report as lines of text.
 function M.format_report(r)
-  local progress = require("quarry.cli.progress")
+  local bytes = require("quarry.cli.format").bytes
   local out = {}
   local function line(fmt, ...) out[#out + 1] = fmt:format(...) end
   local secs = math.max(r.load_seconds or 0, 1e-9)
@@ -23,11 +23,11 @@ function M.format_report(r)
   line("  supply        %s", tostring(r.supply))
   for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
   if (r.json_bytes or 0) > 0 then
-    line("  source        %s on disk, %s of JSON", progress.bytes(r.source_size), progress.bytes(r.json_bytes))
+    line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
     line("  database      %s on disk (%s, layout %s): %.3f of the JSON, %.3f of the source file",
-      progress.bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
+      bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
   else
-    line("  database      %s on disk (%s, layout %s)", progress.bytes(r.db_size), r.db, r.layout or "quarry-chain")
+    line("  database      %s on disk (%s, layout %s)", bytes(r.db_size), r.db, r.layout or "quarry-chain")
   end
   line("  elapsed       %.2f s (load %.2f s, then flush, compaction%s)", r.elapsed, r.load_seconds,
     r.verify and " and verification" or "")
@@ -105,7 +105,7 @@ function M.test_hooks()
   if not kill_at and not delay then return nil end
   local progress = require("quarry.cli.progress")
   return function(height)
-    if kill_at and height == kill_at then os.execute("kill -KILL " .. progress.pid()) end
+    if kill_at and height == kill_at then os.execute("kill -KILL " .. require("quarry.cli.system").pid()) end
     if delay then progress.sleep(delay) end
   end
 end

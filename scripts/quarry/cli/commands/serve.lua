@@ -11,6 +11,7 @@ local REASONS = {
 }
 
 local PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+local TEXT_TYPE = "text/plain; charset=utf-8"
 
 local function respond(client, code, ctype, body, head, extra)
   local lines = {
@@ -38,7 +39,7 @@ end
 
 local ROUTES = { ["/metrics"] = true, ["/status"] = true, ["/health"] = true }
 
-function M.run(argv)
+local function parser()
   local p = cli.parser("serve", M.summary .. ". The database is opened as a secondary (it never "
     .. "takes the lock) and catches up with the primary on each request.")
   p:option("--db", "The database directory"):count(1)
@@ -47,106 +48,119 @@ function M.run(argv)
   p:option("--label", "A constant Prometheus label name=value (repeatable)"):count("*")
   p:option("--secondary-path", "Directory for the secondary instance's own files (default: a "
     .. "temporary directory removed at exit)")
-  local args, status = cli.parse(p, argv)
-  if not args then return status end
-  local host, port = args.listen:match("^%[?([^%]]*)%]?:(%d+)$")
+  return p
+end
+
+-- HOST:PORT (or [HOST]:PORT) of --listen as host, port; nil when it is not one.
+local function parse_listen(listen)
+  local host, port = listen:match("^%[?([^%]]*)%]?:(%d+)$")
   port = tonumber(port)
-  if not host or not port or port > 65535 then
+  if not host or not port or port > 65535 then return nil end
+  return host, port
+end
+
+-- The body of /metrics or /status for the server s (see M.run), raising on an engine error.
+-- caught_up, cerr: how the secondary's catch-up before this request went.
+local function document(s, path, caught_up, cerr)
+  local chain = s.report.chain(s.h.db)
+  if path == "/metrics" then return s.report.prometheus(s.h.db, chain, s.popts) end
+  local doc = s.report.status(s.h.db:metrics(), chain, s.started, s.clock())
+  doc.caught_up = caught_up
+  if not caught_up then doc.error = tostring(cerr) end
+  return s.json.encode(doc, { indent = true }) .. "\n"
+end
+
+-- Answers one request of client: 400 (malformed), 404 (no such route), 405 (not GET or HEAD),
+-- /health 200 or 503 (catch-up failed), /metrics and /status 200 or 500.
+local function handle(s, client)
+  client:settimeout(5)
+  local method, target = read_request(client)
+  if not method then
+    respond(client, 400, TEXT_TYPE, "bad request\n")
+    return
+  end
+  local path = target:match("^[^?#]*")
+  if not ROUTES[path] then
+    respond(client, 404, TEXT_TYPE, "not found: try /metrics, /status, /health\n", method == "HEAD")
+    return
+  end
+  if method ~= "GET" and method ~= "HEAD" then
+    respond(client, 405, TEXT_TYPE, "method not allowed\n", false, { "Allow: GET, HEAD" })
+    return
+  end
+  local head = method == "HEAD"
+  local okc, cerr = pcall(s.h.refresh)
+  if path == "/health" then
+    if okc then
+      respond(client, 200, TEXT_TYPE, "ok\n", head)
+    else
+      respond(client, 503, TEXT_TYPE, "unhealthy: " .. tostring(cerr) .. "\n", head)
+    end
+    return
+  end
+  local ok, body = pcall(document, s, path, okc, cerr)
+  if not ok then
+    respond(client, 500, TEXT_TYPE, "error: " .. tostring(body) .. "\n", head)
+  else
+    respond(client, 200, path == "/metrics" and PROMETHEUS_TYPE or "application/json", body, head)
+  end
+end
+
+-- Accepts and answers clients one at a time until SIGINT or SIGTERM; returns the signal's name.
+local function serve_until_signal(s)
+  while true do
+    s.socket.select({ s.server, s.sigs }, nil, 5)
+    local caught = s.sigs:caught()
+    if caught then return caught end
+    local client = s.server:accept()
+    if client then
+      local okh, herr = pcall(handle, s, client)
+      client:close()
+      if not okh then io.stderr:write("quarry serve: ", tostring(herr), "\n") end
+    end
+  end
+end
+
+function M.run(argv)
+  local args, status = cli.parse(parser(), argv)
+  if not args then return status end
+  local host, port = parse_listen(args.listen)
+  if not host then
     io.stderr:write("quarry serve: --listen expects HOST:PORT, got '", args.listen, "'\n")
     return cli.EXIT_USAGE
   end
 
   local quarry = require("quarry")
-  local socket = require("socket")
   local report = require("quarry.cli.metrics.report")
-  local json = quarry.json
-  local labels = report.parse_labels(args.label)
-  local popts = { namespace = args.namespace, labels = labels }
-
-  local h = report.open(args.db, args.secondary_path)
+  local s = { socket = require("socket"), report = report, json = quarry.json, clock = quarry.clock,
+    popts = { namespace = args.namespace, labels = report.parse_labels(args.label) } }
+  s.h = report.open(args.db, args.secondary_path)
   -- Check the namespace and labels once, before serving anything.
-  local okp, perr = pcall(h.db.prometheus, h.db, popts)
+  local okp, perr = pcall(s.h.db.prometheus, s.h.db, s.popts)
   if not okp then
-    h.close()
+    s.h.close()
     io.stderr:write("quarry serve: ", tostring(quarry.is_error(perr) and perr.message or perr), "\n")
     return cli.EXIT_USAGE
   end
-  local server, berr = socket.bind(host, port)
-  if not server then
-    h.close()
+  local berr
+  s.server, berr = s.socket.bind(host, port)
+  if not s.server then
+    s.h.close()
     error(("cannot listen on %s: %s"):format(args.listen, berr), 0)
   end
-  server:settimeout(0)
-  local sigs = quarry.catch_signals({ "INT", "TERM" })
-  local started = socket.gettime()
-  local bound_host, bound_port = server:getsockname()
+  s.server:settimeout(0)
+  s.sigs = quarry.catch_signals({ "INT", "TERM" })
+  s.started = s.clock()
+  local bound_host, bound_port = s.server:getsockname()
   io.stdout:write(("quarry serve: %s on http://%s:%d/metrics\n"):format(args.db, bound_host,
     bound_port))
   io.stdout:flush()
 
-  local function handle(client)
-    client:settimeout(5)
-    local method, target = read_request(client)
-    if not method then
-      respond(client, 400, "text/plain; charset=utf-8", "bad request\n")
-      return
-    end
-    local path = target:match("^[^?#]*")
-    if not ROUTES[path] then
-      respond(client, 404, "text/plain; charset=utf-8", "not found: try /metrics, /status, /health\n",
-        method == "HEAD")
-      return
-    end
-    if method ~= "GET" and method ~= "HEAD" then
-      respond(client, 405, "text/plain; charset=utf-8", "method not allowed\n", false,
-        { "Allow: GET, HEAD" })
-      return
-    end
-    local head = method == "HEAD"
-    local okc, cerr = pcall(h.refresh)
-    if path == "/health" then
-      if okc then
-        respond(client, 200, "text/plain; charset=utf-8", "ok\n", head)
-      else
-        respond(client, 503, "text/plain; charset=utf-8", "unhealthy: " .. tostring(cerr) .. "\n", head)
-      end
-      return
-    end
-    local ok, body = pcall(function()
-      local chain = report.chain(h.db)
-      if path == "/metrics" then return report.prometheus(h.db, chain, popts) end
-      local doc = report.status(h.db:metrics(), chain, started, socket.gettime())
-      doc.caught_up = okc
-      if not okc then doc.error = tostring(cerr) end
-      return json.encode(doc, { indent = true }) .. "\n"
-    end)
-    if not ok then
-      respond(client, 500, "text/plain; charset=utf-8", "error: " .. tostring(body) .. "\n", head)
-    elseif path == "/metrics" then
-      respond(client, 200, PROMETHEUS_TYPE, body, head)
-    else
-      respond(client, 200, "application/json", body, head)
-    end
-  end
-
-  local stopped_by
-  local ok, err = pcall(function()
-    while true do
-      socket.select({ server, sigs }, nil, 5)
-      stopped_by = sigs:caught()
-      if stopped_by then break end
-      local client = server:accept()
-      if client then
-        local okh, herr = pcall(handle, client)
-        client:close()
-        if not okh then io.stderr:write("quarry serve: ", tostring(herr), "\n") end
-      end
-    end
-  end)
-  server:close()
-  sigs:close()
-  h.close()
-  if not ok then error(err, 0) end
+  local ok, stopped_by = pcall(serve_until_signal, s)
+  s.server:close()
+  s.sigs:close()
+  s.h.close()
+  if not ok then error(stopped_by, 0) end
   io.stderr:write(("quarry serve: stopped (SIG%s)\n"):format(stopped_by))
   return cli.EXIT_OK
 end

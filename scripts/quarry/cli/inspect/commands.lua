@@ -220,15 +220,8 @@ function M.approximate_size(session, o, from, to)
   return session.db:approximate_size(from, to)
 end
 
---- Human bytes: 1536 -> "1.5 KiB".
-function M.human(n)
-  if not n then return "?" end
-  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
-  local i, v = 1, n
-  while v >= 1024 and i < #units do v, i = v / 1024, i + 1 end
-  if i == 1 then return ("%d B"):format(n) end
-  return ("%.1f %s"):format(v, units[i])
-end
+--- Human bytes: 1536 -> "1.5 KiB" (quarry.cli.format.bytes).
+M.human = require("quarry.cli.format").bytes
 
 -- ---- command-line plumbing shared by the quarry scan|get|count|cfs|props commands ---------------
 

@@ -4,7 +4,8 @@ local quarry = require("quarry")
 
 local M = {}
 
-local shell_quote = require("quarry.cli").shell_quote
+local system = require("quarry.cli.system")
+local shell_quote = system.shell_quote
 
 local function read_all(cmd)
   local p = io.popen(cmd, "r")
@@ -73,15 +74,6 @@ local function remove_tree(dir)
   if dir and #dir > 1 and dir ~= "/" then os.execute("rm -rf " .. shell_quote(dir)) end
 end
 
--- This process's id (the first field of /proc/self/stat), or nil.
-local function own_pid()
-  local f = io.open("/proc/self/stat", "r")
-  if not f then return nil end
-  local pid = f:read("n")
-  f:close()
-  return math.tointeger(pid)
-end
-
 -- Scratch directories are named quarry-secondary-<pid>-XXXXXX. One whose process is gone (killed
 -- before it could clean up: SIGKILL, a second Ctrl-C) is removed by the next one made.
 local function remove_stale_scratch(base)
@@ -99,7 +91,7 @@ local function make_scratch()
   local base = os.getenv("TMPDIR")
   if not base or base == "" then base = "/tmp" end
   remove_stale_scratch(base)
-  local template = ("%s/quarry-secondary-%s-XXXXXX"):format(base, own_pid() or "0")
+  local template = ("%s/quarry-secondary-%s-XXXXXX"):format(base, system.pid() or "0")
   local out = read_all("mktemp -d " .. shell_quote(template) .. " 2>/dev/null")
   local dir = out and out:match("^(%S+)")
   if not dir then error("cannot create a scratch directory for the secondary instance under " .. base, 0) end

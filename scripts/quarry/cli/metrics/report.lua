@@ -5,7 +5,7 @@ local quarry = require("quarry")
 
 local M = {}
 
-local shell_quote = require("quarry.cli").shell_quote
+local shell_quote = require("quarry.cli.system").shell_quote
 
 -- ---- opening ------------------------------------------------------------------------------------
 
@@ -89,15 +89,10 @@ end
 
 -- ---- rendering ------------------------------------------------------------------------------------
 
---- Human byte count: "812 B", "12.4 MiB" (the durability commands' own).
-M.bytes = require("quarry.cli.maintenance").bytes
+--- Human byte count: "812 B", "12.4 MiB" (quarry.cli.format.bytes).
+M.bytes = require("quarry.cli.format").bytes
 
-local function seconds(s)
-  if s == nil then return "?" end
-  if s < 1e-3 then return ("%.1f us"):format(s * 1e6) end
-  if s < 1 then return ("%.2f ms"):format(s * 1e3) end
-  return ("%.2f s"):format(s)
-end
+local seconds = require("quarry.cli.format").latency
 
 --- The text report of `quarry stats`: the database, its families, RocksDB's figures, the
 --- operations this process counted (a secondary counts its own reads only), the chain.
