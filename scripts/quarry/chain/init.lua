@@ -281,6 +281,14 @@ function Store:group()
 end
 
 local add, sub = u256.add, u256.sub
+local MAXINT = math.maxinteger
+
+-- a + b for amounts, in Lua integers while the sum fits below 2^63 (the common case, no call
+-- into quarry.u256), else exactly through u256.add (which raises beyond 2^256-1).
+local function addi(a, b)
+  if mtype(a) == "integer" and mtype(b) == "integer" and a <= MAXINT - b then return a + b end
+  return add(a, b)
+end
 
 -- Step 1: the block is an object whose index is the next height. Returns height, first.
 local function check_height(g, block)
@@ -401,7 +409,7 @@ local function check_inputs(g, ins, h, id, spent, nspent)
     -- { output's height, tx index, output index, amount, spender id, spender height, spent id }
     local ref = loc and { loc[1], loc[2], n, amount, id, h, rid } or { false, false, n, amount, id, h, rid }
     spent_by[pk] = ref
-    sum_in = add(sum_in, amount)
+    sum_in = addi(sum_in, amount)
     refs[i] = ref
     nspent = nspent + 1
     spent[nspent] = ref
@@ -414,23 +422,34 @@ end
 local function check_outputs(g, outs, h, id, tx, t, block)
   local fmt = g.format
   local read_amount, unspendable = fmt.read_amount, fmt.unspendable
-  local amounts, spendable, sum_out, sum_burnt, nburnt = {}, {}, 0, 0, 0
+  local amounts, sum_out, sum_burnt, nburnt = {}, 0, 0, 0
+  local spendable = unspendable and {} or nil -- nil: every output is spendable
   for o = 1, #outs do
     local out = outs[o]
     if getmetatable(out) ~= OBJ and not J.is_object(out) then
       invalid(h, id, nil, "output %d is not an object: %s", o - 1, show(out))
     end
-    local a, why = read_amount(out.amount)
-    if a == nil then invalid(h, id, nil, "output %d: amount %s", o - 1, why) end
-    local ok, total = pcall(add, sum_out, a)
-    if not ok then invalid(h, id, nil, "the outputs' sum exceeds 2^256-1") end
-    sum_out = total
+    local a = out.amount
+    if mtype(a) ~= "integer" or a < 0 then
+      local why
+      a, why = read_amount(a)
+      if a == nil then invalid(h, id, nil, "output %d: amount %s", o - 1, why) end
+    end
+    if mtype(sum_out) == "integer" and mtype(a) == "integer" and a <= MAXINT - sum_out then
+      sum_out = sum_out + a
+    else
+      local ok, total = pcall(add, sum_out, a)
+      if not ok then invalid(h, id, nil, "the outputs' sum exceeds 2^256-1") end
+      sum_out = total
+    end
     amounts[o] = a
-    local live = not (unspendable and unspendable(out, o, tx, t, block))
-    spendable[o] = live
-    if not live then
-      sum_burnt = add(sum_burnt, a)
-      nburnt = nburnt + 1
+    if spendable then
+      local live = not unspendable(out, o, tx, t, block)
+      spendable[o] = live
+      if not live then
+        sum_burnt = add(sum_burnt, a)
+        nburnt = nburnt + 1
+      end
     end
   end
   return amounts, spendable, sum_out, sum_burnt, nburnt
@@ -467,12 +486,17 @@ function Group:add(block)
       refs, sum_in, nspent = check_inputs(self, ins, h, id, spent, nspent)
     end
     local amounts, spendable, sum_out, sum_burnt, nburnt = check_outputs(self, outs, h, id, tx, t, block)
-    if not mints and u256.cmp(sum_out, sum_in) > 0 then
+    local ints = mtype(sum_out) == "integer" and mtype(sum_in) == "integer"
+    if not mints and (ints and sum_out > sum_in or not ints and u256.cmp(sum_out, sum_in) > 0) then
       invalid(h, id, nil, "outputs (%s) exceed inputs (%s)", tostring(sum_out), tostring(sum_in))
     end
-    local ok, total = pcall(add, sub(supply, sum_in), sub(sum_out, sum_burnt))
-    if not ok then invalid(h, id, nil, "the total supply exceeds 2^256-1") end
-    supply = total
+    if ints and sum_burnt == 0 and mtype(supply) == "integer" and supply - sum_in <= MAXINT - sum_out then
+      supply = supply - sum_in + sum_out
+    else
+      local ok, total = pcall(add, sub(supply, sum_in), sub(sum_out, sum_burnt))
+      if not ok then invalid(h, id, nil, "the total supply exceeds 2^256-1") end
+      supply = total
+    end
     local nout = #outs
     nutxos = nutxos + (nout - nburnt) - (refs and #refs or 0)
     if nburnt > 0 then
@@ -481,8 +505,12 @@ function Group:add(block)
     end
     local loc = { h, t - 1, nout }
     txloc[id] = loc
-    for o = 1, nout do
-      if spendable[o] then created[self:_output_key(id, o - 1, loc)] = amounts[o] end
+    if self.tx_index and not spendable then -- the chain store, every output spendable
+      for o = 1, nout do created[ukey(h, t - 1, o - 1)] = amounts[o] end
+    else
+      for o = 1, nout do
+        if not spendable or spendable[o] then created[self:_output_key(id, o - 1, loc)] = amounts[o] end
+      end
     end
     infos[t] = { id = id, idk = idk, refs = refs, nout = nout, coinbase = mints,
       amounts = amounts, spendable = spendable }

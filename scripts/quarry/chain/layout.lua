@@ -245,7 +245,7 @@ function LGroup:_stage(model, h, first, hash, hk, linked, infos, spent)
     for i, ref in ipairs(info.refs or {}) do spends[i] = { tx_id = ref[7], n = ref[3], amount = ref[4] } end
     local outputs = {}
     for o = 1, info.nout do
-      outputs[o] = { n = o - 1, amount = info.amounts[o], spendable = info.spendable[o] }
+      outputs[o] = { n = o - 1, amount = info.amounts[o], spendable = not info.spendable or info.spendable[o] }
     end
     txs[t] = { id = info.id, coinbase = info.coinbase and not info.refs, spends = spends, outputs = outputs }
   end
