@@ -56,6 +56,13 @@ if "$Q" migrate --help >/dev/null 2>&1; then
   "$Q" verify --db "$SAMPLE/db" --json "$SAMPLE/chain.json.lz4"
   echo; echo "== quarry stats"
   "$Q" stats --db "$SAMPLE/db"
+  # A real node's dump: an AuriumChain node's serde JSON (unmined blocks: every hash empty),
+  # migrated into the node's own RocksDB layout, verified against the file, and written back.
+  AURIUM=spec/fixtures/auriumchain/chain.json
+  echo; echo "== quarry migrate --format auriumchain --layout auriumchain-node: a node's own file"
+  "$Q" migrate --format auriumchain --layout auriumchain-node --json "$AURIUM" --db "$SAMPLE/aurium-node" --verify
+  "$Q" export --layout auriumchain-node --db "$SAMPLE/aurium-node" --json "$SAMPLE/aurium-back.json"
+  cmp "$AURIUM" "$SAMPLE/aurium-back.json" && echo "export: the same bytes as the node's file ($AURIUM)"
 else
   "$Q" demo --db "$SAMPLE/demo-db"
 fi

@@ -10,11 +10,16 @@ function M.format_report(r)
   local out = {}
   local function line(fmt, ...) out[#out + 1] = fmt:format(...) end
   local secs = math.max(r.load_seconds or 0, 1e-9)
-  line("migrated %d blocks (%d already there) from %s in %.2f s: %.0f blocks/s, %.1f MB/s of JSON",
-    r.added, r.skipped, r.source, r.load_seconds, r.added / secs, (r.json_bytes or 0) / secs / 1e6)
+  if (r.json_bytes or 0) > 0 then
+    line("migrated %d blocks (%d already there) from %s in %.2f s: %.0f blocks/s, %.1f MB/s of JSON",
+      r.added, r.skipped, r.source, r.load_seconds, r.added / secs, r.json_bytes / secs / 1e6)
+  else
+    line("migrated %d blocks (%d already there) from %s in %.2f s: %.0f blocks/s",
+      r.added, r.skipped, r.source, r.load_seconds, r.added / secs)
+  end
   if r.tip then
     line("  blocks        %d (heights %d..%d)", r.blocks, r.base, r.tip)
-    line("  tip           %s", r.tip_hash)
+    line("  tip           %s", r.tip_hash == "" and "(an empty hash)" or r.tip_hash)
   else
     line("  blocks        0")
   end
