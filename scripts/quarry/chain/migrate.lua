@@ -18,6 +18,7 @@ M.DEFAULT_GROUP_MB = 32
 M.DEFAULT_WRITE_BUFFER_MB = 16
 
 local clock = quarry.clock
+local json_encode = require("quarry.json").encode
 
 -- migrate.open_source(path [, format [, key]]) -> reader of the dump's records, wherever the
 -- format says its blocks are (formats.open_dump).
@@ -35,11 +36,20 @@ function M.settle(store)
   for _, name in ipairs(db:column_families()) do db:compact(db:cf(name)) end
 end
 
--- Is path a directory holding anything? Returns true, the number of entries.
+-- The number of entries of directory path that are not RocksDB's own files (a database whose
+-- creation was interrupted holds only those: LOCK, LOG, IDENTITY, MANIFEST-*, OPTIONS-*, *.log).
+local ROCKSDB_FILE = { "^LOCK$", "^LOG", "^IDENTITY$", "^MANIFEST%-%d+$", "^OPTIONS%-%d+", "^%d+%.log$",
+  "^%d+%.sst$", "^CURRENT" }
 local function dir_entries(path)
   local p = io.popen("ls -A -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
   local n = 0
-  for _ in p:lines() do n = n + 1 end
+  for name in p:lines() do
+    local own = false
+    for _, pat in ipairs(ROCKSDB_FILE) do
+      if name:match(pat) then own = true end
+    end
+    if not own then n = n + 1 end
+  end
   p:close()
   return n
 end
@@ -55,24 +65,30 @@ function M.foreign_content(path)
     end
     return nil
   end
-  local have = {}
-  for _, n in ipairs(names) do have[n] = true end
-  local missing = false
-  for _, f in ipairs(chain.FAMILIES) do
-    if not have[f] then missing = true end
+  -- A chain store, or one whose creation was interrupted (families are created one by one when
+  -- the store is first opened): only chain families, and nothing in the default family.
+  local chain_family = { default = true }
+  for _, f in ipairs(chain.FAMILIES) do chain_family[f] = true end
+  local others = {}
+  for _, n in ipairs(names) do
+    if not chain_family[n] then others[#others + 1] = n end
   end
-  if not missing then return nil end
   local db = quarry.open(path, { mode = "read_only", create_if_missing = false })
   local counts = {}
-  for _, n in ipairs(names) do
-    local c = 0
-    for _ in db:cf(n):pairs({ keys_only = true, limit = 1000000 }) do c = c + 1 end
-    if c > 0 then counts[#counts + 1] = ("%d keys in the %s family"):format(c, n) end
-  end
+  local ok_count, err = pcall(function()
+    for _, n in ipairs(names) do
+      if n == "default" or not chain_family[n] then
+        local c = 0
+        for _ in db:cf(n):pairs({ keys_only = true, limit = 1000000 }) do c = c + 1 end
+        if c > 0 then counts[#counts + 1] = ("%d keys in the %s family"):format(c, n) end
+      end
+    end
+  end)
   db:close()
-  if #counts == 0 and #names == 1 then return nil end -- an empty database: fine to fill
-  return ("%s holds %s and no chain store"):format(path,
-    #counts > 0 and table.concat(counts, ", ") or "column families " .. table.concat(names, ", "))
+  if not ok_count then error(err, 0) end
+  if #counts == 0 and #others == 0 then return nil end
+  local what = #counts > 0 and table.concat(counts, ", ") or ("column families " .. table.concat(others, ", "))
+  return ("%s holds %s and no chain store"):format(path, what)
 end
 
 -- Removes the database a refused migration created (nothing of it was committed): RocksDB's
@@ -150,143 +166,168 @@ local function open_input(options, fmt)
   return formats.open_dump(fmt, options.json, options.key), fmt
 end
 
+-- The state of one migration: what every step reads and updates.
+local function new_run(options)
+  local source_path = options.from_db or options.json
+  local source_size = options.from_db and 0 or formats.file_size(source_path)
+  if not source_size then fail("cannot open %s", source_path) end
+  return {
+    options = options, t0 = clock(), source_path = source_path, source_size = source_size,
+    compressed = source_path:match("%.lz4$") ~= nil,
+    fmt = type(options.format) == "table" and options.format or formats.load(options.format),
+    layout = layouts.load(options.layout),
+    created_dir = not io.open(options.db .. "/CURRENT", "rb"),
+    group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS,
+    group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024,
+    count = 0, skipped = 0, added = 0, groups = 0, committed = false,
+  }
+end
+
+-- Progress for on_progress: { blocks, added, bytes, fraction, elapsed }.
+local function progress_state(run)
+  local reader, size = run.reader, run.source_size
+  local off = reader:offset()
+  local frac
+  if reader.total then
+    frac = reader.total > 0 and off / reader.total or 1
+  elseif run.compressed then
+    frac = size > 0 and reader:compressed_offset() / size or 1
+  else
+    frac = size > 0 and off / size or 1
+  end
+  return { blocks = run.skipped + run.added, added = run.added, bytes = off, fraction = frac,
+    elapsed = clock() - run.t0 }
+end
+
+-- The progress marker committed with each group (removed by the last one).
+local function marker(run, tip)
+  return json_encode({ state = "running", source = run.source_path, tip = tip,
+    offset = run.reader:offset(), format = run.fmt.name })
+end
+
+-- Step 1: the source and the target, or nothing left behind.
+local function open_ends(run)
+  run.reader, run.fmt = open_input(run.options, run.fmt)
+  local okt, store = pcall(open_target, run.options, run.fmt, run.layout)
+  if not okt then
+    run.reader:close()
+    if run.created_dir then M.remove_new_store(run.options.db) end
+    error(store, 0)
+  end
+  run.store = store
+  run.start_tip = store.tip_height
+  if run.start_tip and not run.options.resume then
+    fail("%s already holds blocks %d..%d: use --resume to continue a migration into it " ..
+      "(or give an empty --db)", run.options.db, store.base, store.tip_height)
+  end
+end
+
+-- Step 2: every record into groups committed with the progress marker; the blocks a resumed
+-- store already has are checked and skipped. Returns the last, uncommitted group.
+local function stream(run)
+  local options, store, reader, fmt = run.options, run.store, run.reader, run.fmt
+  local on_progress, on_block = options.on_progress, options.on_block
+  local decode, start_tip = formats.decode, run.start_tip
+  local g = store:group()
+  while true do
+    local record = reader:next()
+    if record == nil then break end
+    run.count = run.count + 1
+    local model = decode(fmt, record, "block " .. (run.count - 1))
+    local idx = type(model) == "table" and rawget(model, "index") or nil
+    if start_tip and math.type(idx) == "integer" and idx <= start_tip then
+      check_same_block(store, model, idx, run.source_path)
+      run.skipped = run.skipped + 1
+    else
+      local okadd, err = pcall(g.add, g, model)
+      if not okadd then
+        g:discard()
+        error(err, 0)
+      end
+      run.added = run.added + 1
+      if on_block then on_block(idx) end
+      if g:count() >= run.group_blocks or g:size() >= run.group_bytes then
+        g:commit({ migrate = marker(run, g.tip) })
+        run.committed, run.groups = true, run.groups + 1
+        g = store:group()
+        if on_progress then on_progress(progress_state(run)) end
+      end
+    end
+    if on_progress and run.count % 256 == 0 then on_progress(progress_state(run)) end
+  end
+  return g
+end
+
+-- Step 3: the last group, with what export needs to write the dump back; the marker goes.
+local function finish(run, g)
+  if run.count == 0 then
+    g:discard()
+    fail("%s holds no blocks (%s): nothing to migrate", run.source_path,
+      run.source_size == 0 and "the file is empty" or "an empty array of blocks")
+  end
+  local reader = run.reader
+  local header = reader:header()
+  g:commit({ migrate = false, source_format = reader:format() or "array",
+    header = header and codec.encode_value(header) or false })
+  run.committed, run.groups = true, run.groups + 1
+  -- JSON bytes: the file's size, or for LZ4 every byte the reader decompressed (next() has
+  -- returned nil, so offset() counts the whole input, closing brackets included).
+  run.json_bytes = run.compressed and reader:offset() or run.source_size
+  reader:close()
+  run.t_load = clock() - run.t0
+  if run.options.on_progress then
+    run.options.on_progress({ blocks = run.skipped + run.added, added = run.added,
+      bytes = run.json_bytes, fraction = 1, elapsed = run.t_load })
+  end
+end
+
+-- Step 4: settle, report, and with options.verify every check against the source.
+local function report(run)
+  local store, options = run.store, run.options
+  M.settle(store)
+  local size = store.db:size_on_disk()
+  local st = store:stats()
+  local json_bytes, source_size = run.json_bytes, run.source_size
+  local r = {
+    source = run.source_path, source_size = source_size, json_bytes = json_bytes,
+    db = options.db, db_size = size, format = run.fmt.name, layout = run.layout.name,
+    ratio = json_bytes > 0 and size / json_bytes or nil,
+    ratio_to_file = source_size > 0 and size / source_size or nil,
+    blocks = st.blocks, added = run.added, skipped = run.skipped, groups = run.groups,
+    base = st.base, tip = st.tip, tip_hash = st.tip_hash,
+    txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
+    load_seconds = run.t_load,
+  }
+  if options.verify then
+    local src = open_input(options, run.fmt)
+    r.verify = store:verify({ source = src })
+    src:close()
+  end
+  r.elapsed = clock() - run.t0
+  return r
+end
+
 -- migrate.run(options) -> report
 -- options: json (path of the dump) or from_db and from_layout (a store of a layout as the
 --   source), db (path), layout (name or FILE.lua; default "quarry-chain"), format (name,
 --   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
---   holding the blocks), preset, resume, verify,
---   group_blocks, group_mb, store_options (more chain.open options),
---   on_progress(state) (after each group and now and then: state = { blocks, added, bytes,
---   fraction, elapsed }), on_block(height) (after each block is added: test hooks).
+--   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
+--   chain.open options), on_progress(state) (after each group and now and then: state =
+--   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added).
 -- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
 -- the offending one are committed, nothing of it is. A refused migration into a new directory
 -- leaves nothing behind.
 function M.run(options)
-  local t0 = clock()
-  local source_path = options.from_db or options.json
-  local source_size = options.from_db and 0 or formats.file_size(source_path)
-  if not source_size then fail("cannot open %s", source_path) end
-  local fmt = type(options.format) == "table" and options.format or formats.load(options.format)
-  local lay = layouts.load(options.layout)
-  local created_dir = not io.open(options.db .. "/CURRENT", "rb")
-  local reader
-  reader, fmt = open_input(options, fmt)
-  local okt, store = pcall(open_target, options, fmt, lay)
-  if not okt then
-    reader:close()
-    if created_dir then M.remove_new_store(options.db) end
-    error(store, 0)
-  end
-  local committed = false
+  local run = new_run(options)
+  open_ends(run)
   local ok, res = pcall(function()
-    local start_tip = store.tip_height
-    if start_tip and not options.resume then
-      fail("%s already holds blocks %d..%d: use --resume to continue a migration into it " ..
-        "(or give an empty --db)", options.db, store.base, store.tip_height)
-    end
-    local compressed = source_path:match("%.lz4$") ~= nil
-    local group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS
-    local group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024
-    local on_progress, on_block = options.on_progress, options.on_block
-    local decode = formats.decode
-
-    local skipped, added, groups = 0, 0, 0
-    local function state()
-      local off = reader:offset()
-      local frac
-      if reader.total then
-        frac = reader.total > 0 and off / reader.total or 1
-      elseif compressed then
-        frac = source_size > 0 and reader:compressed_offset() / source_size or 1
-      else
-        frac = source_size > 0 and off / source_size or 1
-      end
-      return { blocks = skipped + added, added = added, bytes = off, fraction = frac,
-        elapsed = clock() - t0 }
-    end
-    -- The progress marker committed with each group (removed by the last one).
-    local function marker(tip)
-      return require("quarry.json").encode({ state = "running", source = source_path, tip = tip,
-        offset = reader:offset(), format = fmt.name })
-    end
-
-    local g = store:group()
-    local count = 0
-    while true do
-      local record = reader:next()
-      if record == nil then break end
-      count = count + 1
-      local model = decode(fmt, record, "block " .. (count - 1))
-      local idx = type(model) == "table" and rawget(model, "index") or nil
-      if start_tip and math.type(idx) == "integer" and idx <= start_tip then
-        check_same_block(store, model, idx, source_path)
-        skipped = skipped + 1
-      else
-        local okadd, err = pcall(g.add, g, model)
-        if not okadd then
-          g:discard()
-          error(err, 0)
-        end
-        added = added + 1
-        if on_block then on_block(idx) end
-        if g:count() >= group_blocks or g:size() >= group_bytes then
-          g:commit({ migrate = marker(g.tip) })
-          committed = true
-          groups = groups + 1
-          g = store:group()
-          if on_progress then on_progress(state()) end
-        end
-      end
-      if on_progress and count % 256 == 0 then on_progress(state()) end
-    end
-    if count == 0 then
-      g:discard()
-      fail("%s holds no blocks (%s): nothing to migrate", source_path,
-        source_size == 0 and "the file is empty" or "an empty array of blocks")
-    end
-    -- The last group, with what export needs to write the dump back.
-    local extra = { migrate = false, source_format = reader:format() or "array" }
-    local header = reader:header()
-    extra.header = header and codec.encode_value(header) or false
-    g:commit(extra)
-    committed = true
-    groups = groups + 1
-    -- JSON bytes: the file's size, or for LZ4 every byte the reader decompressed (next() has
-    -- returned nil, so offset() counts the whole input, closing brackets included).
-    local json_bytes = compressed and reader:offset() or source_size
-    reader:close()
-    local t_load = clock() - t0
-    if on_progress then
-      on_progress({ blocks = skipped + added, added = added, bytes = json_bytes, fraction = 1,
-        elapsed = t_load })
-    end
-
-    M.settle(store)
-    local size = store.db:size_on_disk()
-    local st = store:stats()
-    local report = {
-      source = source_path, source_size = source_size, json_bytes = json_bytes,
-      db = options.db, db_size = size, format = fmt.name, layout = lay.name,
-      ratio = json_bytes > 0 and size / json_bytes or nil,
-      ratio_to_file = source_size > 0 and size / source_size or nil,
-      blocks = st.blocks, added = added, skipped = skipped, groups = groups,
-      base = st.base, tip = st.tip, tip_hash = st.tip_hash,
-      txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
-      load_seconds = t_load, elapsed = clock() - t0,
-    }
-    if options.verify then
-      local src = open_input(options, fmt)
-      local r = store:verify({ source = src })
-      src:close()
-      report.verify = r
-    end
-    report.elapsed = clock() - t0
-    return report
+    finish(run, stream(run))
+    return report(run)
   end)
-  if reader then pcall(reader.close, reader) end
-  store:close()
+  pcall(run.reader.close, run.reader)
+  run.store:close()
   if not ok then
-    if created_dir and not committed and not options.resume then M.remove_new_store(options.db) end
+    if run.created_dir and not run.committed and not options.resume then M.remove_new_store(options.db) end
     error(res, 0)
   end
   return res
