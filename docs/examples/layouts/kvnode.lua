@@ -93,15 +93,14 @@ end
 -- with find_output alone (a repeated transaction id in a later group is caught by `verify`).
 
 -- stage(db, batch, record, model, info): one block the engine accepted, into the group's batch.
--- record: the block in its format's own shape; model: the same under the engine's names (nil at
--- this commit: quarry.chain.layout passes none, so the hash comes from the record, whose member
--- every built-in format and pebble call `hash`); info = { height, hash_indexed, txs = { { id,
+-- record: the block in its format's own shape; model: the block's fields under the engine's
+-- names (index, hash, previous_hash), whatever the format calls them; info = { height, hash, hash_indexed, txs = { { id,
 -- coinbase, spends = { { tx_id, n, amount } }, outputs = { { n, amount, spendable } } } } }.
 function M.stage(db, batch, record, model, info)
   local h = info.height
   batch:put(block_key(h), json.encode(record))
   if info.hash_indexed then                           -- not for a relaxed format's "" or repeats
-    batch:put("h/" .. (model or record).hash, tostring(h))
+    batch:put("h/" .. model.hash, tostring(h))
   end
   for _, tx in ipairs(info.txs) do
     -- in block order: an output created and spent in the same group is put, then deleted

@@ -238,6 +238,8 @@ end
 -- derived (docs/formats.md).
 function LGroup:_stage(model, h, first, hash, hk, linked, infos, spent)
   local store = self.store
+  -- the block's model fields, kept before the record takes its own names back (the same table)
+  local view = { index = h, hash = hash, previous_hash = model.previous_hash }
   local record = formats.encode(self.format, model)
   local txs = {}
   for t, info in ipairs(infos) do
@@ -249,8 +251,8 @@ function LGroup:_stage(model, h, first, hash, hk, linked, infos, spent)
     end
     txs[t] = { id = info.id, coinbase = info.coinbase and not info.refs, spends = spends, outputs = outputs }
   end
-  store.layout.stage(store.db, self.batch, record, nil, { height = h, hash_indexed = hk ~= nil,
-    txs = txs })
+  store.layout.stage(store.db, self.batch, record, view, { height = h, hash_indexed = hk ~= nil,
+    hash = hash, txs = txs })
   if hk then self.hashes[hk] = h end
   if first then self.base = h end
   self.first_height = self.first_height or h
@@ -332,7 +334,7 @@ function M.source(path, layout, format)
     fail("%s holds no %s data (--from-layout %s)", path, layout.name, layout.name)
   end
   local n = 0
-  local latest = db:get("latest_index")
+  local st = layout.state(db)
   local it = layout.blocks and layout.blocks(db) or nil
   local h = -1
   local r = {}
@@ -356,9 +358,16 @@ function M.source(path, layout, format)
   function r:header() return nil end
   function r:close() if db then db:close(); db = nil end end
   function r:each() return r.next, r, nil, setmetatable({}, { __close = function() r:close() end }) end
-  r.total = latest and (math.tointeger(tonumber(latest)) or 0) + 1 or nil
-  return r, format and (type(format) == "table" and format or formats.load(format))
-    or formats.load((layout.formats or { formats.DEFAULT })[1])
+  r.total = st and st.tip and st.base and (st.tip - st.base + 1) or nil
+  -- the format: the one asked for, else the one the store records, else the layout's first
+  if format then return r, type(format) == "table" and format or formats.load(format) end
+  local name = st and st.format or (layout.formats or { formats.DEFAULT })[1]
+  local okf, fmt = pcall(formats.load, name)
+  if not okf then
+    r:close()
+    fail("%s holds blocks of format %q: give its file (--format FILE.lua)", path, name)
+  end
+  return r, fmt
 end
 
 ---------------------------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ local function open_target(options, fmt, lay)
   if foreign then
     store:close()
     fail("%s, written by the node, not by a Quarry migration: give an empty or new --db (or read it " ..
-      "with --from-db %s --from-layout %s)", foreign, path, lay.name)
+      "with --from-db %s --from-layout %s)", foreign, path, lay.origin or lay.name)
   end
   return store
 end
