@@ -234,8 +234,9 @@ describe("json.reader", function()
       local r = json.reader(p)
       local ok, err = pcall(collect, r)
       assert.is_false(ok)
-      assert.matches("json: " .. p .. ": ", err, 1, true)
-      assert.matches(c[2], err, 1, true)
+      assert.equal("json.reader", err.op)
+      assert.matches("json: " .. p .. ": ", err.message, 1, true)
+      assert.matches(c[2], err.message, 1, true)
     end)
   end
 

@@ -1,16 +1,10 @@
 /* l_metrics.c: db:metrics() (a Lua table of the engine's counters, latency histograms with
- * quantiles, RocksDB figures and per-family figures), db:prometheus() (the text format) and
- * quarry.write_atomic (how quarry stats --textfile replaces its file). */
+ * quantiles, RocksDB figures and per-family figures) and db:prometheus() (the text format). */
 #include "lquarry.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void free_metrics(void *p) { quarry_metrics_free((quarry_metrics *)p); }
 
@@ -245,64 +239,6 @@ static int db_prometheus(lua_State *L) {
   return 1;
 }
 
-/* ---- quarry.write_atomic: the node_exporter textfile (and any file a reader polls) ---------- */
-static int write_failed(lua_State *L, const char *what, const char *path, const char *tmp,
-                        int fd) {
-  int e = errno;
-  if (fd >= 0)
-    close(fd);
-  if (tmp)
-    unlink(tmp);
-  return ql_raisef(L, e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "write_atomic", "%s %s: %s",
-                   what, path, strerror(e));
-}
-
-/* quarry.write_atomic(path, data): writes data to a temporary file in path's directory, fsyncs
- * it, renames it over path and fsyncs the directory: a reader sees the old file or the new one,
- * never a part. The file gets mode 0644. */
-static int l_write_atomic(lua_State *L) {
-  size_t len, off = 0;
-  const char *path = luaL_checkstring(L, 1), *data = luaL_checklstring(L, 2, &len);
-  char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-  int fd;
-  if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-    return ql_raisef(L, QUARRY_EINVAL, "write_atomic", "path too long: %s", path);
-  if ((fd = mkstemp(tmp)) < 0)
-    return write_failed(L, "cannot create a temporary file beside", path, NULL, -1);
-  while (off < len) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return write_failed(L, "cannot write", tmp, tmp, fd);
-    off += (size_t)n;
-  }
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
-    return write_failed(L, "cannot sync", tmp, tmp, fd);
-  if (close(fd) != 0)
-    return write_failed(L, "cannot close", tmp, tmp, -1);
-  if (rename(tmp, path) != 0)
-    return write_failed(L, "cannot rename the temporary file to", path, tmp, -1);
-  snprintf(dir, sizeof dir, "%s", path);
-  slash = strrchr(dir, '/');
-  if (slash == NULL)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-    fsync(fd); /* the rename is durable once the directory is */
-    close(fd);
-  }
-  return 0;
-}
-
-static const luaL_Reg module_fns[] = {
-  {"write_atomic", l_write_atomic},
-  {NULL, NULL},
-};
-
 static const luaL_Reg db_methods[] = {
   {"metrics", db_metrics},
   {"prometheus", db_prometheus},
@@ -311,5 +247,4 @@ static const luaL_Reg db_methods[] = {
 
 void quarry_l_metrics_open(lua_State *L) {
   ql_add_methods(L, QL_DB, db_methods);
-  luaL_setfuncs(L, module_fns, 0);
 }

@@ -3,11 +3,7 @@
 #ifndef LQUARRY_H
 #define LQUARRY_H
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <stddef.h>
-
-#include "quarry.h"
+#include "lcommon.h" /* error objects, class helpers (bindings/common) */
 
 /* Metatable names (also the __name shown by tostring and luaL_typeerror). */
 #define QL_DB "quarry.db"
@@ -15,7 +11,6 @@
 #define QL_BATCH "quarry.batch"
 #define QL_ITER "quarry.iterator"
 #define QL_SNAPSHOT "quarry.snapshot"
-#define QL_ERROR "quarry.error"
 #define QL_BOX "quarry.box"
 
 /* ---- userdata layouts ------------------------------------------------------------------------
@@ -59,14 +54,7 @@ typedef struct ql_snapshot {
   ql_db *owner;
 } ql_snapshot;
 
-/* ---- l_error.c: error objects ---------------------------------------------------------------- */
-/* Pushes a quarry error {code, message, op} with the shared metatable. */
-void ql_push_error(lua_State *L, const char *code, const char *op, const char *message);
-/* Raises the error of a failed core call: code from rc, message from quarry_last_error(). */
-int ql_raise(lua_State *L, int rc, const char *op);
-/* Raises a quarry error with a formatted message (lua_pushfstring formats). */
-int ql_raisef(lua_State *L, int rc, const char *op, const char *fmt, ...);
-
+/* ---- l_box.c ---------------------------------------------------------------------------------- */
 /* Boxes: a userdata owning a C pointer freed by fn at __gc (or earlier by ql_box_free), so C
  * memory held across calls that may raise is never leaked. Pushes the box. */
 typedef void (*ql_free_fn)(void *p);
@@ -77,8 +65,6 @@ void ql_box_free(lua_State *L, int idx);
 void ql_free_names(void *p);
 void ql_push_names(lua_State *L, char **names); /* pushes a sequence of the names */
 
-/* Argument helpers: strict strings (numbers are not converted: a key is bytes, not a number). */
-const char *ql_checkbytes(lua_State *L, int idx, size_t *len);
 
 /* ---- l_options.c: option tables -------------------------------------------------------------- */
 /* Builds open options from the table at idx (or nil): preset < env < explicit. Pushes a box
@@ -120,13 +106,6 @@ ql_batch *ql_batch_push(lua_State *L, int db_idx, const char *op);
  * registered with ql_add_target_fns) with the iterator options at iopts_idx. */
 void ql_iter_push(lua_State *L, int iopts_idx, const char *op);
 
-/* Creates the metatable tname (__name = tname) with metamethods meta and __index = a table of
- * methods. Leaves the stack unchanged. */
-void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
-/* Adds functions to the methods (__index) table of the existing metatable tname. */
-void ql_add_methods(lua_State *L, const char *tname, const luaL_Reg *methods);
-/* Raises Closed: "<tname> is closed" (+ " (its database was closed)" when by_db). */
-int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
 /* An optional column family argument at idx: nil/none gives NULL (every family or default, as
  * the core function says); a cf of another database raises InvalidArgument. */
 quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
@@ -148,9 +127,9 @@ void ql_release_pending(ql_db *d);
   ((cf) != NULL ? (void)lua_getiuservalue((L), (idx), 1) : lua_pushvalue((L), (idx)))
 
 /* ---- per-concern registration: each takes the module table on top of the stack, adds its
- * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error,
+ * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error, box,
  * options, db, cf, batch, iter, snapshot (later ones add methods to the db class). ---------- */
-void quarry_l_error_open(lua_State *L);
+void ql_box_open(lua_State *L);
 void quarry_l_options_open(lua_State *L);
 void quarry_l_db_open(lua_State *L);
 void quarry_l_cf_open(lua_State *L);
@@ -159,17 +138,8 @@ void quarry_l_iter_open(lua_State *L);
 void quarry_l_snapshot_open(lua_State *L);
 void quarry_l_durability_open(lua_State *L); /* l_maint.c: checkpoint, verify, digest, backups */
 void quarry_l_metrics_open(lua_State *L);    /* l_metrics.c: db:metrics, db:prometheus */
-void quarry_l_signal_open(lua_State *L);     /* l_signal.c: quarry.catch_signals */
-
-/* Defined by l_json.c: pushes the quarry.json table; the module stores it as field `json`. */
-int quarry_l_json_open(lua_State *L);
 
 /* The module entry point: the one exported symbol (the build hides the others). */
-#if defined(__GNUC__)
-#define QL_EXPORT __attribute__((visibility("default")))
-#else
-#define QL_EXPORT
-#endif
 QL_EXPORT int luaopen_quarry_core(lua_State *L);
 
 #endif

@@ -86,7 +86,6 @@ QUARRY_API const char *quarry_last_error(void);
 /* Versions: static strings. */
 QUARRY_API const char *quarry_version(void);
 QUARRY_API const char *quarry_rocksdb_version(void);
-QUARRY_API const char *quarry_lz4_version(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Handles

@@ -34,11 +34,7 @@ end
 
 -- This process's id.
 function M.pid()
-  local f = io.open("/proc/self/stat", "r")
-  if not f then return nil end
-  local pid = f:read("n")
-  f:close()
-  return pid
+  return require("quarry.sys").pid()
 end
 
 function M.file_size(path)

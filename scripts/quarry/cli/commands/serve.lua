@@ -59,7 +59,7 @@ function M.run(argv)
   local quarry = require("quarry")
   local socket = require("socket")
   local report = require("quarry.cli.metrics.report")
-  local json = quarry.json
+  local json = require("quarry.json")
   local labels = report.parse_labels(args.label)
   local popts = { namespace = args.namespace, labels = labels }
 
@@ -77,7 +77,7 @@ function M.run(argv)
     error(("cannot listen on %s: %s"):format(args.listen, berr), 0)
   end
   server:settimeout(0)
-  local sigs = quarry.catch_signals({ "INT", "TERM" })
+  local sigs = require("quarry.sys").catch_signals({ "INT", "TERM" })
   local started = socket.gettime()
   local bound_host, bound_port = server:getsockname()
   io.stdout:write(("quarry serve: %s on http://%s:%d/metrics\n"):format(args.db, bound_host,

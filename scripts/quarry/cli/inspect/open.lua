@@ -73,13 +73,9 @@ local function remove_tree(dir)
   if dir and #dir > 1 and dir ~= "/" then os.execute("rm -rf " .. shell_quote(dir)) end
 end
 
--- This process's id (the first field of /proc/self/stat), or nil.
+-- This process's id.
 local function own_pid()
-  local f = io.open("/proc/self/stat", "r")
-  if not f then return nil end
-  local pid = f:read("n")
-  f:close()
-  return math.tointeger(pid)
+  return require("quarry.sys").pid()
 end
 
 -- Scratch directories are named quarry-secondary-<pid>-XXXXXX. One whose process is gone (killed

@@ -35,7 +35,7 @@ static qj_writer *towriter(lua_State *L, int idx) {
 static qj_writer *checkwriter(lua_State *L, int idx) {
   qj_writer *w = towriter(L, idx);
   if (w->closed)
-    luaL_error(L, "json.writer: the writer is closed");
+    ql_raisef(L, QUARRY_ECLOSED, "json.writer", "json.writer: the writer is closed");
   if (w->busy) { /* the previous write raised: drop its partial element */
     w->e.len = w->mark;
     w->busy = 0;
@@ -62,12 +62,15 @@ static void writer_release(qj_writer *w, int unlink_tmp) {
   w->closed = 1;
 }
 
-__attribute__((noreturn)) static void wfail(lua_State *L, qj_writer *w, const char *what, int err) {
+/* Raises a quarry error (op "json.writer"; code rc, or from errno err when rc is 0) after
+ * releasing the writer and removing its temporary file. */
+QL_NORETURN static void wfail(lua_State *L, qj_writer *w, int rc, const char *what, int err) {
   lua_pushfstring(L, "json.writer: %s: %s%s%s", w->tmp ? w->tmp : "?", what, err ? ": " : "",
                   err ? strerror(err) : "");
   writer_release(w, 1);
-  lua_error(L);
-  abort();
+  if (rc == 0)
+    rc = err == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO;
+  ql_raisef(L, rc, "json.writer", "%s", lua_tostring(L, -1));
 }
 
 static void write_all(lua_State *L, qj_writer *w, const char *p, size_t n) {
@@ -76,7 +79,7 @@ static void write_all(lua_State *L, qj_writer *w, const char *p, size_t n) {
     if (k < 0) {
       if (errno == EINTR)
         continue;
-      wfail(L, w, "write failed", errno);
+      wfail(L, w, 0, "write failed", errno);
     }
     p += k;
     n -= (size_t)k;
@@ -88,7 +91,7 @@ static void zbuf_reserve(lua_State *L, qj_writer *w, size_t n) {
     return;
   char *p = realloc(w->zbuf, n);
   if (p == NULL)
-    wfail(L, w, "out of memory", 0);
+    wfail(L, w, QUARRY_ENOMEM, "out of memory", 0);
   w->zbuf = p;
   w->zcap = n;
 }
@@ -106,7 +109,7 @@ static void flush(lua_State *L, qj_writer *w) {
       zbuf_reserve(L, w, LZ4F_compressBound(k, NULL));
       size_t z = LZ4F_compressUpdate(w->cctx, w->zbuf, w->zcap, p, k, NULL);
       if (LZ4F_isError(z))
-        wfail(L, w, LZ4F_getErrorName(z), 0);
+        wfail(L, w, QUARRY_EIO, LZ4F_getErrorName(z), 0);
       write_all(L, w, w->zbuf, z);
       p += k;
       n -= k;
@@ -166,18 +169,18 @@ static int w_close(lua_State *L) {
     zbuf_reserve(L, w, LZ4F_compressBound(0, NULL));
     size_t z = LZ4F_compressEnd(w->cctx, w->zbuf, w->zcap, NULL);
     if (LZ4F_isError(z))
-      wfail(L, w, LZ4F_getErrorName(z), 0);
+      wfail(L, w, QUARRY_EIO, LZ4F_getErrorName(z), 0);
     write_all(L, w, w->zbuf, z);
   }
   if (fsync(w->fd) != 0)
-    wfail(L, w, "fsync failed", errno);
+    wfail(L, w, 0, "fsync failed", errno);
   if (close(w->fd) != 0) {
     w->fd = -1;
-    wfail(L, w, "close failed", errno);
+    wfail(L, w, 0, "close failed", errno);
   }
   w->fd = -1;
   if (rename(w->tmp, w->path) != 0)
-    wfail(L, w, "rename failed", errno);
+    wfail(L, w, 0, "rename failed", errno);
   fsync_dir(w->path); /* best effort: the rename is durable once the directory is synced */
   writer_release(w, 0);
   return 0;
@@ -222,7 +225,7 @@ static int l_writer(lua_State *L) {
   size_t plen;
   const char *path = luaL_checklstring(L, 1, &plen);
   lua_settop(L, 2);
-  qj_checkopts(L, 2, writer_opts);
+  qj_checkopts(L, "json.writer", 2, writer_opts);
   qj_writer *w = lua_newuserdatauv(L, sizeof *w, 0); /* 3 */
   memset(w, 0, sizeof *w);
   w->fd = -1;
@@ -230,7 +233,7 @@ static int l_writer(lua_State *L) {
   luaL_setmetatable(L, QJ_WRITER_MT);
 
   int lz4_ext = ends_with(path, ".lz4");
-  const char *fmt = qj_optstring(L, 2, "format", NULL, NULL);
+  const char *fmt = qj_optstring(L, "json.writer", 2, "format", NULL, NULL);
   if (fmt == NULL)
     fmt = ends_with(path, ".jsonl") || ends_with(path, ".jsonl.lz4") || ends_with(path, ".ndjson") ||
                   ends_with(path, ".ndjson.lz4")
@@ -243,21 +246,21 @@ static int l_writer(lua_State *L) {
   else if (strcmp(fmt, "jsonl") == 0)
     w->format = W_LINES;
   else
-    return luaL_error(L, "json.writer: option format: \"array\", \"object\" or \"jsonl\"");
-  const char *comp = qj_optstring(L, 2, "compress", lz4_ext ? "lz4" : "none", NULL);
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option format: \"array\", \"object\" or \"jsonl\"");
+  const char *comp = qj_optstring(L, "json.writer", 2, "compress", lz4_ext ? "lz4" : "none", NULL);
   if (strcmp(comp, "lz4") == 0)
     w->lz4 = 1;
   else if (strcmp(comp, "none") != 0)
-    return luaL_error(L, "json.writer: option compress: \"lz4\" or \"none\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option compress: \"lz4\" or \"none\"");
   size_t klen;
-  const char *key = qj_optstring(L, 2, "key", "blocks", &klen);
+  const char *key = qj_optstring(L, "json.writer", 2, "key", "blocks", &klen);
   if (w->format != W_OBJECT && !lua_isnil(L, 2) && lua_getfield(L, 2, "header") != LUA_TNIL)
-    return luaL_error(L, "json.writer: option header needs format = \"object\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header needs format = \"object\"");
   lua_settop(L, 3);
 
-  qj_encoder_options(L, 2, &w->e);
+  qj_encoder_options(L, "json.writer", 2, &w->e);
   if (w->format == W_LINES && w->e.indent != NULL && w->e.indent_len > 0)
-    return luaL_error(L, "json.writer: option indent cannot be used with format = \"jsonl\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option indent cannot be used with format = \"jsonl\"");
 
   /* the document's opening, built before the file exists */
   if (w->format == W_ARRAY) {
@@ -269,10 +272,10 @@ static int l_writer(lua_State *L) {
       put(L, w, "{", 1);
     } else {
       if (!lua_istable(L, 4))
-        return luaL_error(L, "json.writer: option header: a table expected");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: a table expected");
       lua_pushlstring(L, key, klen);
       if (lua_rawget(L, 4) != LUA_TNIL)
-        return luaL_error(L, "json.writer: the header has a member named like the key \"%s\"", key);
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: the header has a member named like the key \"%s\"", key);
       lua_pop(L, 1);
       /* encode through json.encode so that the header's memory is owned by Lua */
       lua_getfield(L, lua_upvalueindex(1), "encode");
@@ -280,7 +283,7 @@ static int l_writer(lua_State *L) {
       lua_call(L, 1, 1);
       const char *h = lua_tolstring(L, -1, &hlen);
       if (hlen < 2 || h[0] != '{')
-        return luaL_error(L, "json.writer: option header: must encode as a JSON object");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: must encode as a JSON object");
       put(L, w, h, hlen - 1);
       if (hlen > 2)
         put(L, w, ",", 1);
@@ -294,7 +297,7 @@ static int l_writer(lua_State *L) {
   }
 
   if ((w->path = strdup(path)) == NULL || (w->tmp = malloc(plen + 5)) == NULL)
-    return luaL_error(L, "json.writer: out of memory");
+    return ql_raisef(L, QUARRY_ENOMEM, "json.writer", "json.writer: out of memory");
   memcpy(w->tmp, path, plen);
   memcpy(w->tmp + plen, ".tmp", 5);
   if (w->lz4) {
@@ -303,20 +306,22 @@ static int l_writer(lua_State *L) {
     prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     size_t rc = LZ4F_createCompressionContext(&w->cctx, LZ4F_VERSION);
     if (LZ4F_isError(rc))
-      return luaL_error(L, "json.writer: cannot create an LZ4 context");
+      return ql_raisef(L, QUARRY_ENOMEM, "json.writer", "json.writer: cannot create an LZ4 context");
     zbuf_reserve(L, w, LZ4F_HEADER_SIZE_MAX);
     rc = LZ4F_compressBegin(w->cctx, w->zbuf, w->zcap, &prefs);
     if (LZ4F_isError(rc))
-      return luaL_error(L, "json.writer: LZ4: %s", LZ4F_getErrorName(rc));
+      return ql_raisef(L, QUARRY_EIO, "json.writer", "json.writer: LZ4: %s", LZ4F_getErrorName(rc));
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (w->fd < 0)
-      return luaL_error(L, "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
+      return ql_raisef(L, errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "json.writer",
+                       "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
     w->closed = 0;
     write_all(L, w, w->zbuf, rc);
   } else {
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (w->fd < 0)
-      return luaL_error(L, "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
+      return ql_raisef(L, errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "json.writer",
+                       "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
     w->closed = 0;
   }
   return 1;
