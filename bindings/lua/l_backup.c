@@ -20,16 +20,6 @@ static ql_backups *checkbackups(lua_State *L, int idx, const char *op) {
   return h;
 }
 
-/* Steps an option table (lua_next protocol); raises on a non-string key. */
-static const char *next_option(lua_State *L, int idx, const char *op) {
-  if (!lua_next(L, idx))
-    return NULL;
-  if (lua_type(L, -2) != LUA_TSTRING)
-    ql_raisef(L, QUARRY_EINVAL, op, "%s option names must be strings, got %s", op,
-              luaL_typename(L, -2));
-  return lua_tostring(L, -2);
-}
-
 static int opt_bool(lua_State *L, const char *op, const char *name) {
   if (lua_type(L, -1) != LUA_TBOOLEAN)
     ql_raisef(L, QUARRY_EINVAL, op, "%s option '%s' must be a boolean, got %s", op, name,
@@ -69,7 +59,7 @@ static int l_backups(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 2, "backups")) != NULL) {
+    while ((name = ql_next_option(L, 2, "backups", "backups option")) != NULL) {
       if (strcmp(name, "max_backups") == 0)
         o.max_backups = opt_count(L, "backups", name, 0);
       else if (strcmp(name, "share_table_files") == 0)
@@ -103,7 +93,7 @@ static int backups_create(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 3, "backup")) != NULL) {
+    while ((name = ql_next_option(L, 3, "backup", "backup option")) != NULL) {
       if (strcmp(name, "flush") == 0)
         flush = opt_bool(L, "backup", name);
       else
@@ -163,7 +153,7 @@ static int backups_verify(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 3, "backup_verify")) != NULL) {
+    while ((name = ql_next_option(L, 3, "backup_verify", "backup_verify option")) != NULL) {
       if (strcmp(name, "deep") == 0)
         deep = opt_bool(L, "backup_verify", name);
       else
@@ -196,7 +186,7 @@ static int backups_restore(lua_State *L) {
   if (!lua_isnoneornil(L, opts)) {
     luaL_checktype(L, opts, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, opts, "restore")) != NULL) {
+    while ((name = ql_next_option(L, opts, "restore", "restore option")) != NULL) {
       if (strcmp(name, "overwrite") == 0) {
         ro.overwrite = opt_bool(L, "restore", name);
       } else if (strcmp(name, "wal_dir") == 0) {

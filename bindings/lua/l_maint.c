@@ -62,17 +62,16 @@ static int db_verify(lua_State *L) {
 /* Digest options at idx: nil, or {snapshot = s} with s an open snapshot of owner. */
 static const quarry_snapshot *digest_options(lua_State *L, int idx, const ql_db *owner) {
   const quarry_snapshot *snap = NULL;
+  const char *name;
   if (lua_isnoneornil(L, idx))
     return NULL;
   luaL_checktype(L, idx, LUA_TTABLE);
   idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+  while ((name = ql_next_option(L, idx, "digest", "digest option")) != NULL) {
     ql_snapshot *s;
-    if (name == NULL || strcmp(name, "snapshot") != 0)
-      ql_raisef(L, QUARRY_EINVAL, "digest", "unknown digest option '%s'",
-                name ? name : luaL_typename(L, -2));
+    if (strcmp(name, "snapshot") != 0)
+      ql_raisef(L, QUARRY_EINVAL, "digest", "unknown digest option '%s'", name);
     if (luaL_testudata(L, -1, QL_SNAPSHOT) == NULL)
       ql_raisef(L, QUARRY_EINVAL, "digest",
                 "digest option 'snapshot' must be a quarry.snapshot, got %s",

@@ -78,6 +78,10 @@ void ql_read_options(lua_State *L, int idx, const ql_db *owner, const char *op,
 void ql_write_options(lua_State *L, int idx, const char *op, quarry_write_options *wo);
 int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
                     quarry_iter_options *io);
+/* The one walker of option tables: steps lua_next over the table at idx (push nil first).
+ * Returns the key, with the value on top of the stack (pop it before the next call), or NULL at
+ * the end. A key that is not a string raises InvalidArgument "<what> names must be strings". */
+const char *ql_next_option(lua_State *L, int idx, const char *op, const char *what);
 /* Pushes a table of the tuning values (options with tuning = 1) of opts. */
 void ql_push_tuning(lua_State *L, const quarry_options *opts);
 

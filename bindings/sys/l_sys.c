@@ -3,13 +3,6 @@
  * signal catcher (l_signal.c). */
 #include "lsys.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +14,6 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
-
 /* sys.pid(): this process's id. */
 static int l_pid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
@@ -29,55 +21,15 @@ static int l_pid(lua_State *L) {
 }
 
 /* ---- sys.write_atomic: the node_exporter textfile (and any file a reader polls) ------------- */
-static int write_failed(lua_State *L, const char *what, const char *path, const char *tmp,
-                        int fd) {
-  int e = errno;
-  if (fd >= 0)
-    close(fd);
-  if (tmp)
-    unlink(tmp);
-  return ql_raisef(L, e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "write_atomic", "%s %s: %s",
-                   what, path, strerror(e));
-}
-
-/* sys.write_atomic(path, data): writes data to a temporary file in path's directory, fsyncs
- * it, renames it over path and fsyncs the directory: a reader sees the old file or the new one,
- * never a part. The file gets mode 0644. */
+/* sys.write_atomic(path, data): the core's quarry_file_write_atomic (a temporary file in path's
+ * directory, fsync, rename over path, fsync of the directory): a reader sees the old file or the
+ * new one, never a part. */
 static int l_write_atomic(lua_State *L) {
-  size_t len, off = 0;
+  size_t len;
   const char *path = luaL_checkstring(L, 1), *data = luaL_checklstring(L, 2, &len);
-  char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-  int fd;
-  if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-    return ql_raisef(L, QUARRY_EINVAL, "write_atomic", "path too long: %s", path);
-  if ((fd = mkstemp(tmp)) < 0)
-    return write_failed(L, "cannot create a temporary file beside", path, NULL, -1);
-  while (off < len) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return write_failed(L, "cannot write", tmp, tmp, fd);
-    off += (size_t)n;
-  }
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
-    return write_failed(L, "cannot sync", tmp, tmp, fd);
-  if (close(fd) != 0)
-    return write_failed(L, "cannot close", tmp, tmp, -1);
-  if (rename(tmp, path) != 0)
-    return write_failed(L, "cannot rename the temporary file to", path, tmp, -1);
-  snprintf(dir, sizeof dir, "%s", path);
-  slash = strrchr(dir, '/');
-  if (slash == NULL)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-    fsync(fd); /* the rename is durable once the directory is */
-    close(fd);
-  }
+  int rc = quarry_file_write_atomic(path, data, len);
+  if (rc != 0)
+    return ql_raise(L, rc, "write_atomic");
   return 0;
 }
 

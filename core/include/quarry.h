@@ -328,6 +328,31 @@ QUARRY_API int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const ch
 QUARRY_API int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes);
 
 /* ---------------------------------------------------------------------------------------------
+ * Durable file replacement (core/src/files.c): a reader of path sees the old file or the new
+ * one, never a part. The new content goes to a temporary file created O_CREAT|O_EXCL|O_NOFOLLOW
+ * (mode 0644 before the umask) under a random name "<path>.tmp-XXXXXX" in path's directory;
+ * commit fsyncs it, renames it over path and fsyncs the directory. Used by backups' seals, the
+ * JSON writer and quarry.sys.write_atomic.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct quarry_file quarry_file;
+/* Creates the temporary file that will replace path. On success *out is owned by the caller,
+ * who ends it with exactly one of quarry_file_commit or quarry_file_abort (both free it); path
+ * is copied. QUARRY_EIO / QUARRY_ENOSPC naming the file, QUARRY_EINVAL for a path too long. */
+QUARRY_API int quarry_file_create(const char *path, quarry_file **out);
+/* Appends len bytes (retries short writes and EINTR). On failure the file stays open: the
+ * caller still commits (which then fails) or aborts. */
+QUARRY_API int quarry_file_write(quarry_file *f, const void *data, size_t len);
+/* fsync, close, rename over the target, fsync of the directory. Frees f whatever the result;
+ * on a failure before the rename the temporary file is removed and the target is untouched. */
+QUARRY_API int quarry_file_commit(quarry_file *f);
+/* Removes the temporary file and frees f; the target is untouched. NULL is accepted. */
+QUARRY_API void quarry_file_abort(quarry_file *f);
+/* The temporary file's path (owned by f; valid until commit or abort). */
+QUARRY_API const char *quarry_file_temp_path(const quarry_file *f);
+/* The whole sequence for data already in memory: create, write, commit. */
+QUARRY_API int quarry_file_write_atomic(const char *path, const void *data, size_t len);
+
+/* ---------------------------------------------------------------------------------------------
  * Checkpoints, backups, verification (core/src/checkpoint.c, backup.c, verify.c)
  * ------------------------------------------------------------------------------------------- */
 /* Writes a consistent, openable copy of db into dir. dir must not exist (QUARRY_EINVAL "...

@@ -57,7 +57,5 @@ int q_remove_tree(const char *path);
 int q_lock_holder(const char *dir);
 /* Reads a whole small file into a malloc'd NUL-terminated buffer (*len without the NUL). */
 int q_read_file(const char *path, char **out, size_t *len);
-/* Writes data to path atomically and durably: path.tmp, fsync, rename, fsync of the parent. */
-int q_write_file_durable(const char *path, const char *data, size_t len);
 
 #endif
