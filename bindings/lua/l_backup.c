@@ -1,6 +1,6 @@
 /* l_backup.c: the quarry.backups handle (a backup directory: create, list, verify, restore,
  * purge) and the module function quarry.backups(dir [, opts]). */
-#include "l_durable.h"
+#include "lquarry.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -245,6 +245,6 @@ static const luaL_Reg db_methods[] = {
   {NULL, NULL},
 };
 
-void quarry_l_metrics_open(lua_State *L) {
+void ql_metrics_open(lua_State *L) {
   ql_add_methods(L, QL_DB, db_methods);
 }

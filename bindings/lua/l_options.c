@@ -262,7 +262,7 @@ static const char *type_name(quarry_opt_type t) {
   }
 }
 
-void quarry_l_options_open(lua_State *L) {
+void ql_options_open(lua_State *L) {
   const char *const *names = quarry_preset_names();
   const quarry_option_info *list;
   size_t i, n = 0;

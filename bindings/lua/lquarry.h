@@ -1,5 +1,8 @@
 /* lquarry.h: what the Lua binding's source files share (binding-internal, never installed).
- * The binding calls only core/include/quarry.h; each l_<concern>.c registers one type. */
+ * The binding calls only core/include/quarry.h. Each l_<name>.c binds the core file of the same
+ * name: a type (l_db.c, l_cf.c, l_batch.c, l_iter.c, l_snapshot.c, l_backup.c; l_box.c, the
+ * binding's own) or the operations of one concern (l_maintenance.c, l_checkpoint.c, l_verify.c,
+ * l_metrics.c, l_options.c), each with its ql_<name>_open. */
 #ifndef LQUARRY_H
 #define LQUARRY_H
 
@@ -12,6 +15,7 @@
 #define QL_ITER "quarry.iterator"
 #define QL_SNAPSHOT "quarry.snapshot"
 #define QL_BOX "quarry.box"
+#define QL_BACKUPS "quarry.backups"
 
 /* ---- userdata layouts ------------------------------------------------------------------------
  * Every handle is created closed (pointer NULL) with its metatable before the core object is
@@ -134,14 +138,17 @@ void ql_release_pending(ql_db *d);
  * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error, box,
  * options, db, cf, batch, iter, snapshot (later ones add methods to the db class). ---------- */
 void ql_box_open(lua_State *L);
-void quarry_l_options_open(lua_State *L);
-void quarry_l_db_open(lua_State *L);
-void quarry_l_cf_open(lua_State *L);
-void quarry_l_batch_open(lua_State *L);
-void quarry_l_iter_open(lua_State *L);
-void quarry_l_snapshot_open(lua_State *L);
-void quarry_l_durability_open(lua_State *L); /* l_maint.c: checkpoint, verify, digest, backups */
-void quarry_l_metrics_open(lua_State *L);    /* l_metrics.c: db:metrics, db:prometheus */
+void ql_options_open(lua_State *L);
+void ql_db_open(lua_State *L);
+void ql_cf_open(lua_State *L);
+void ql_batch_open(lua_State *L);
+void ql_iter_open(lua_State *L);
+void ql_snapshot_open(lua_State *L);
+void ql_maintenance_open(lua_State *L); /* l_maintenance.c: flush, compact, property, sizes */
+void ql_checkpoint_open(lua_State *L);  /* l_checkpoint.c: db:checkpoint */
+void ql_verify_open(lua_State *L);      /* l_verify.c: db:verify, db:digest, cf:digest */
+void ql_backup_open(lua_State *L);      /* l_backup.c: the quarry.backups type, quarry.backups */
+void ql_metrics_open(lua_State *L);     /* l_metrics.c: db:metrics, db:prometheus */
 
 /* The module entry point: the one exported symbol (the build hides the others). */
 QL_EXPORT int luaopen_quarry_core(lua_State *L);

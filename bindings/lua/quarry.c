@@ -8,14 +8,17 @@ QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_pushcfunction(L, ql_is_error);
   lua_setfield(L, -2, "is_error");
   ql_box_open(L);
-  quarry_l_options_open(L);
-  quarry_l_db_open(L);
-  quarry_l_cf_open(L);
-  quarry_l_batch_open(L);
-  quarry_l_iter_open(L);
-  quarry_l_snapshot_open(L);
-  quarry_l_durability_open(L);
-  quarry_l_metrics_open(L);
+  ql_options_open(L);
+  ql_db_open(L);
+  ql_cf_open(L);
+  ql_batch_open(L);
+  ql_iter_open(L);
+  ql_snapshot_open(L);
+  ql_maintenance_open(L);
+  ql_checkpoint_open(L);
+  ql_verify_open(L);
+  ql_backup_open(L);
+  ql_metrics_open(L);
 
   lua_pushstring(L, quarry_version());
   lua_setfield(L, -2, "version");

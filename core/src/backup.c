@@ -1,6 +1,7 @@
 /* backup.c: incremental backups on RocksDB's BackupEngine, with retention, restore into a new
  * directory made atomically, and verification of every file's content checksum (not sizes only). */
-#include "durable.h"
+#include "files.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* checkpoint.c: consistent, openable copies of an open database (RocksDB's checkpoint: hard links
  * on the same filesystem, copies across), made durable: the new directory and its parent fsynced. */
-#include "durable.h"
+#include "files.h"
 
 #include <limits.h>
 #include <string.h>

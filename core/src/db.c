@@ -1,6 +1,6 @@
 /* db.c: opening and closing databases (modes, families, the process-wide registry of open paths),
  * children tracking, the guards every operation starts with, the failed state, destroy/list. */
-#include "durable.h" /* q_lock_holder */
+#include "files.h" /* q_lock_holder */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* files.c: the filesystem steps that make a copy durable and a target safe to write: fsync of a
  * directory and of its parent, new/empty directory checks, recursive removal, LOCK probes, and
  * the durable replacement of a file (quarry_file_*, the one write-fsync-rename-fsync sequence). */
-#include "durable.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -23,7 +23,7 @@ int q_status_code(const char *msg);
 /* Records a formatted last-error message and returns code. */
 int q_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- tuning.c: options ---------------------------------------------------------------------- */
+/* ---- options.c: options --------------------------------------------------------------------- */
 enum { Q_COMP_NONE = 0, Q_COMP_LZ4 = 1, Q_COMP_ZSTD = 2 };
 enum { Q_MODE_READ_WRITE = 0, Q_MODE_READ_ONLY = 1, Q_MODE_SECONDARY = 2 };
 

@@ -1,4 +1,4 @@
-/* tuning.c: open options: the option table, the presets, QUARRY_DB_* environment overrides,
+/* options.c: open options: the option table, the presets, QUARRY_DB_* environment overrides,
  * explicit setters with validation, and the translation into RocksDB options. */
 #include "internal.h"
 

@@ -1,19 +1,9 @@
-/* l_maint.c: durability methods of db and cf (db:checkpoint, db:verify, db:digest, cf:digest)
- * and the registration of the durability types (quarry.backups, l_backup.c). */
-#include "l_durable.h"
+/* l_verify.c: the binding of core/src/verify.c: db:verify, db:digest, cf:digest. */
+#include "lquarry.h"
 
 #include <string.h>
 
 static void free_report(void *p) { quarry_scan_report_free((quarry_scan_report *)p); }
-
-static int db_checkpoint(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "checkpoint");
-  const char *dir = luaL_checkstring(L, 2);
-  int rc = quarry_db_checkpoint(d->db, dir);
-  if (rc < 0)
-    return ql_raise(L, rc, "checkpoint");
-  return 0;
-}
 
 /* Pushes {name = {keys = n, bytes = b}, ...} or {name = hex, ...} (digests). */
 static void push_families(lua_State *L, const quarry_scan_report *r, int digests) {
@@ -125,7 +115,6 @@ static int cf_digest(lua_State *L) {
 }
 
 static const luaL_Reg db_fns[] = {
-  {"checkpoint", db_checkpoint},
   {"verify", db_verify},
   {"digest", db_digest},
   {NULL, NULL},
@@ -136,8 +125,7 @@ static const luaL_Reg cf_fns[] = {
   {NULL, NULL},
 };
 
-void quarry_l_durability_open(lua_State *L) {
+void ql_verify_open(lua_State *L) {
   ql_add_methods(L, QL_DB, db_fns);
   ql_add_methods(L, QL_CF, cf_fns);
-  ql_backup_open(L);
 }
