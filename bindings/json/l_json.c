@@ -16,7 +16,7 @@ int qj_optbool(lua_State *L, const char *op, int idx, const char *name, int def)
   int t = opt_get(L, idx, name), v = def;
   if (t != LUA_TNIL) {
     if (t != LUA_TBOOLEAN)
-      ql_raisef(L, QUARRY_EINVAL, op, "json: option %s: boolean expected, got %s", name, luaL_typename(L, -1));
+      return ql_raisef(L, QUARRY_EINVAL, op, "json: option %s: boolean expected, got %s", name, luaL_typename(L, -1));
     v = lua_toboolean(L, -1);
   }
   if (!lua_isnoneornil(L, idx))

@@ -81,7 +81,7 @@ static void push_path(lua_State *L, const qj_encoder *e) {
   luaL_pushresult(&b);
 }
 
-__attribute__((noreturn)) static void enc_error(lua_State *L, const qj_encoder *e,
+QL_NORETURN static void enc_error(lua_State *L, const qj_encoder *e,
                                                 const char *what) {
   push_path(L, e);
   ql_raisef(L, QUARRY_EINVAL, e->op, "json.encode: %s at %s", what, lua_tostring(L, -1));
@@ -272,7 +272,7 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 /* Raises for the key at idx (a copy is converted, so a lua_next in progress stays valid). */
-__attribute__((noreturn)) static void bad_key(lua_State *L, const qj_encoder *e, const char *what,
+QL_NORETURN static void bad_key(lua_State *L, const qj_encoder *e, const char *what,
                                               int idx) {
   const char *tn = luaL_typename(L, idx);
   int isnum = lua_type(L, idx) == LUA_TNUMBER;

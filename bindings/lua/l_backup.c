@@ -22,7 +22,7 @@ static ql_backups *checkbackups(lua_State *L, int idx, const char *op) {
 
 static int opt_bool(lua_State *L, const char *op, const char *name) {
   if (lua_type(L, -1) != LUA_TBOOLEAN)
-    ql_raisef(L, QUARRY_EINVAL, op, "%s option '%s' must be a boolean, got %s", op, name,
+    return ql_raisef(L, QUARRY_EINVAL, op, "%s option '%s' must be a boolean, got %s", op, name,
               luaL_typename(L, -1));
   return lua_toboolean(L, -1);
 }
@@ -67,7 +67,7 @@ static int l_backups(lua_State *L) {
       else if (strcmp(name, "create_if_missing") == 0)
         o.create_if_missing = opt_bool(L, "backups", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backups", "unknown backups option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backups", "unknown backups option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -97,7 +97,7 @@ static int backups_create(lua_State *L) {
       if (strcmp(name, "flush") == 0)
         flush = opt_bool(L, "backup", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backup", "unknown backup option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backup", "unknown backup option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -157,7 +157,7 @@ static int backups_verify(lua_State *L) {
       if (strcmp(name, "deep") == 0)
         deep = opt_bool(L, "backup_verify", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backup_verify", "unknown backup_verify option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backup_verify", "unknown backup_verify option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -191,10 +191,10 @@ static int backups_restore(lua_State *L) {
         ro.overwrite = opt_bool(L, "restore", name);
       } else if (strcmp(name, "wal_dir") == 0) {
         if (lua_type(L, -1) != LUA_TSTRING)
-          ql_raisef(L, QUARRY_EINVAL, "restore", "restore option 'wal_dir' must be a string");
+          return ql_raisef(L, QUARRY_EINVAL, "restore", "restore option 'wal_dir' must be a string");
         ro.wal_dir = lua_tostring(L, -1); /* anchored by the options table */
       } else {
-        ql_raisef(L, QUARRY_EINVAL, "restore", "unknown restore option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "restore", "unknown restore option '%s'", name);
       }
       lua_pop(L, 1);
     }

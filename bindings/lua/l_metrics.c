@@ -164,13 +164,13 @@ static int db_prometheus(lua_State *L) {
     while (lua_next(L, 2)) {
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
       if (k == NULL || (strcmp(k, "namespace") != 0 && strcmp(k, "labels") != 0))
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "unknown option '%s'",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "unknown option '%s'",
                   k ? k : luaL_typename(L, -2));
       lua_pop(L, 1);
     }
     if (lua_getfield(L, 2, "namespace") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'namespace' must be a string, got %s",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'namespace' must be a string, got %s",
                   luaL_typename(L, -1));
       ns = lua_tostring(L, -1); /* anchored by the options table */
     }
@@ -178,7 +178,7 @@ static int db_prometheus(lua_State *L) {
     if (lua_getfield(L, 2, "labels") != LUA_TNIL) {
       int t = lua_gettop(L);
       if (lua_type(L, t) != LUA_TTABLE)
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'labels' must be a table, got %s",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'labels' must be a table, got %s",
                   luaL_typename(L, t));
       lua_pushnil(L);
       while (lua_next(L, t)) {
@@ -192,10 +192,10 @@ static int db_prometheus(lua_State *L) {
       lua_pushnil(L);
       while (lua_next(L, t)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-          ql_raisef(L, QUARRY_EINVAL, "prometheus", "label names must be strings, got %s",
+          return ql_raisef(L, QUARRY_EINVAL, "prometheus", "label names must be strings, got %s",
                     luaL_typename(L, -2));
         if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-          ql_raisef(L, QUARRY_EINVAL, "prometheus",
+          return ql_raisef(L, QUARRY_EINVAL, "prometheus",
                     "label '%s' must be a string or a number, got %s", lua_tostring(L, -2),
                     luaL_typename(L, -1));
         lua_pushvalue(L, -2);

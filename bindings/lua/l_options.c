@@ -221,7 +221,7 @@ int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
       int isint = 0;
       lua_Integer n = lua_tointegerx(L, -1, &isint);
       if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0)
-        ql_raisef(L, QUARRY_EINVAL, op,
+        return ql_raisef(L, QUARRY_EINVAL, op,
                   "iterator option 'limit' must be a non-negative integer, got %s",
                   lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
       io->limit = (int64_t)n;
@@ -229,7 +229,7 @@ int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
       io->snapshot = opt_snapshot(L, op, "iterator option", owner);
       has_snapshot = 1;
     } else
-      ql_raisef(L, QUARRY_EINVAL, op, "unknown iterator option '%s'", name);
+      return ql_raisef(L, QUARRY_EINVAL, op, "unknown iterator option '%s'", name);
     lua_pop(L, 1);
   }
   return has_snapshot;
