@@ -23,6 +23,13 @@ int ql_closed(lua_State *L, const char *tname, const char *op, int by_db) {
             by_db ? " (its database was closed)" : "");
 }
 
+const char *ql_checkpath(lua_State *L, int idx, int argn, const char *op) {
+  if (lua_type(L, idx) == LUA_TNUMBER) /* luaL_checkstring would take it as its text */
+    ql_raisef(L, QUARRY_EINVAL, op, "bad argument #%d to '%s' (path string expected, got number)",
+              argn, op);
+  return luaL_checkstring(L, idx); /* other types: Lua's own argument error */
+}
+
 const char *ql_checkbytes(lua_State *L, int idx, size_t *len) {
   if (lua_type(L, idx) != LUA_TSTRING)
     luaL_typeerror(L, idx, "string");

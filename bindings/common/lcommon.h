@@ -42,6 +42,10 @@ void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const
 void ql_add_methods(lua_State *L, const char *tname, const luaL_Reg *methods);
 /* Raises Closed: "<tname> is closed" (+ " (its database was closed)" when by_db). */
 QL_NORETURN int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
+/* A path argument at idx: a string. A number raises InvalidArgument "bad argument #argn to 'op'
+ * (path string expected, got number)" (it is not turned into a directory named "42"); any other
+ * type raises Lua's argument error, as luaL_checkstring. */
+const char *ql_checkpath(lua_State *L, int idx, int argn, const char *op);
 /* Argument helpers: strict strings (numbers are not converted: a key is bytes, not a number). */
 const char *ql_checkbytes(lua_State *L, int idx, size_t *len);
 

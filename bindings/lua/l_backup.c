@@ -51,7 +51,7 @@ static uint32_t check_id(lua_State *L, int idx, const char *op) {
 
 /* ---- quarry.backups(dir [, opts]) ----------------------------------------------------------- */
 static int l_backups(lua_State *L) {
-  const char *dir = luaL_checkstring(L, 1);
+  const char *dir = ql_checkpath(L, 1, 1, "backups");
   quarry_backup_options o = QUARRY_BACKUP_OPTIONS_INIT;
   const char *name;
   ql_backups *h;
@@ -174,7 +174,7 @@ static int backups_verify(lua_State *L) {
 static int backups_restore(lua_State *L) {
   ql_backups *h = checkbackups(L, 1, "restore");
   uint32_t id = check_id(L, 2, "restore");
-  const char *db_dir = luaL_checkstring(L, 3), *name;
+  const char *db_dir = ql_checkpath(L, 3, 2, "restore"), *name;
   quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
   int opts = 4, rc;
   if (lua_type(L, 4) == LUA_TSTRING) {

@@ -3,7 +3,7 @@
 
 static int db_checkpoint(lua_State *L) {
   ql_db *d = ql_checkdb(L, 1, "checkpoint");
-  const char *dir = luaL_checkstring(L, 2);
+  const char *dir = ql_checkpath(L, 2, 1, "checkpoint");
   int rc = quarry_db_checkpoint(d->db, dir);
   if (rc < 0)
     return ql_raise(L, rc, "checkpoint");

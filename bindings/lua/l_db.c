@@ -96,7 +96,7 @@ void ql_release_pending(ql_db *d) {
 
 /* ---- quarry.open / close ------------------------------------------------------------------- */
 static int l_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ql_checkpath(L, 1, 1, "open");
   quarry_options *o;
   quarry_db *db = NULL;
   int rc;
@@ -471,7 +471,7 @@ void ql_push_names(lua_State *L, char **names) {
 }
 
 static int l_list_column_families(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ql_checkpath(L, 1, 1, "list_column_families");
   char **names = NULL;
   void **slot = ql_box_new(L, ql_free_names);
   int rc = quarry_list_column_families(path, &names);
@@ -484,7 +484,7 @@ static int l_list_column_families(lua_State *L) {
 }
 
 static int l_destroy(lua_State *L) {
-  int rc = quarry_destroy(luaL_checkstring(L, 1));
+  int rc = quarry_destroy(ql_checkpath(L, 1, 1, "destroy"));
   if (rc < 0)
     return ql_raise(L, rc, "destroy");
   return 0;
