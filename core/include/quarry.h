@@ -43,7 +43,7 @@ extern "C" {
 #define QUARRY_VERSION_PATCH 0
 #define QUARRY_VERSION "0.1.0"
 
-/* RocksDB's FAQ: keys should stay under 8 MB; huge keys bloat the MANIFEST (ROCKSDB-FACTS 9). */
+/* RocksDB's FAQ: keys should stay under 8 MB; huge keys bloat the MANIFEST (docs/design.md#f9). */
 #define QUARRY_MAX_KEY_SIZE (8u * 1024u * 1024u)
 
 /* ---------------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"rea
 QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
 /* 0, or the code (QUARRY_EIO / QUARRY_ENOSPC) of the write error that put db in the failed state:
  * every later write then fails with that code and reads keep working; close and reopen to
- * recover (ROCKSDB-FACTS 3). NULL gives 0. */
+ * recover (docs/design.md#f3). NULL gives 0. */
 QUARRY_API int quarry_db_is_failed(const quarry_db *db);
 /* Number of live children of each kind (for tests and leak checks). */
 QUARRY_API int quarry_db_live_iterators(const quarry_db *db);

@@ -361,7 +361,7 @@ static void engine_free(q_engine *eng) {
 /* Closes the RocksDB instance (every handle onto it is closed) and frees the engine. */
 static void engine_close(q_engine *eng) {
   size_t i;
-  /* FACTS 1: a family handle alive at rocksdb_close aborts the process. */
+  /* docs/design.md#f1: a family handle alive at rocksdb_close aborts the process. */
   for (i = 0; i < eng->nfams; i++) {
     q_family *fam = eng->fams[i];
     if (fam->h)
@@ -707,7 +707,7 @@ int quarry_db_close(quarry_db *db) {
     return 0;
   eng = db->eng;
   pthread_mutex_lock(&db->lock);
-  /* FACTS 1: an iterator alive at rocksdb_close aborts the process. */
+  /* docs/design.md#f1: an iterator alive at rocksdb_close aborts the process. */
   while (db->children.next != &db->children) {
     q_child *c = db->children.next;
     switch (c->kind) {
@@ -716,7 +716,7 @@ int quarry_db_close(quarry_db *db) {
     default: q_batch_release((quarry_batch *)(void *)c); break;
     }
   }
-  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. Every read_write
+  /* docs/design.md#f5: rocksdb_close neither reports a status nor syncs the WAL. Every read_write
    * handle syncs at its close: what it wrote is durable even while other handles stay open.
    * Not once failed: syncing a WAL file whose append failed trips an assertion in 7.8
    * (WritableFileWriter::SyncWithoutFlush), and the failure was already reported. */
