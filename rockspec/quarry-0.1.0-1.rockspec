@@ -22,7 +22,8 @@ external_dependencies = {
   YAJL = { header = "yajl/yajl_parse.h", library = "yajl" },
 }
 -- The project's CMake build is the one build: LuaRocks drives it and deploys what it installs
--- (quarry/core.so under LIBDIR, quarry/*.lua under LUADIR, the quarry command under bin).
+-- (quarry/core.so, quarry/json/core.so, quarry/sys.so and quarry/bytes.so under LIBDIR, quarry/*.lua
+-- under LUADIR, the quarry command under bin).
 build = {
   type = "cmake",
   variables = {

@@ -1,7 +1,7 @@
 -- docscov.lua: checks that every public Lua name of quarry has a heading in docs/*.md.
 -- Loads the module, opens a temporary database, lists the methods of every handle type (db, cf,
 -- batch, iterator, snapshot) and the module's functions, and looks for a heading
--- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s: json. r: w: n: u256. v:).
+-- "### <prefix><name>(" for each (prefixes: quarry. db: cf: b: it: s: json. r: w: n: sys. bytes. u256. v:).
 -- It also checks that the presets table in docs/lua-api.md matches the values the module reports.
 --
 -- Usage (LUA_PATH / LUA_CPATH pointing at the module, as CTest sets them):
@@ -56,6 +56,8 @@ local function add_functions(prefix, t)
 end
 
 add_functions("quarry.", quarry)
+add_functions("sys.", require("quarry.sys"))
+add_functions("bytes.", require("quarry.bytes"))
 do
   local db <close> = quarry.open(dir .. "/db", { column_families = { "c" } })
   local handles = {

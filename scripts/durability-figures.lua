@@ -10,7 +10,7 @@ do
   local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
   local root = here .. "/.."
   local build = os.getenv("QUARRY_BUILD_DIR") or (root .. "/build")
-  package.path = root .. "/bindings/lua/?.lua;" .. root .. "/bindings/lua/?/init.lua;" .. here
+  package.path = root .. "/bindings/lua/?.lua;" .. root .. "/bindings/lua/?/init.lua;" .. root .. "/bindings/json/?.lua;" .. here
     .. "/?.lua;" .. here .. "/?/init.lua;" .. package.path
   package.cpath = build .. "/lua/?.so;" .. package.cpath
 end

@@ -12,6 +12,29 @@ describe("quarry.open", function()
     assert.matches("^%d+%.%d+%.%d+$", quarry.lz4_version)
   end)
 
+  it("takes only strings as paths: quarry.open(42) does not create a database named 42", function()
+    local dir = helpers.tmpdir("open")
+    local cwd = assert(io.popen("pwd")):read("l")
+    local db <close> = quarry.open(dir .. "/db")
+    local calls = {
+      { "open", function() quarry.open(42) end },
+      { "destroy", function() quarry.destroy(42) end },
+      { "list_column_families", function() quarry.list_column_families(42) end },
+      { "backups", function() quarry.backups(42) end },
+      { "checkpoint", function() db:checkpoint(42) end },
+    }
+    for _, c in ipairs(calls) do
+      local ok, err = pcall(c[2])
+      assert.is_false(ok, c[1])
+      assert.is_true(quarry.is_error(err), c[1])
+      assert.are.equal("InvalidArgument", err.code, c[1])
+      assert.are.equal(c[1], err.op)
+      assert.matches("bad argument #1 to '" .. c[1] .. "' (path string expected, got number)",
+        err.message, 1, true)
+    end
+    assert.is_false(helpers.exists(cwd .. "/42"))
+  end)
+
   it("creates a missing database by default and reports path and mode", function()
     local path = helpers.tmpdir("open") .. "/db"
     local db = quarry.open(path)

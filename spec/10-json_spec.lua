@@ -252,8 +252,10 @@ describe("json.decode errors", function()
       local ok, err = pcall(json.decode, c[1])
       assert.is_false(ok)
       local want = ("json: parse error at line %d, column %d (byte %d): "):format(c[2], c[3], c[4])
-      assert.equal(want, err:sub(1, #want))
-      assert.matches(c[5], err, 1, true)
+      assert.equal("InvalidArgument", err.code) -- a quarry error object (docs/json.md)
+      assert.equal("json.decode", err.op)
+      assert.equal(want, err.message:sub(1, #want))
+      assert.matches(c[5], err.message, 1, true)
     end)
   end
 

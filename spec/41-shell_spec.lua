@@ -403,7 +403,7 @@ describe("quarry shell in a terminal", function()
     sleep(0.2)
     t.keys("C-u") -- readline keeps the line on Ctrl-C; Ctrl-U clears it
     t.line("2 + 2")
-    if type(quarry.catch_signals) ~= "function" then
+    if type(require("quarry.sys").catch_signals) ~= "function" then
       -- without quarry.catch_signals, lua5.4's handler drops the line entered after a Ctrl-C
       t.wait("interrupted (Ctrl-C): that line was dropped, enter it again")
       t.line("3 + 3")

@@ -6,7 +6,7 @@
 local helpers = require("spec.helpers")
 local prom = require("spec.prom_helpers")
 local quarry = require("quarry")
-local json = quarry.json
+local json = require("quarry.json")
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 

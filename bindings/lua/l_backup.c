@@ -1,6 +1,6 @@
 /* l_backup.c: the quarry.backups handle (a backup directory: create, list, verify, restore,
  * purge) and the module function quarry.backups(dir [, opts]). */
-#include "l_durable.h"
+#include "lquarry.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +20,9 @@ static ql_backups *checkbackups(lua_State *L, int idx, const char *op) {
   return h;
 }
 
-/* Steps an option table (lua_next protocol); raises on a non-string key. */
-static const char *next_option(lua_State *L, int idx, const char *op) {
-  if (!lua_next(L, idx))
-    return NULL;
-  if (lua_type(L, -2) != LUA_TSTRING)
-    ql_raisef(L, QUARRY_EINVAL, op, "%s option names must be strings, got %s", op,
-              luaL_typename(L, -2));
-  return lua_tostring(L, -2);
-}
-
 static int opt_bool(lua_State *L, const char *op, const char *name) {
   if (lua_type(L, -1) != LUA_TBOOLEAN)
-    ql_raisef(L, QUARRY_EINVAL, op, "%s option '%s' must be a boolean, got %s", op, name,
+    return ql_raisef(L, QUARRY_EINVAL, op, "%s option '%s' must be a boolean, got %s", op, name,
               luaL_typename(L, -1));
   return lua_toboolean(L, -1);
 }
@@ -61,7 +51,7 @@ static uint32_t check_id(lua_State *L, int idx, const char *op) {
 
 /* ---- quarry.backups(dir [, opts]) ----------------------------------------------------------- */
 static int l_backups(lua_State *L) {
-  const char *dir = luaL_checkstring(L, 1);
+  const char *dir = ql_checkpath(L, 1, 1, "backups");
   quarry_backup_options o = QUARRY_BACKUP_OPTIONS_INIT;
   const char *name;
   ql_backups *h;
@@ -69,7 +59,7 @@ static int l_backups(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 2, "backups")) != NULL) {
+    while ((name = ql_next_option(L, 2, "backups", "backups option")) != NULL) {
       if (strcmp(name, "max_backups") == 0)
         o.max_backups = opt_count(L, "backups", name, 0);
       else if (strcmp(name, "share_table_files") == 0)
@@ -77,7 +67,7 @@ static int l_backups(lua_State *L) {
       else if (strcmp(name, "create_if_missing") == 0)
         o.create_if_missing = opt_bool(L, "backups", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backups", "unknown backups option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backups", "unknown backups option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -103,11 +93,11 @@ static int backups_create(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 3, "backup")) != NULL) {
+    while ((name = ql_next_option(L, 3, "backup", "backup option")) != NULL) {
       if (strcmp(name, "flush") == 0)
         flush = opt_bool(L, "backup", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backup", "unknown backup option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backup", "unknown backup option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -163,11 +153,11 @@ static int backups_verify(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, 3, "backup_verify")) != NULL) {
+    while ((name = ql_next_option(L, 3, "backup_verify", "backup_verify option")) != NULL) {
       if (strcmp(name, "deep") == 0)
         deep = opt_bool(L, "backup_verify", name);
       else
-        ql_raisef(L, QUARRY_EINVAL, "backup_verify", "unknown backup_verify option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "backup_verify", "unknown backup_verify option '%s'", name);
       lua_pop(L, 1);
     }
   }
@@ -184,7 +174,7 @@ static int backups_verify(lua_State *L) {
 static int backups_restore(lua_State *L) {
   ql_backups *h = checkbackups(L, 1, "restore");
   uint32_t id = check_id(L, 2, "restore");
-  const char *db_dir = luaL_checkstring(L, 3), *name;
+  const char *db_dir = ql_checkpath(L, 3, 2, "restore"), *name;
   quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
   int opts = 4, rc;
   if (lua_type(L, 4) == LUA_TSTRING) {
@@ -196,15 +186,15 @@ static int backups_restore(lua_State *L) {
   if (!lua_isnoneornil(L, opts)) {
     luaL_checktype(L, opts, LUA_TTABLE);
     lua_pushnil(L);
-    while ((name = next_option(L, opts, "restore")) != NULL) {
+    while ((name = ql_next_option(L, opts, "restore", "restore option")) != NULL) {
       if (strcmp(name, "overwrite") == 0) {
         ro.overwrite = opt_bool(L, "restore", name);
       } else if (strcmp(name, "wal_dir") == 0) {
         if (lua_type(L, -1) != LUA_TSTRING)
-          ql_raisef(L, QUARRY_EINVAL, "restore", "restore option 'wal_dir' must be a string");
+          return ql_raisef(L, QUARRY_EINVAL, "restore", "restore option 'wal_dir' must be a string");
         ro.wal_dir = lua_tostring(L, -1); /* anchored by the options table */
       } else {
-        ql_raisef(L, QUARRY_EINVAL, "restore", "unknown restore option '%s'", name);
+        return ql_raisef(L, QUARRY_EINVAL, "restore", "unknown restore option '%s'", name);
       }
       lua_pop(L, 1);
     }

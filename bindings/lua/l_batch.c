@@ -226,7 +226,7 @@ static const luaL_Reg db_fns[] = {
   {NULL, NULL},
 };
 
-void quarry_l_batch_open(lua_State *L) {
+void ql_batch_open(lua_State *L) {
   ql_newclass(L, QL_BATCH, batch_methods, batch_meta);
   ql_add_methods(L, QL_DB, db_fns);
 }

@@ -108,7 +108,7 @@ static const luaL_Reg db_fns[] = {
   {NULL, NULL},
 };
 
-void quarry_l_cf_open(lua_State *L) {
+void ql_cf_open(lua_State *L) {
   ql_newclass(L, QL_CF, cf_methods, cf_meta);
   ql_add_target_fns(L, QL_CF, ql_data_ops);
   ql_add_methods(L, QL_DB, db_fns);

@@ -1,5 +1,5 @@
-/* l_db.c: the quarry.db handle (open, close, tostring, path, mode, tuning, maintenance) and the
- * data operations shared by db and cf (get, multi_get, put, put_many, delete, delete_range). */
+/* l_db.c: the quarry.db type (db.c: open, close, tostring, path, mode, tuning, destroy) and the
+ * data operations of rw.c shared by db and cf (get, multi_get, put, put_many, delete, ...). */
 #include "lquarry.h"
 
 #include <stdarg.h>
@@ -96,7 +96,7 @@ void ql_release_pending(ql_db *d) {
 
 /* ---- quarry.open / close ------------------------------------------------------------------- */
 static int l_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ql_checkpath(L, 1, 1, "open");
   quarry_options *o;
   quarry_db *db = NULL;
   int rc;
@@ -179,83 +179,6 @@ static int db_catch_up(lua_State *L) {
   if (rc < 0)
     return ql_raise(L, rc, "catch_up");
   return 0;
-}
-
-/* ---- maintenance --------------------------------------------------------------------------- */
-static int db_flush(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "flush");
-  int rc = quarry_db_flush(d->db, ql_optcf(L, 2, d, "flush"));
-  if (rc < 0)
-    return ql_raise(L, rc, "flush");
-  return 0;
-}
-
-/* Optional string at idx: NULL for nil/none. */
-static const char *optbytes(lua_State *L, int idx, size_t *len) {
-  *len = 0;
-  if (lua_isnoneornil(L, idx))
-    return NULL;
-  return ql_checkbytes(L, idx, len);
-}
-
-static int db_compact(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "compact");
-  quarry_cf *cf = ql_optcf(L, 2, d, "compact");
-  size_t flen, tlen;
-  const char *from = optbytes(L, 3, &flen), *to = optbytes(L, 4, &tlen);
-  int rc = quarry_db_compact(d->db, cf, from, flen, to, tlen);
-  if (rc < 0)
-    return ql_raise(L, rc, "compact");
-  return 0;
-}
-
-static void free_cstring(void *p) { free(p); }
-
-static int db_property(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "property");
-  const char *name = ql_checkbytes(L, 2, NULL);
-  quarry_cf *cf = ql_optcf(L, 3, d, "property");
-  char *out = NULL;
-  void **slot = ql_box_new(L, free_cstring);
-  int rc = quarry_db_property(d->db, cf, name, &out);
-  *slot = out;
-  if (rc < 0)
-    return ql_raise(L, rc, "property");
-  if (out == NULL)
-    lua_pushnil(L);
-  else
-    lua_pushstring(L, out);
-  ql_box_free(L, -2);
-  return 1;
-}
-
-static int db_approximate_size(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "approximate_size");
-  int arg = 2, rc;
-  quarry_cf *cf = NULL;
-  size_t flen, tlen;
-  const char *from, *to;
-  uint64_t bytes = 0;
-  if (lua_type(L, 2) != LUA_TSTRING) { /* [cf,] [from, to] */
-    cf = ql_optcf(L, 2, d, "approximate_size");
-    arg = 3;
-  }
-  from = optbytes(L, arg, &flen);
-  to = optbytes(L, arg + 1, &tlen);
-  rc = quarry_db_approximate_size(d->db, cf, from, flen, to, tlen, &bytes);
-  if (rc < 0)
-    return ql_raise(L, rc, "approximate_size");
-  lua_pushinteger(L, (lua_Integer)bytes);
-  return 1;
-}
-
-static int db_size_on_disk(lua_State *L) {
-  uint64_t bytes = 0;
-  int rc = quarry_db_size_on_disk(ql_checkdb(L, 1, "size_on_disk")->db, &bytes);
-  if (rc < 0)
-    return ql_raise(L, rc, "size_on_disk");
-  lua_pushinteger(L, (lua_Integer)bytes);
-  return 1;
 }
 
 /* ---- data operations (self is a db or a cf) ------------------------------------------------ */
@@ -548,7 +471,7 @@ void ql_push_names(lua_State *L, char **names) {
 }
 
 static int l_list_column_families(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ql_checkpath(L, 1, 1, "list_column_families");
   char **names = NULL;
   void **slot = ql_box_new(L, ql_free_names);
   int rc = quarry_list_column_families(path, &names);
@@ -561,7 +484,7 @@ static int l_list_column_families(lua_State *L) {
 }
 
 static int l_destroy(lua_State *L) {
-  int rc = quarry_destroy(luaL_checkstring(L, 1));
+  int rc = quarry_destroy(ql_checkpath(L, 1, 1, "destroy"));
   if (rc < 0)
     return ql_raise(L, rc, "destroy");
   return 0;
@@ -574,11 +497,6 @@ static const luaL_Reg db_methods[] = {
   {"tuning", db_tuning},
   {"live_children", db_live_children},
   {"catch_up", db_catch_up},
-  {"flush", db_flush},
-  {"compact", db_compact},
-  {"property", db_property},
-  {"approximate_size", db_approximate_size},
-  {"size_on_disk", db_size_on_disk},
   {NULL, NULL},
 };
 
@@ -616,7 +534,7 @@ void ql_add_target_fns(lua_State *L, const char *tname, const luaL_Reg *fns) {
   lua_pop(L, 2);
 }
 
-void quarry_l_db_open(lua_State *L) {
+void ql_db_open(lua_State *L) {
   ql_newclass(L, QL_DB, db_methods, db_meta);
   ql_add_target_fns(L, QL_DB, ql_data_ops);
   luaL_setfuncs(L, module_fns, 0);

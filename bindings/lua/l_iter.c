@@ -13,7 +13,7 @@ ql_iter *ql_checkiter(lua_State *L, int idx, const char *op) {
   return u;
 }
 
-/* The iterator's methods carry its metatable as upvalue 1 (quarry_l_iter_open): the type check
+/* The iterator's methods carry its metatable as upvalue 1 (ql_iter_open): the type check
  * is a metatable fetch and a pointer comparison, not a registry lookup by name. Same checks and
  * errors as ql_checkiter. */
 static ql_iter *self_iter(lua_State *L, const char *op) {
@@ -305,7 +305,7 @@ static const luaL_Reg data_fns[] = {
 
 static const luaL_Reg no_methods[] = {{NULL, NULL}};
 
-void quarry_l_iter_open(lua_State *L) {
+void ql_iter_open(lua_State *L) {
   ql_newclass(L, QL_ITER, no_methods, iter_meta);
   luaL_getmetatable(L, QL_ITER); /* the methods, with the metatable as upvalue (self_iter) */
   lua_getfield(L, -1, "__index");

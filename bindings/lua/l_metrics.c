@@ -1,16 +1,10 @@
 /* l_metrics.c: db:metrics() (a Lua table of the engine's counters, latency histograms with
- * quantiles, RocksDB figures and per-family figures), db:prometheus() (the text format) and
- * quarry.write_atomic (how quarry stats --textfile replaces its file). */
+ * quantiles, RocksDB figures and per-family figures) and db:prometheus() (the text format). */
 #include "lquarry.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void free_metrics(void *p) { quarry_metrics_free((quarry_metrics *)p); }
 
@@ -170,13 +164,13 @@ static int db_prometheus(lua_State *L) {
     while (lua_next(L, 2)) {
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
       if (k == NULL || (strcmp(k, "namespace") != 0 && strcmp(k, "labels") != 0))
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "unknown option '%s'",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "unknown option '%s'",
                   k ? k : luaL_typename(L, -2));
       lua_pop(L, 1);
     }
     if (lua_getfield(L, 2, "namespace") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'namespace' must be a string, got %s",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'namespace' must be a string, got %s",
                   luaL_typename(L, -1));
       ns = lua_tostring(L, -1); /* anchored by the options table */
     }
@@ -184,7 +178,7 @@ static int db_prometheus(lua_State *L) {
     if (lua_getfield(L, 2, "labels") != LUA_TNIL) {
       int t = lua_gettop(L);
       if (lua_type(L, t) != LUA_TTABLE)
-        ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'labels' must be a table, got %s",
+        return ql_raisef(L, QUARRY_EINVAL, "prometheus", "option 'labels' must be a table, got %s",
                   luaL_typename(L, t));
       lua_pushnil(L);
       while (lua_next(L, t)) {
@@ -198,10 +192,10 @@ static int db_prometheus(lua_State *L) {
       lua_pushnil(L);
       while (lua_next(L, t)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-          ql_raisef(L, QUARRY_EINVAL, "prometheus", "label names must be strings, got %s",
+          return ql_raisef(L, QUARRY_EINVAL, "prometheus", "label names must be strings, got %s",
                     luaL_typename(L, -2));
         if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-          ql_raisef(L, QUARRY_EINVAL, "prometheus",
+          return ql_raisef(L, QUARRY_EINVAL, "prometheus",
                     "label '%s' must be a string or a number, got %s", lua_tostring(L, -2),
                     luaL_typename(L, -1));
         lua_pushvalue(L, -2);
@@ -245,71 +239,12 @@ static int db_prometheus(lua_State *L) {
   return 1;
 }
 
-/* ---- quarry.write_atomic: the node_exporter textfile (and any file a reader polls) ---------- */
-static int write_failed(lua_State *L, const char *what, const char *path, const char *tmp,
-                        int fd) {
-  int e = errno;
-  if (fd >= 0)
-    close(fd);
-  if (tmp)
-    unlink(tmp);
-  return ql_raisef(L, e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "write_atomic", "%s %s: %s",
-                   what, path, strerror(e));
-}
-
-/* quarry.write_atomic(path, data): writes data to a temporary file in path's directory, fsyncs
- * it, renames it over path and fsyncs the directory: a reader sees the old file or the new one,
- * never a part. The file gets mode 0644. */
-static int l_write_atomic(lua_State *L) {
-  size_t len, off = 0;
-  const char *path = luaL_checkstring(L, 1), *data = luaL_checklstring(L, 2, &len);
-  char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-  int fd;
-  if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-    return ql_raisef(L, QUARRY_EINVAL, "write_atomic", "path too long: %s", path);
-  if ((fd = mkstemp(tmp)) < 0)
-    return write_failed(L, "cannot create a temporary file beside", path, NULL, -1);
-  while (off < len) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return write_failed(L, "cannot write", tmp, tmp, fd);
-    off += (size_t)n;
-  }
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
-    return write_failed(L, "cannot sync", tmp, tmp, fd);
-  if (close(fd) != 0)
-    return write_failed(L, "cannot close", tmp, tmp, -1);
-  if (rename(tmp, path) != 0)
-    return write_failed(L, "cannot rename the temporary file to", path, tmp, -1);
-  snprintf(dir, sizeof dir, "%s", path);
-  slash = strrchr(dir, '/');
-  if (slash == NULL)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-    fsync(fd); /* the rename is durable once the directory is */
-    close(fd);
-  }
-  return 0;
-}
-
-static const luaL_Reg module_fns[] = {
-  {"write_atomic", l_write_atomic},
-  {NULL, NULL},
-};
-
 static const luaL_Reg db_methods[] = {
   {"metrics", db_metrics},
   {"prometheus", db_prometheus},
   {NULL, NULL},
 };
 
-void quarry_l_metrics_open(lua_State *L) {
+void ql_metrics_open(lua_State *L) {
   ql_add_methods(L, QL_DB, db_methods);
-  luaL_setfuncs(L, module_fns, 0);
 }

@@ -72,7 +72,7 @@ static void add_families(lua_State *L, quarry_options *o, int vidx) {
 }
 
 quarry_options *ql_open_options(lua_State *L, int idx) {
-  const char *preset = NULL;
+  const char *preset = NULL, *name;
   int env = 1, rc;
   quarry_options *o = NULL;
   void **slot;
@@ -101,12 +101,7 @@ quarry_options *ql_open_options(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx))
     return o;
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *name;
-    if (lua_type(L, -2) != LUA_TSTRING)
-      ql_raisef(L, QUARRY_EINVAL, "open", "option names must be strings, got %s",
-                luaL_typename(L, -2));
-    name = lua_tostring(L, -2);
+  while ((name = ql_next_option(L, idx, "open", "option")) != NULL) {
     if (strcmp(name, "preset") == 0 || strcmp(name, "env") == 0)
       ; /* applied above */
     else if (strcmp(name, "column_families") == 0)
@@ -119,9 +114,7 @@ quarry_options *ql_open_options(lua_State *L, int idx) {
 }
 
 /* ---- per-call option tables ---------------------------------------------------------------- */
-/* Steps lua_next over the option table at idx (start with nil pushed). Returns the key, with the
- * value on top of the stack (pop it before the next call), or NULL at the end. */
-static const char *next_option(lua_State *L, int idx, const char *op, const char *what) {
+const char *ql_next_option(lua_State *L, int idx, const char *op, const char *what) {
   if (!lua_next(L, idx))
     return NULL;
   if (lua_type(L, -2) != LUA_TSTRING)
@@ -163,7 +156,7 @@ void ql_read_options(lua_State *L, int idx, const ql_db *owner, const char *op,
     return;
   idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while ((name = next_option(L, idx, op, "read option")) != NULL) {
+  while ((name = ql_next_option(L, idx, op, "read option")) != NULL) {
     if (strcmp(name, "snapshot") == 0)
       ro->snapshot = opt_snapshot(L, op, "read option", owner);
     else if (strcmp(name, "fill_cache") == 0)
@@ -184,7 +177,7 @@ void ql_write_options(lua_State *L, int idx, const char *op, quarry_write_option
     return;
   idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while ((name = next_option(L, idx, op, "write option")) != NULL) {
+  while ((name = ql_next_option(L, idx, op, "write option")) != NULL) {
     if (strcmp(name, "sync") == 0)
       wo->sync = opt_bool(L, op, "write option", name);
     else if (strcmp(name, "wal") == 0)
@@ -211,7 +204,7 @@ int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
     return 0;
   idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while ((name = next_option(L, idx, op, "iterator option")) != NULL) {
+  while ((name = ql_next_option(L, idx, op, "iterator option")) != NULL) {
     if (strcmp(name, "from") == 0)
       io->from = opt_bytes(L, op, name, &io->from_len);
     else if (strcmp(name, "to") == 0)
@@ -228,7 +221,7 @@ int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
       int isint = 0;
       lua_Integer n = lua_tointegerx(L, -1, &isint);
       if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0)
-        ql_raisef(L, QUARRY_EINVAL, op,
+        return ql_raisef(L, QUARRY_EINVAL, op,
                   "iterator option 'limit' must be a non-negative integer, got %s",
                   lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
       io->limit = (int64_t)n;
@@ -236,7 +229,7 @@ int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
       io->snapshot = opt_snapshot(L, op, "iterator option", owner);
       has_snapshot = 1;
     } else
-      ql_raisef(L, QUARRY_EINVAL, op, "unknown iterator option '%s'", name);
+      return ql_raisef(L, QUARRY_EINVAL, op, "unknown iterator option '%s'", name);
     lua_pop(L, 1);
   }
   return has_snapshot;
@@ -269,7 +262,7 @@ static const char *type_name(quarry_opt_type t) {
   }
 }
 
-void quarry_l_options_open(lua_State *L) {
+void ql_options_open(lua_State *L) {
   const char *const *names = quarry_preset_names();
   const quarry_option_info *list;
   size_t i, n = 0;

@@ -72,7 +72,7 @@ static const luaL_Reg db_fns[] = {
   {NULL, NULL},
 };
 
-void quarry_l_snapshot_open(lua_State *L) {
+void ql_snapshot_open(lua_State *L) {
   ql_newclass(L, QL_SNAPSHOT, snapshot_methods, snapshot_meta);
   ql_add_methods(L, QL_DB, db_fns);
 }

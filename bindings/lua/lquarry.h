@@ -1,13 +1,12 @@
 /* lquarry.h: what the Lua binding's source files share (binding-internal, never installed).
- * The binding calls only core/include/quarry.h; each l_<concern>.c registers one type. */
+ * The binding calls only core/include/quarry.h. Each l_<name>.c binds the core file of the same
+ * name: a type (l_db.c, l_cf.c, l_batch.c, l_iter.c, l_snapshot.c, l_backup.c; l_box.c, the
+ * binding's own) or the operations of one concern (l_maintenance.c, l_checkpoint.c, l_verify.c,
+ * l_metrics.c, l_options.c), each with its ql_<name>_open. */
 #ifndef LQUARRY_H
 #define LQUARRY_H
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <stddef.h>
-
-#include "quarry.h"
+#include "lcommon.h" /* error objects, class helpers (bindings/common) */
 
 /* Metatable names (also the __name shown by tostring and luaL_typeerror). */
 #define QL_DB "quarry.db"
@@ -15,8 +14,8 @@
 #define QL_BATCH "quarry.batch"
 #define QL_ITER "quarry.iterator"
 #define QL_SNAPSHOT "quarry.snapshot"
-#define QL_ERROR "quarry.error"
 #define QL_BOX "quarry.box"
+#define QL_BACKUPS "quarry.backups"
 
 /* ---- userdata layouts ------------------------------------------------------------------------
  * Every handle is created closed (pointer NULL) with its metatable before the core object is
@@ -59,14 +58,7 @@ typedef struct ql_snapshot {
   ql_db *owner;
 } ql_snapshot;
 
-/* ---- l_error.c: error objects ---------------------------------------------------------------- */
-/* Pushes a quarry error {code, message, op} with the shared metatable. */
-void ql_push_error(lua_State *L, const char *code, const char *op, const char *message);
-/* Raises the error of a failed core call: code from rc, message from quarry_last_error(). */
-int ql_raise(lua_State *L, int rc, const char *op);
-/* Raises a quarry error with a formatted message (lua_pushfstring formats). */
-int ql_raisef(lua_State *L, int rc, const char *op, const char *fmt, ...);
-
+/* ---- l_box.c ---------------------------------------------------------------------------------- */
 /* Boxes: a userdata owning a C pointer freed by fn at __gc (or earlier by ql_box_free), so C
  * memory held across calls that may raise is never leaked. Pushes the box. */
 typedef void (*ql_free_fn)(void *p);
@@ -77,8 +69,6 @@ void ql_box_free(lua_State *L, int idx);
 void ql_free_names(void *p);
 void ql_push_names(lua_State *L, char **names); /* pushes a sequence of the names */
 
-/* Argument helpers: strict strings (numbers are not converted: a key is bytes, not a number). */
-const char *ql_checkbytes(lua_State *L, int idx, size_t *len);
 
 /* ---- l_options.c: option tables -------------------------------------------------------------- */
 /* Builds open options from the table at idx (or nil): preset < env < explicit. Pushes a box
@@ -92,6 +82,10 @@ void ql_read_options(lua_State *L, int idx, const ql_db *owner, const char *op,
 void ql_write_options(lua_State *L, int idx, const char *op, quarry_write_options *wo);
 int ql_iter_options(lua_State *L, int idx, const ql_db *owner, const char *op,
                     quarry_iter_options *io);
+/* The one walker of option tables: steps lua_next over the table at idx (push nil first).
+ * Returns the key, with the value on top of the stack (pop it before the next call), or NULL at
+ * the end. A key that is not a string raises InvalidArgument "<what> names must be strings". */
+const char *ql_next_option(lua_State *L, int idx, const char *op, const char *what);
 /* Pushes a table of the tuning values (options with tuning = 1) of opts. */
 void ql_push_tuning(lua_State *L, const quarry_options *opts);
 
@@ -120,13 +114,6 @@ ql_batch *ql_batch_push(lua_State *L, int db_idx, const char *op);
  * registered with ql_add_target_fns) with the iterator options at iopts_idx. */
 void ql_iter_push(lua_State *L, int iopts_idx, const char *op);
 
-/* Creates the metatable tname (__name = tname) with metamethods meta and __index = a table of
- * methods. Leaves the stack unchanged. */
-void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
-/* Adds functions to the methods (__index) table of the existing metatable tname. */
-void ql_add_methods(lua_State *L, const char *tname, const luaL_Reg *methods);
-/* Raises Closed: "<tname> is closed" (+ " (its database was closed)" when by_db). */
-int ql_closed(lua_State *L, const char *tname, const char *op, int by_db);
 /* An optional column family argument at idx: nil/none gives NULL (every family or default, as
  * the core function says); a cf of another database raises InvalidArgument. */
 quarry_cf *ql_optcf(lua_State *L, int idx, const ql_db *owner, const char *op);
@@ -148,28 +135,22 @@ void ql_release_pending(ql_db *d);
   ((cf) != NULL ? (void)lua_getiuservalue((L), (idx), 1) : lua_pushvalue((L), (idx)))
 
 /* ---- per-concern registration: each takes the module table on top of the stack, adds its
- * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error,
+ * functions and metatables, and leaves the stack as it found it. Order (quarry.c): error, box,
  * options, db, cf, batch, iter, snapshot (later ones add methods to the db class). ---------- */
-void quarry_l_error_open(lua_State *L);
-void quarry_l_options_open(lua_State *L);
-void quarry_l_db_open(lua_State *L);
-void quarry_l_cf_open(lua_State *L);
-void quarry_l_batch_open(lua_State *L);
-void quarry_l_iter_open(lua_State *L);
-void quarry_l_snapshot_open(lua_State *L);
-void quarry_l_durability_open(lua_State *L); /* l_maint.c: checkpoint, verify, digest, backups */
-void quarry_l_metrics_open(lua_State *L);    /* l_metrics.c: db:metrics, db:prometheus */
-void quarry_l_signal_open(lua_State *L);     /* l_signal.c: quarry.catch_signals */
-
-/* Defined by l_json.c: pushes the quarry.json table; the module stores it as field `json`. */
-int quarry_l_json_open(lua_State *L);
+void ql_box_open(lua_State *L);
+void ql_options_open(lua_State *L);
+void ql_db_open(lua_State *L);
+void ql_cf_open(lua_State *L);
+void ql_batch_open(lua_State *L);
+void ql_iter_open(lua_State *L);
+void ql_snapshot_open(lua_State *L);
+void ql_maintenance_open(lua_State *L); /* l_maintenance.c: flush, compact, property, sizes */
+void ql_checkpoint_open(lua_State *L);  /* l_checkpoint.c: db:checkpoint */
+void ql_verify_open(lua_State *L);      /* l_verify.c: db:verify, db:digest, cf:digest */
+void ql_backup_open(lua_State *L);      /* l_backup.c: the quarry.backups type, quarry.backups */
+void ql_metrics_open(lua_State *L);     /* l_metrics.c: db:metrics, db:prometheus */
 
 /* The module entry point: the one exported symbol (the build hides the others). */
-#if defined(__GNUC__)
-#define QL_EXPORT __attribute__((visibility("default")))
-#else
-#define QL_EXPORT
-#endif
 QL_EXPORT int luaopen_quarry_core(lua_State *L);
 
 #endif

@@ -1,201 +1,28 @@
 /* quarry.c: luaopen_quarry_core, the entry point of the Lua module quarry.core: registers each
- * type (l_<concern>.c), the version strings and quarry.json; plus the class helpers they share. */
+ * type (l_<concern>.c) and the version strings. */
 #include "lquarry.h"
-
-#include <stdint.h>
-#include <string.h>
-#include <time.h>
-
-void ql_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
-  luaL_newmetatable(L, tname); /* sets __name = tname */
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
-
-void ql_add_methods(lua_State *L, const char *tname, const luaL_Reg *methods) {
-  luaL_getmetatable(L, tname);
-  lua_getfield(L, -1, "__index");
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
-}
-
-int ql_closed(lua_State *L, const char *tname, const char *op, int by_db) {
-  return ql_raisef(L, QUARRY_ECLOSED, op, "%s is closed%s", tname,
-                   by_db ? " (its database was closed)" : "");
-}
-
-/* quarry.clock(): seconds (float) from a monotonic clock, for timing (benchmarks, progress). */
-static int l_clock(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
-  return 1;
-}
-
-/* quarry.be64(n [, suffix]): the 8 bytes of integer n, most significant first (taken as unsigned:
- * byte strings of n >= 0 sort as the numbers do), followed by suffix; one string built in one go,
- * for integer keys (heights, sequence numbers) without string.pack's format parsing. */
-/* Argument idx as an integer, taken as unsigned 64-bit: a number with an integral value; a string
- * is refused (lua_tointegerx alone would take "12"). */
-static uint64_t check_u64(lua_State *L, int idx) {
-  lua_Integer n;
-  int isnum;
-  if (lua_type(L, idx) != LUA_TNUMBER)
-    luaL_typeerror(L, idx, "integer");
-  n = lua_tointegerx(L, idx, &isnum);
-  if (!isnum)
-    luaL_argerror(L, idx, "number has no integer representation");
-  return (uint64_t)n;
-}
-
-static int l_be64(lua_State *L) {
-  uint64_t u = check_u64(L, 1);
-  size_t slen = 0, i;
-  const char *suffix;
-  char small[64];
-  luaL_Buffer b;
-  char *buf;
-  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING) /* not a number turned into text */
-    return luaL_typeerror(L, 2, "string");
-  suffix = luaL_optlstring(L, 2, "", &slen);
-  /* the common short key on the C stack, pushed once; a long suffix through a Lua buffer */
-  buf = slen <= sizeof small - 8 ? small : luaL_buffinitsize(L, &b, 8 + slen);
-  for (i = 0; i < 8; i++)
-    buf[i] = (char)(u >> (56 - 8 * i));
-  if (slen)
-    memcpy(buf + 8, suffix, slen);
-  if (buf == small)
-    lua_pushlstring(L, buf, 8 + slen);
-  else
-    luaL_pushresultsize(&b, 8 + slen);
-  return 1;
-}
-
-/* quarry.tohex(s [, i [, j]]): lowercase hex of bytes i..j of s (default all; negative
- * positions count from the end, as string.sub's). */
-static int l_tohex(lua_State *L) {
-  static const char digits[] = "0123456789abcdef";
-  size_t len, k, n;
-  const char *s;
-  lua_Integer i, j;
-  luaL_Buffer b;
-  char *out;
-  if (lua_type(L, 1) != LUA_TSTRING) /* not a number turned into its text */
-    return luaL_typeerror(L, 1, "string");
-  s = lua_tolstring(L, 1, &len);
-  i = luaL_optinteger(L, 2, 1);
-  j = luaL_optinteger(L, 3, -1);
-  if (i < 0)
-    i = (lua_Integer)len + i + 1 > 0 ? (lua_Integer)len + i + 1 : 1;
-  else if (i == 0)
-    i = 1;
-  if (j < 0)
-    j = (lua_Integer)len + j + 1;
-  else if (j > (lua_Integer)len)
-    j = (lua_Integer)len;
-  if (i > j) {
-    lua_pushliteral(L, "");
-    return 1;
-  }
-  n = (size_t)(j - i + 1);
-  out = luaL_buffinitsize(L, &b, 2 * n);
-  for (k = 0; k < n; k++) {
-    unsigned char c = (unsigned char)s[(size_t)i - 1 + k];
-    out[2 * k] = digits[c >> 4];
-    out[2 * k + 1] = digits[c & 15];
-  }
-  luaL_pushresultsize(&b, 2 * n);
-  return 1;
-}
-
-static int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-/* quarry.fromhex(h [, prefix]): prefix followed by the bytes of h, or nil when h is not lowercase
- * hex of even length (uppercase is refused: the bytes must give back the same text). */
-static int l_fromhex(lua_State *L) {
-  size_t len, plen = 0, k;
-  const char *h, *prefix;
-  luaL_Buffer b;
-  char *out;
-  if (lua_type(L, 1) != LUA_TSTRING)
-    return luaL_typeerror(L, 1, "string");
-  h = lua_tolstring(L, 1, &len);
-  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING)
-    return luaL_typeerror(L, 2, "string");
-  prefix = luaL_optlstring(L, 2, "", &plen);
-  if (len % 2) {
-    lua_pushnil(L);
-    return 1;
-  }
-  out = luaL_buffinitsize(L, &b, plen + len / 2);
-  memcpy(out, prefix, plen);
-  for (k = 0; k < len; k += 2) {
-    int hi = hexval((unsigned char)h[k]), lo = hexval((unsigned char)h[k + 1]);
-    if (hi < 0 || lo < 0) {
-      lua_pushnil(L);
-      return 1;
-    }
-    out[plen + k / 2] = (char)(hi << 4 | lo);
-  }
-  luaL_pushresultsize(&b, plen + len / 2);
-  return 1;
-}
-
-/* quarry.uvarint(n): the unsigned LEB128 bytes of integer n (taken as unsigned 64-bit: 1 to 10
- * bytes, 7 bits each, least significant first, high bit set on all but the last). */
-static int l_uvarint(lua_State *L) {
-  char buf[10];
-  int k = 0;
-  uint64_t u = check_u64(L, 1);
-  do {
-    unsigned char low = (unsigned char)(u & 0x7f);
-    u >>= 7;
-    buf[k++] = (char)(u ? (low | 0x80) : low);
-  } while (u);
-  lua_pushlstring(L, buf, (size_t)k);
-  return 1;
-}
 
 QL_EXPORT int luaopen_quarry_core(lua_State *L) {
   lua_newtable(L);
-  quarry_l_error_open(L);
-  quarry_l_options_open(L);
-  quarry_l_db_open(L);
-  quarry_l_cf_open(L);
-  quarry_l_batch_open(L);
-  quarry_l_iter_open(L);
-  quarry_l_snapshot_open(L);
-  quarry_l_durability_open(L);
-  quarry_l_metrics_open(L); /* l_metrics.c: db:metrics, db:prometheus; l_signal.c below */
-  quarry_l_signal_open(L);
+  ql_error_open(L);
+  lua_pushcfunction(L, ql_is_error);
+  lua_setfield(L, -2, "is_error");
+  ql_box_open(L);
+  ql_options_open(L);
+  ql_db_open(L);
+  ql_cf_open(L);
+  ql_batch_open(L);
+  ql_iter_open(L);
+  ql_snapshot_open(L);
+  ql_maintenance_open(L);
+  ql_checkpoint_open(L);
+  ql_verify_open(L);
+  ql_backup_open(L);
+  ql_metrics_open(L);
 
   lua_pushstring(L, quarry_version());
   lua_setfield(L, -2, "version");
   lua_pushstring(L, quarry_rocksdb_version());
   lua_setfield(L, -2, "rocksdb_version");
-  lua_pushstring(L, quarry_lz4_version());
-  lua_setfield(L, -2, "lz4_version");
-  lua_pushcfunction(L, l_clock);
-  lua_setfield(L, -2, "clock");
-  lua_pushcfunction(L, l_be64);
-  lua_setfield(L, -2, "be64");
-  lua_pushcfunction(L, l_uvarint);
-  lua_setfield(L, -2, "uvarint");
-  lua_pushcfunction(L, l_tohex);
-  lua_setfield(L, -2, "tohex");
-  lua_pushcfunction(L, l_fromhex);
-  lua_setfield(L, -2, "fromhex");
-
-  quarry_l_json_open(L);
-  lua_setfield(L, -2, "json");
   return 1;
 }

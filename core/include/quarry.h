@@ -43,7 +43,7 @@ extern "C" {
 #define QUARRY_VERSION_PATCH 0
 #define QUARRY_VERSION "0.1.0"
 
-/* RocksDB's FAQ: keys should stay under 8 MB; huge keys bloat the MANIFEST (ROCKSDB-FACTS 9). */
+/* RocksDB's FAQ: keys should stay under 8 MB; huge keys bloat the MANIFEST (docs/design.md#f9). */
 #define QUARRY_MAX_KEY_SIZE (8u * 1024u * 1024u)
 
 /* ---------------------------------------------------------------------------------------------
@@ -86,7 +86,6 @@ QUARRY_API const char *quarry_last_error(void);
 /* Versions: static strings. */
 QUARRY_API const char *quarry_version(void);
 QUARRY_API const char *quarry_rocksdb_version(void);
-QUARRY_API const char *quarry_lz4_version(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Handles
@@ -178,7 +177,7 @@ QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"rea
 QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
 /* 0, or the code (QUARRY_EIO / QUARRY_ENOSPC) of the write error that put db in the failed state:
  * every later write then fails with that code and reads keep working; close and reopen to
- * recover (ROCKSDB-FACTS 3). NULL gives 0. */
+ * recover (docs/design.md#f3). NULL gives 0. */
 QUARRY_API int quarry_db_is_failed(const quarry_db *db);
 /* Number of live children of each kind (for tests and leak checks). */
 QUARRY_API int quarry_db_live_iterators(const quarry_db *db);
@@ -327,6 +326,31 @@ QUARRY_API int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const ch
                                           uint64_t *bytes);
 /* Total bytes of the files under the database directory. */
 QUARRY_API int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * Durable file replacement (core/src/files.c): a reader of path sees the old file or the new
+ * one, never a part. The new content goes to a temporary file created O_CREAT|O_EXCL|O_NOFOLLOW
+ * (mode 0644 before the umask) under a random name "<path>.tmp-XXXXXX" in path's directory;
+ * commit fsyncs it, renames it over path and fsyncs the directory. Used by backups' seals, the
+ * JSON writer and quarry.sys.write_atomic.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct quarry_file quarry_file;
+/* Creates the temporary file that will replace path. On success *out is owned by the caller,
+ * who ends it with exactly one of quarry_file_commit or quarry_file_abort (both free it); path
+ * is copied. QUARRY_EIO / QUARRY_ENOSPC naming the file, QUARRY_EINVAL for a path too long. */
+QUARRY_API int quarry_file_create(const char *path, quarry_file **out);
+/* Appends len bytes (retries short writes and EINTR). On failure the file stays open: the
+ * caller still commits (which then fails) or aborts. */
+QUARRY_API int quarry_file_write(quarry_file *f, const void *data, size_t len);
+/* fsync, close, rename over the target, fsync of the directory. Frees f whatever the result;
+ * on a failure before the rename the temporary file is removed and the target is untouched. */
+QUARRY_API int quarry_file_commit(quarry_file *f);
+/* Removes the temporary file and frees f; the target is untouched. NULL is accepted. */
+QUARRY_API void quarry_file_abort(quarry_file *f);
+/* The temporary file's path (owned by f; valid until commit or abort). */
+QUARRY_API const char *quarry_file_temp_path(const quarry_file *f);
+/* The whole sequence for data already in memory: create, write, commit. */
+QUARRY_API int quarry_file_write_atomic(const char *path, const void *data, size_t len);
 
 /* ---------------------------------------------------------------------------------------------
  * Checkpoints, backups, verification (core/src/checkpoint.c, backup.c, verify.c)

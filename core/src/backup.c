@@ -1,6 +1,7 @@
 /* backup.c: incremental backups on RocksDB's BackupEngine, with retention, restore into a new
  * directory made atomically, and verification of every file's content checksum (not sizes only). */
-#include "durable.h"
+#include "files.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -332,7 +333,7 @@ static int write_seal(quarry_backups *b, uint32_t id) {
   if ((rc = file_sha256(meta, hex)) != 0)
     return rc;
   snprintf(line, sizeof line, "sha256 %s\n", hex);
-  return q_write_file_durable(seal, line, strlen(line));
+  return quarry_file_write_atomic(seal, line, strlen(line));
 }
 
 /* Removes the seals of backups that no longer exist (after a purge). */

@@ -5,15 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* eng->lock held. A live family named name, or NULL. */
-static q_family *find_live_locked(q_engine *eng, const char *name) {
-  size_t i;
-  for (i = 0; i < eng->nfams; i++)
-    if (eng->fams[i]->h && strcmp(eng->fams[i]->name, name) == 0)
-      return eng->fams[i];
-  return NULL;
-}
-
 int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op,
                  rocksdb_column_family_handle_t **h) {
   rocksdb_column_family_handle_t *handle;
@@ -44,7 +35,7 @@ int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out) {
     return q_fail(QUARRY_EINVAL, "column family name is NULL");
   pthread_mutex_lock(&db->lock);
   pthread_mutex_lock(&db->eng->lock);
-  fam = find_live_locked(db->eng, name);
+  fam = q_engine_find_live_locked(db->eng, name);
   pthread_mutex_unlock(&db->eng->lock);
   rc = fam ? q_db_view_locked(db, fam, out) : 0;
   pthread_mutex_unlock(&db->lock);
@@ -69,7 +60,7 @@ int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
   eng = db->eng;
   pthread_mutex_lock(&db->lock);
   pthread_mutex_lock(&eng->lock);
-  if (find_live_locked(eng, name)) {
+  if (q_engine_find_live_locked(eng, name)) {
     pthread_mutex_unlock(&eng->lock);
     pthread_mutex_unlock(&db->lock);
     return q_fail(QUARRY_EINVAL, "column family '%s' already exists", name);
@@ -103,7 +94,7 @@ int quarry_db_drop_cf(quarry_db *db, const char *name) {
     return q_fail(QUARRY_EINVAL, "the column family 'default' cannot be dropped");
   eng = db->eng;
   pthread_mutex_lock(&eng->lock);
-  fam = find_live_locked(eng, name);
+  fam = q_engine_find_live_locked(eng, name);
   if (fam == NULL) {
     pthread_mutex_unlock(&eng->lock);
     return q_fail(QUARRY_ENOTFOUND, "column family '%s' does not exist", name);

@@ -1,6 +1,6 @@
 /* checkpoint.c: consistent, openable copies of an open database (RocksDB's checkpoint: hard links
  * on the same filesystem, copies across), made durable: the new directory and its parent fsynced. */
-#include "durable.h"
+#include "files.h"
 
 #include <limits.h>
 #include <string.h>
@@ -36,7 +36,7 @@ int quarry_db_checkpoint(quarry_db *db, const char *target) {
     return rc;
   }
   /* RocksDB syncs each file it writes or copies (hard-linked tables were synced when written)
-   * and the new directory after renaming it into place, but not the parent (FACTS 6): without
+   * and the new directory after renaming it into place, but not the parent (docs/design.md#f6): without
    * that fsync a power cut can lose the directory entry of a checkpoint reported as made. The
    * new directory is synced again here so this function's promise does not rest on RocksDB's. */
   if ((rc = q_fsync_dir(dir)) != 0 || (rc = q_fsync_parent(dir)) != 0)

@@ -1,6 +1,6 @@
 /* db.c: opening and closing databases (modes, families, the process-wide registry of open paths),
  * children tracking, the guards every operation starts with, the failed state, destroy/list. */
-#include "internal.h"
+#include "files.h" /* q_lock_holder */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,14 +195,20 @@ int q_db_write_failed(quarry_db *db, int code) {
   return code;
 }
 
-int q_write_syncs(const quarry_db *db, const quarry_write_options *w) {
-  int sync = db->opts->sync, wal = db->opts->wal;
+void q_write_mode(const quarry_db *db, const quarry_write_options *w, int *sync, int *wal) {
+  *sync = db->opts->sync != 0;
+  *wal = db->opts->wal != 0;
   if (w) {
     if (w->sync >= 0)
-      sync = w->sync != 0;
+      *sync = w->sync != 0;
     if (w->wal >= 0)
-      wal = w->wal != 0;
+      *wal = w->wal != 0;
   }
+}
+
+int q_write_syncs(const quarry_db *db, const quarry_write_options *w) {
+  int sync, wal;
+  q_write_mode(db, w, &sync, &wal);
   return sync && wal;
 }
 
@@ -326,8 +332,7 @@ int q_engine_add_family_locked(q_engine *eng, const char *name, rocksdb_column_f
   return 0;
 }
 
-/* eng->lock held. A live family named name, or NULL. */
-static q_family *engine_find_live_locked(q_engine *eng, const char *name) {
+q_family *q_engine_find_live_locked(q_engine *eng, const char *name) {
   size_t i;
   for (i = 0; i < eng->nfams; i++)
     if (eng->fams[i]->h && strcmp(eng->fams[i]->name, name) == 0)
@@ -356,7 +361,7 @@ static void engine_free(q_engine *eng) {
 /* Closes the RocksDB instance (every handle onto it is closed) and frees the engine. */
 static void engine_close(q_engine *eng) {
   size_t i;
-  /* FACTS 1: a family handle alive at rocksdb_close aborts the process. */
+  /* docs/design.md#f1: a family handle alive at rocksdb_close aborts the process. */
   for (i = 0; i < eng->nfams; i++) {
     q_family *fam = eng->fams[i];
     if (fam->h)
@@ -492,7 +497,7 @@ static int engine_join_families(q_engine *eng, const char *path, const quarry_op
     rocksdb_column_family_handle_t *h;
     q_family *fam;
     char *err = NULL;
-    if (engine_find_live_locked(eng, opts->cfs[i]))
+    if (q_engine_find_live_locked(eng, opts->cfs[i]))
       continue;
     if (opts->mode != Q_MODE_READ_WRITE) {
       rc = q_fail(QUARRY_ENOTFOUND,
@@ -702,7 +707,7 @@ int quarry_db_close(quarry_db *db) {
     return 0;
   eng = db->eng;
   pthread_mutex_lock(&db->lock);
-  /* FACTS 1: an iterator alive at rocksdb_close aborts the process. */
+  /* docs/design.md#f1: an iterator alive at rocksdb_close aborts the process. */
   while (db->children.next != &db->children) {
     q_child *c = db->children.next;
     switch (c->kind) {
@@ -711,7 +716,7 @@ int quarry_db_close(quarry_db *db) {
     default: q_batch_release((quarry_batch *)(void *)c); break;
     }
   }
-  /* FACTS 5: rocksdb_close neither reports a status nor syncs the WAL. Every read_write
+  /* docs/design.md#f5: rocksdb_close neither reports a status nor syncs the WAL. Every read_write
    * handle syncs at its close: what it wrote is durable even while other handles stay open.
    * Not once failed: syncing a WAL file whose append failed trips an assertion in 7.8
    * (WritableFileWriter::SyncWithoutFlush), and the failure was already reported. */
@@ -789,26 +794,6 @@ int quarry_list_column_families(const char *path, char ***names) {
   return 0;
 }
 
-/* 1 when another process holds the LOCK file. RocksDB takes a POSIX fcntl write lock; an
- * open-file-description lock conflicts with it and, unlike a POSIX lock, closing our descriptor
- * cannot drop a lock this process holds through RocksDB. */
-static int locked_elsewhere(const char *path) {
-  char buf[PATH_MAX];
-  struct flock fl;
-  int fd, locked = 0;
-  snprintf(buf, sizeof buf, "%s/LOCK", path);
-  fd = open(buf, O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  memset(&fl, 0, sizeof fl);
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
-    locked = errno == EAGAIN || errno == EACCES;
-  close(fd); /* releases the probe's lock */
-  return locked;
-}
-
 int quarry_destroy(const char *path) {
   char *key, *err = NULL;
   rocksdb_options_t *o;
@@ -821,7 +806,7 @@ int quarry_destroy(const char *path) {
   pthread_mutex_lock(&registry_lock);
   if (registry_find_locked(key, -1)) {
     rc = q_fail(QUARRY_EBUSY, "database %s is open in this process; close it first", path);
-  } else if (locked_elsewhere(path)) {
+  } else if (q_lock_holder(path) != 0) {
     rc = q_fail(QUARRY_ELOCKED, "database %s is locked by another process; close it there first",
                 path);
   } else {

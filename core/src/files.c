@@ -1,6 +1,7 @@
 /* files.c: the filesystem steps that make a copy durable and a target safe to write: fsync of a
- * directory and of its parent, new/empty directory checks, recursive removal, LOCK probes. */
-#include "durable.h"
+ * directory and of its parent, new/empty directory checks, recursive removal, LOCK probes, and
+ * the durable replacement of a file (quarry_file_*, the one write-fsync-rename-fsync sequence). */
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int q_fsync_dir(const char *path) {
@@ -187,35 +189,126 @@ int q_read_file(const char *path, char **out, size_t *len) {
   return 0;
 }
 
-int q_write_file_durable(const char *path, const char *data, size_t len) {
-  char tmp[PATH_MAX];
-  int fd, rc = 0;
-  size_t off = 0;
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return q_fail(QUARRY_EINVAL, "path too long: %s", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return q_fail(QUARRY_EIO, "cannot create %s: %s", tmp, strerror(errno));
-  while (off < len) {
-    ssize_t w = write(fd, data + off, len - off);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      rc = q_fail(errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "cannot write %s: %s", tmp,
-                  strerror(errno));
-      break;
-    }
-    off += (size_t)w;
+/* ---- durable replacement of a file (quarry_file_*) ----------------------------------------- */
+struct quarry_file {
+  int fd;
+  char *path; /* the target */
+  char *tmp;  /* "<path>.tmp-XXXXXX" */
+};
+
+static int errno_code(int e) { return e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO; }
+
+/* Fills the last 6 characters of name with random letters and digits. */
+static void random_suffix(char *name) {
+  static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  unsigned char r[6];
+  size_t i, n = strlen(name);
+  if (getentropy(r, sizeof r) != 0) { /* no entropy source: still unique enough with O_EXCL */
+    unsigned long x = (unsigned long)getpid() ^ (unsigned long)time(NULL) ^ (unsigned long)clock();
+    for (i = 0; i < sizeof r; i++, x = x * 6364136223846793005UL + 1442695040888963407UL)
+      r[i] = (unsigned char)(x >> 33);
   }
-  if (rc == 0 && fsync(fd) != 0)
-    rc = q_fail(errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "fsync of %s failed: %s", tmp,
-                strerror(errno));
-  close(fd);
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  if (rc) {
-    unlink(tmp);
+  for (i = 0; i < 6; i++)
+    name[n - 6 + i] = alnum[r[i] % (sizeof alnum - 1)];
+}
+
+static void file_free(quarry_file *f) {
+  if (f->fd >= 0)
+    close(f->fd);
+  free(f->path);
+  free(f->tmp);
+  free(f);
+}
+
+int quarry_file_create(const char *path, quarry_file **out) {
+  quarry_file *f;
+  size_t n;
+  int tries;
+  *out = NULL;
+  if (path == NULL || *path == '\0')
+    return q_fail(QUARRY_EINVAL, "file_create: the path must be a non-empty string");
+  n = strlen(path);
+  if (n + 12 >= PATH_MAX)
+    return q_fail(QUARRY_EINVAL, "file_create: path too long: %s", path);
+  if ((f = calloc(1, sizeof *f)) == NULL || (f->path = strdup(path)) == NULL ||
+      (f->tmp = malloc(n + 12)) == NULL) {
+    if (f != NULL) {
+      free(f->path);
+      free(f);
+    }
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
+  f->fd = -1;
+  for (tries = 0; tries < 100 && f->fd < 0; tries++) {
+    snprintf(f->tmp, n + 12, "%s.tmp-XXXXXX", path);
+    random_suffix(f->tmp);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f->fd < 0 && errno != EEXIST)
+      break;
+  }
+  if (f->fd < 0) {
+    int e = errno;
+    int rc = q_fail(errno_code(e), "cannot create %s: %s", f->tmp, strerror(e));
+    file_free(f);
     return rc;
   }
-  return q_fsync_parent(path);
+  *out = f;
+  return 0;
+}
+
+int quarry_file_write(quarry_file *f, const void *data, size_t len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(f->fd, p, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return q_fail(errno_code(errno), "cannot write %s: %s", f->tmp, strerror(errno));
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int quarry_file_commit(quarry_file *f) {
+  int rc = 0;
+  if (fsync(f->fd) != 0)
+    rc = q_fail(errno_code(errno), "fsync of %s failed: %s", f->tmp, strerror(errno));
+  if (close(f->fd) != 0 && rc == 0)
+    rc = q_fail(errno_code(errno), "cannot close %s: %s", f->tmp, strerror(errno));
+  f->fd = -1;
+  if (rc == 0 && rename(f->tmp, f->path) != 0)
+    rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
+  if (rc != 0) {
+    unlink(f->tmp);
+    file_free(f);
+    return rc;
+  }
+  rc = q_fsync_parent(f->path); /* the rename is durable once the directory is */
+  file_free(f);
+  return rc;
+}
+
+void quarry_file_abort(quarry_file *f) {
+  if (f == NULL)
+    return;
+  if (f->fd >= 0)
+    close(f->fd);
+  f->fd = -1;
+  unlink(f->tmp);
+  file_free(f);
+}
+
+const char *quarry_file_temp_path(const quarry_file *f) { return f->tmp; }
+
+int quarry_file_write_atomic(const char *path, const void *data, size_t len) {
+  quarry_file *f;
+  int rc = quarry_file_create(path, &f);
+  if (rc != 0)
+    return rc;
+  if ((rc = quarry_file_write(f, data, len)) != 0) {
+    quarry_file_abort(f);
+    return rc;
+  }
+  return quarry_file_commit(f);
 }

@@ -1,7 +1,8 @@
 /* hash.c: SHA-256 (the digest of a database's contents, the seal of a backup's meta file; the
  * x86 SHA extensions when the CPU has them) and CRC-32C (what BackupEngine records per file). */
-#include "durable.h"
+#include "hash.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* ---- SHA-256, FIPS 180-4 ------------------------------------------------------------------- */

@@ -23,7 +23,7 @@ int q_status_code(const char *msg);
 /* Records a formatted last-error message and returns code. */
 int q_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- tuning.c: options ---------------------------------------------------------------------- */
+/* ---- options.c: options --------------------------------------------------------------------- */
 enum { Q_COMP_NONE = 0, Q_COMP_LZ4 = 1, Q_COMP_ZSTD = 2 };
 enum { Q_MODE_READ_WRITE = 0, Q_MODE_READ_ONLY = 1, Q_MODE_SECONDARY = 2 };
 
@@ -245,6 +245,8 @@ struct quarry_db {
   _Atomic(rocksdb_writebatch_t *) put_batch;
 };
 
+/* A live family named name, or NULL (eng->lock held). */
+q_family *q_engine_find_live_locked(q_engine *eng, const char *name);
 /* Registers a new family in the engine (eng->lock held). */
 int q_engine_add_family_locked(q_engine *eng, const char *name, rocksdb_column_family_handle_t *h,
                                q_family **out);
@@ -275,6 +277,9 @@ int q_db_check(const quarry_db *db, const char *op);        /* NULL -> ECLOSED *
 int q_db_check_write(quarry_db *db, const char *op);        /* + read-only/secondary/failed */
 /* q_db_check_write for what is not a write (checkpoint, backup): its own refusal text */
 int q_db_check_read_write(quarry_db *db, const char *op, const char *why, const char *todo);
+/* The effective sync and wal (0 or 1 each) of write options w (NULL: defaults) on db: w's
+ * values where set (>= 0), else db's open options. The one place they are resolved. */
+void q_write_mode(const quarry_db *db, const quarry_write_options *w, int *sync, int *wal);
 /* 1 when the effective write options of w (on db) sync the WAL. */
 int q_write_syncs(const quarry_db *db, const quarry_write_options *w);
 /* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */
@@ -282,6 +287,7 @@ int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op, rocksdb_column_fa
 /* After a failed write: if code is EIO/ENOSPC, puts the handle in the failed state. Returns code. */
 int q_db_write_failed(quarry_db *db, int code);
 int q_check_key(const char *op, size_t klen);
+/* The prepared RocksDB write options for w's effective sync and wal (owned by db). */
 rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_options *w);
 
 /* ---- iter.c / snapshot.c / batch.c ----------------------------------------------------------- */

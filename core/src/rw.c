@@ -7,13 +7,8 @@
 #include <string.h>
 
 rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_options *w) {
-  int sync = db->opts->sync, wal = db->opts->wal;
-  if (w) {
-    if (w->sync >= 0)
-      sync = w->sync ? 1 : 0;
-    if (w->wal >= 0)
-      wal = w->wal ? 1 : 0;
-  }
+  int sync, wal;
+  q_write_mode(db, w, &sync, &wal);
   return db->write_opts[sync][wal];
 }
 

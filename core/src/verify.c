@@ -1,6 +1,7 @@
 /* verify.c: full scans of a database at one snapshot: db verify (every key of every family read
  * with checksums verified, table files checked against the MANIFEST) and the content digest. */
-#include "durable.h"
+#include "files.h"
+#include "hash.h"
 
 #include <inttypes.h>
 #include <stdio.h>

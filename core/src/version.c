@@ -1,8 +1,6 @@
-/* version.c: the version strings of Quarry and of the libraries it was built against.
- * RocksDB's comes from the build (pkg-config); LZ4's from the library actually loaded. */
+/* version.c: the version strings of Quarry and of RocksDB, which it was built against
+ * (pkg-config's version). LZ4 is not the core's: the JSON module reports its version. */
 #include "internal.h"
-
-#include <lz4.h>
 
 /* rocksdb/version.h is C++ (it includes <string>), so a C file cannot read ROCKSDB_MAJOR/MINOR/
  * PATCH from it. The build passes pkg-config's version as QUARRY_ROCKSDB_VERSION; without it,
@@ -14,5 +12,3 @@
 const char *quarry_version(void) { return QUARRY_VERSION; }
 
 const char *quarry_rocksdb_version(void) { return QUARRY_ROCKSDB_VERSION; }
-
-const char *quarry_lz4_version(void) { return LZ4_versionString(); }

@@ -3,7 +3,7 @@
  * an SST data block: verify raises Corruption naming the file, reads never return altered data. */
 #include "check.h"
 
-#include "../src/durable.h"
+#include "../src/hash.h"
 
 static void sha_hex(const void *data, size_t len, char out[65]) {
   q_sha256 s;

@@ -1,5 +1,6 @@
 /* fuzz_lua.c: one libFuzzer entry for the Lua-facing decoders. A lua_State with the quarry module
- * linked in (luaopen_quarry_core) loads spec/fuzz/<QFUZZ_TARGET>.lua, which returns a
+ * linked in (every binding module: quarry.core, quarry.json.core, quarry.sys, quarry.bytes, each
+ * in package.preload) loads spec/fuzz/<QFUZZ_TARGET>.lua, which returns a
  * function called with each input. That function absorbs the errors a decoder may rightly raise
  * on bad bytes and raises for anything else (a broken invariant, a Lua error inside the decoder);
  * such an error aborts here, so libFuzzer records the input. Memory errors in the C decoders are
@@ -17,6 +18,9 @@
 #include <stdlib.h>
 
 int luaopen_quarry_core(lua_State *L);
+int luaopen_quarry_json_core(lua_State *L);
+int luaopen_quarry_sys(lua_State *L);
+int luaopen_quarry_bytes(lua_State *L);
 int luaopen_quarry_u256(lua_State *L);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,14 +44,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   L = luaL_newstate();
   luaL_openlibs(L);
-  luaL_requiref(L, "quarry.core", luaopen_quarry_core, 0);
-  lua_pop(L, 1);
-  luaL_requiref(L, "quarry.u256", luaopen_quarry_u256, 0);
-  lua_pop(L, 1);
   lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_quarry_core);
+  lua_setfield(L, -2, "quarry.core");
+  lua_pushcfunction(L, luaopen_quarry_json_core);
+  lua_setfield(L, -2, "quarry.json.core");
+  lua_pushcfunction(L, luaopen_quarry_sys);
+  lua_setfield(L, -2, "quarry.sys");
+  lua_pushcfunction(L, luaopen_quarry_bytes);
+  lua_setfield(L, -2, "quarry.bytes");
+  lua_pushcfunction(L, luaopen_quarry_u256);
+  lua_setfield(L, -2, "quarry.u256");
+  lua_pop(L, 1);
   lua_pushstring(L, QFUZZ_SOURCE_DIR "/bindings/lua/?.lua;" QFUZZ_SOURCE_DIR
-                    "/bindings/lua/?/init.lua;" QFUZZ_SOURCE_DIR "/scripts/?.lua;" QFUZZ_SOURCE_DIR
-                    "/scripts/?/init.lua;" QFUZZ_SOURCE_DIR "/spec/fuzz/?.lua");
+                    "/bindings/lua/?/init.lua;" QFUZZ_SOURCE_DIR "/bindings/json/?.lua;"
+                    QFUZZ_SOURCE_DIR "/scripts/?.lua;" QFUZZ_SOURCE_DIR "/scripts/?/init.lua;"
+                    QFUZZ_SOURCE_DIR "/spec/fuzz/?.lua");
   lua_setfield(L, -2, "path");
   lua_pop(L, 1);
   if (luaL_dofile(L, QFUZZ_SOURCE_DIR "/spec/fuzz/" QFUZZ_TARGET ".lua") != LUA_OK) {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 VG=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
     --show-leak-kinds=definite)
 export QUARRY_TEST_TMP="$build/tmp"
-export LUA_PATH="$PWD/bindings/lua/?.lua;$PWD/bindings/lua/?/init.lua;$PWD/scripts/?.lua;$PWD/scripts/?/init.lua;;"
+export LUA_PATH="$PWD/bindings/lua/?.lua;$PWD/bindings/lua/?/init.lua;$PWD/bindings/json/?.lua;$PWD/scripts/?.lua;$PWD/scripts/?/init.lua;;"
 export LUA_CPATH="$build/lua/?.so;;"
 mkdir -p "$build/tmp/valgrind"
 pass=0; fail=0

@@ -62,7 +62,7 @@ local function uv(n)
 end
 M.lua_uv = uv -- the reference (and the fallback without the C module); spec/20 compares
 do -- the C encoder (quarry.uvarint) for the values that need more than one byte
-  local ok, core = pcall(require, "quarry.core")
+  local ok, core = pcall(require, "quarry.bytes")
   if ok and type(core) == "table" and core.uvarint then
     local c_uv = core.uvarint
     uv = function(n)
@@ -177,7 +177,7 @@ end
 M.lua_tohex, M.lua_fromhex, M.lua_hex32_at = tohex, fromhex, hex32_at
 local c_fromhex
 do
-  local ok, core = pcall(require, "quarry.core")
+  local ok, core = pcall(require, "quarry.bytes")
   if ok and type(core) == "table" and core.tohex and core.fromhex then
     local c_tohex = core.tohex
     c_fromhex = core.fromhex

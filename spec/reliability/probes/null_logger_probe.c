@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
   rocksdb_column_family_handle_t *h[2];
   rocksdb_options_set_create_if_missing(o, 1);
   rocksdb_options_set_create_missing_column_families(o, 1);
-  rocksdb_options_set_info_log_level(o, 4); /* FATAL, as core/src/tuning.c */
+  rocksdb_options_set_info_log_level(o, 4); /* FATAL, as core/src/options.c */
   if (argc > 2)
     q_null_logger(o);
   cfo[0] = cfo[1] = o;

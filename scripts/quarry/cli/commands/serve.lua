@@ -132,7 +132,7 @@ function M.run(argv)
 
   local quarry = require("quarry")
   local report = require("quarry.cli.metrics.report")
-  local s = { socket = require("socket"), report = report, json = quarry.json, clock = quarry.clock,
+  local s = { socket = require("socket"), report = report, json = require("quarry.json"), clock = quarry.clock,
     popts = { namespace = args.namespace, labels = report.parse_labels(args.label) } }
   s.h = report.open(args.db, args.secondary_path)
   -- Check the namespace and labels once, before serving anything.
@@ -149,7 +149,7 @@ function M.run(argv)
     error(("cannot listen on %s: %s"):format(args.listen, berr), 0)
   end
   s.server:settimeout(0)
-  s.sigs = quarry.catch_signals({ "INT", "TERM" })
+  s.sigs = require("quarry.sys").catch_signals({ "INT", "TERM" })
   s.started = s.clock()
   local bound_host, bound_port = s.server:getsockname()
   io.stdout:write(("quarry serve: %s on http://%s:%d/metrics\n"):format(args.db, bound_host,

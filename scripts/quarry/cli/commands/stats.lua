@@ -40,7 +40,7 @@ function M.run(argv)
   local sigs
   local ok, err = pcall(function()
     local runs = 0
-    if args.every then sigs = quarry.catch_signals({ "INT", "TERM" }) end
+    if args.every then sigs = require("quarry.sys").catch_signals({ "INT", "TERM" }) end
     while true do
       h.refresh()
       local db = h.db
@@ -55,7 +55,7 @@ function M.run(argv)
         io.stdout:write(prom)
       end
       io.stdout:flush()
-      if args.textfile then quarry.write_atomic(args.textfile, prom) end
+      if args.textfile then require("quarry.sys").write_atomic(args.textfile, prom) end
       runs = runs + 1
       if not args.every or (args.count and runs >= args.count) then break end
       -- sleep, waking up at once on a signal

@@ -151,7 +151,7 @@ end
 -- a count hook polls it while a line runs and raises "interrupted!" there, every time.
 
 local function interrupt_catcher()
-  local ok, quarry = pcall(require, "quarry")
+  local ok, quarry = pcall(require, "quarry.sys")
   if not ok or type(quarry.catch_signals) ~= "function" then return nil end
   local okc, sigs = pcall(quarry.catch_signals, { "INT" })
   return okc and sigs or nil

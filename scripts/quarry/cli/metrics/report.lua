@@ -164,7 +164,7 @@ end
 --- The JSON report of `quarry stats --format json`: db:metrics() plus `chain` (null when it is not
 --- a chain store).
 function M.json(m, chain)
-  local json = quarry.json
+  local json = require("quarry.json")
   local doc = jsonable(m)
   doc.chain = chain and jsonable(chain) or json.null
   return json.encode(doc, { indent = true }) .. "\n"
@@ -225,7 +225,7 @@ end
 
 --- The /status document of `quarry serve`.
 function M.status(m, chain, started, now)
-  local json = quarry.json
+  local json = require("quarry.json")
   local families = json.array()
   local names = {}
   for name in pairs(m.families) do names[#names + 1] = name end

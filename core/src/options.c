@@ -1,4 +1,4 @@
-/* tuning.c: open options: the option table, the presets, QUARRY_DB_* environment overrides,
+/* options.c: open options: the option table, the presets, QUARRY_DB_* environment overrides,
  * explicit setters with validation, and the translation into RocksDB options. */
 #include "internal.h"
 
@@ -493,13 +493,13 @@ rocksdb_options_t *q_rocksdb_options(const quarry_options *o, rocksdb_cache_t **
   rocksdb_options_set_create_missing_column_families(r, o->mode == Q_MODE_READ_WRITE);
   rocksdb_options_set_max_open_files(r, o->mode == Q_MODE_SECONDARY ? -1 : (int)o->max_open_files);
   rocksdb_options_set_max_background_jobs(r, (int)o->max_background_jobs);
-  /* FACTS 2: the info LOG in the db directory aborts the process on a full disk below FATAL. */
+  /* docs/design.md#f2: the info LOG in the db directory aborts the process on a full disk below FATAL. */
   rocksdb_options_set_info_log_level(r, 4);
   rocksdb_options_set_keep_log_file_num(r, 2);
   /* No max_log_file_size: a size-rolled LOG (AutoRollLogger) writes its header lines (the options
    * dump) whatever the level, and after one failed LOG write the next aborts the process
    * (docs/reliability.md, finding 1). At FATAL the plain LOG stays empty. */
-  /* FACTS 4: point-in-time recovery silently drops synced data on a damaged WAL. */
+  /* docs/design.md#f4: point-in-time recovery silently drops synced data on a damaged WAL. */
   rocksdb_options_set_wal_recovery_mode(r, 0);
   /* Without a WAL the table files are the only copy of a write, and a batch across families is
    * one state only if every family is flushed at the same point: atomic flush switches and

@@ -1,8 +1,9 @@
-/* l_error.c: quarry error objects ({code, message, op} with the shared metatable quarry.error),
- * the raise helpers every other file uses, boxes owning C memory, and quarry.is_error. */
-#include "lquarry.h"
+/* l_error.c: the quarry.error type: error objects {code, message, op} with one shared metatable,
+ * the raise helpers every binding module uses, and quarry.is_error. */
+#include "lcommon.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 
 void ql_push_error(lua_State *L, const char *code, const char *op, const char *message) {
   lua_createtable(L, 0, 3);
@@ -32,7 +33,8 @@ int ql_raise(lua_State *L, int rc, const char *op) {
     msg += core_op_prefix(msg);
   /* msg belongs to the core (thread-local buffer): ql_push_error copies it before raising. */
   ql_push_error(L, quarry_err_name(rc), op, msg);
-  return lua_error(L);
+  lua_error(L);
+  abort(); /* not reached: lua_error does not return */
 }
 
 int ql_raisef(lua_State *L, int rc, const char *op, const char *fmt, ...) {
@@ -42,13 +44,8 @@ int ql_raisef(lua_State *L, int rc, const char *op, const char *fmt, ...) {
   msg = lua_pushvfstring(L, fmt, ap);
   va_end(ap);
   ql_push_error(L, quarry_err_name(rc), op, msg);
-  return lua_error(L);
-}
-
-const char *ql_checkbytes(lua_State *L, int idx, size_t *len) {
-  if (lua_type(L, idx) != LUA_TSTRING)
-    luaL_typeerror(L, idx, "string");
-  return lua_tolstring(L, idx, len);
+  lua_error(L);
+  abort(); /* not reached: lua_error does not return */
 }
 
 /* ---- the error metatable ------------------------------------------------------------------- */
@@ -60,7 +57,7 @@ static int error_tostring(lua_State *L) {
   return 1;
 }
 
-static int l_is_error(lua_State *L) {
+int ql_is_error(lua_State *L) {
   int yes = 0;
   if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
     luaL_getmetatable(L, QL_ERROR);
@@ -71,44 +68,10 @@ static int l_is_error(lua_State *L) {
   return 1;
 }
 
-/* ---- boxes ------------------------------------------------------------------------------- */
-typedef struct {
-  void *p;
-  ql_free_fn fn;
-} ql_box;
-
-void **ql_box_new(lua_State *L, ql_free_fn fn) {
-  ql_box *b = (ql_box *)lua_newuserdatauv(L, sizeof *b, 0);
-  b->p = NULL;
-  b->fn = fn;
-  luaL_setmetatable(L, QL_BOX);
-  return &b->p;
-}
-
-void ql_box_free(lua_State *L, int idx) {
-  ql_box *b = (ql_box *)luaL_checkudata(L, idx, QL_BOX);
-  void *p = b->p;
-  b->p = NULL;
-  if (p != NULL)
-    b->fn(p);
-}
-
-static int box_gc(lua_State *L) {
-  ql_box_free(L, 1);
-  return 0;
-}
-
-void quarry_l_error_open(lua_State *L) {
-  luaL_newmetatable(L, QL_ERROR);
-  lua_pushcfunction(L, error_tostring);
-  lua_setfield(L, -2, "__tostring");
+void ql_error_open(lua_State *L) {
+  if (luaL_newmetatable(L, QL_ERROR)) { /* else another module registered it first */
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
   lua_pop(L, 1);
-
-  luaL_newmetatable(L, QL_BOX);
-  lua_pushcfunction(L, box_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-
-  lua_pushcfunction(L, l_is_error);
-  lua_setfield(L, -2, "is_error");
 }

@@ -577,20 +577,20 @@ int qj_builder_feed(qj_builder *b, const unsigned char *chunk, size_t len, uint6
   return -1;
 }
 
-void qj_builder_options(lua_State *L, int idx, qj_builder *b, int *max_depth) {
+void qj_builder_options(lua_State *L, const char *op, int idx, qj_builder *b, int *max_depth) {
   const char *s;
-  *max_depth = (int)qj_optint(L, idx, "max_depth", QJ_DEFAULT_MAX_DEPTH, 1, QJ_MAX_MAX_DEPTH);
-  b->keep_order = qj_optbool(L, idx, "key_order", 1);
-  s = qj_optstring(L, idx, "lone_surrogates", "error", NULL);
+  *max_depth = (int)qj_optint(L, op, idx, "max_depth", QJ_DEFAULT_MAX_DEPTH, 1, QJ_MAX_MAX_DEPTH);
+  b->keep_order = qj_optbool(L, op, idx, "key_order", 1);
+  s = qj_optstring(L, op, idx, "lone_surrogates", "error", NULL);
   if (strcmp(s, "replace") == 0)
     b->replace_surrogates = 1;
   else if (strcmp(s, "error") != 0)
-    luaL_error(L, "json: option lone_surrogates: expected \"error\" or \"replace\", got \"%s\"", s);
-  s = qj_optstring(L, idx, "numbers", "exact", NULL);
+    ql_raisef(L, QUARRY_EINVAL, op, "json: option lone_surrogates: expected \"error\" or \"replace\", got \"%s\"", s);
+  s = qj_optstring(L, op, idx, "numbers", "exact", NULL);
   if (strcmp(s, "float") == 0)
     b->float_numbers = 1;
   else if (strcmp(s, "exact") != 0)
-    luaL_error(L, "json: option numbers: expected \"exact\" or \"float\", got \"%s\"", s);
+    ql_raisef(L, QUARRY_EINVAL, op, "json: option numbers: expected \"exact\" or \"float\", got \"%s\"", s);
 }
 
 /* ---- json.decode ------------------------------------------------------------------------------- */
@@ -609,14 +609,14 @@ static int l_decode(lua_State *L) {
   int max_depth;
   qj_builder *b;
   lua_settop(L, 2);
-  qj_checkopts(L, 2, decode_opts);
+  qj_checkopts(L, "json.decode", 2, decode_opts);
   b = lua_newuserdatauv(L, sizeof *b, 0); /* 3 */
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_setmetatable(L, -2);
-  qj_builder_options(L, 2, b, &max_depth);
+  qj_builder_options(L, "json.decode", 2, b, &max_depth);
   if (qj_builder_init(b, QJ_MODE_DOC, max_depth) != 0)
-    return luaL_error(L, "json: out of memory");
+    return ql_raisef(L, QUARRY_ENOMEM, "json.decode", "json: out of memory");
   luaL_getmetatable(L, QJ_OBJECT_MT); /* 4 */
   luaL_getmetatable(L, QJ_ARRAY_MT);  /* 5 */
   luaL_getmetatable(L, QJ_NUMBER_MT); /* 6 */
@@ -637,7 +637,7 @@ static int l_decode(lua_State *L) {
     lua_pushfstring(L, "json: parse error at line %I, column %I (byte %I): %s", (lua_Integer)line,
                     (lua_Integer)col, (lua_Integer)b->err_pos, b->err);
     qj_builder_free(b);
-    return lua_error(L);
+    return ql_raisef(L, QUARRY_EINVAL, "json.decode", "%s", lua_tostring(L, -1));
   }
   qj_builder_free(b);
   return 1;

@@ -1,6 +1,6 @@
 -- quarry.json: exact JSON for chain data (yajl-based decoder, own encoder, streaming reader and
--- writer, LZ4 frames). The C functions live in quarry.core; this file adds pure-Lua helpers.
-local json = require("quarry.core").json
+-- writer, LZ4 frames). The C functions live in quarry.json.core; this file adds pure-Lua helpers.
+local json = require("quarry.json.core")
 
 local object_mt, array_mt = json.object_mt, json.array_mt
 

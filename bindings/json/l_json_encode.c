@@ -27,12 +27,12 @@ void qj_encoder_reserve(lua_State *L, qj_encoder *e, size_t n) {
   size_t cap = e->cap ? e->cap : 256;
   while (cap - e->len < n) {
     if (cap > ((size_t)-1) / 2)
-      luaL_error(L, "json.encode: output too large");
+      ql_raisef(L, QUARRY_EINVAL, e->op, "json.encode: output too large");
     cap *= 2;
   }
   char *p = realloc(e->buf, cap);
   if (p == NULL)
-    luaL_error(L, "json.encode: out of memory");
+    ql_raisef(L, QUARRY_ENOMEM, e->op, "json.encode: out of memory");
   e->buf = p;
   e->cap = cap;
 }
@@ -81,12 +81,10 @@ static void push_path(lua_State *L, const qj_encoder *e) {
   luaL_pushresult(&b);
 }
 
-__attribute__((noreturn)) static void enc_error(lua_State *L, const qj_encoder *e,
+QL_NORETURN static void enc_error(lua_State *L, const qj_encoder *e,
                                                 const char *what) {
   push_path(L, e);
-  lua_pushfstring(L, "json.encode: %s at %s", what, lua_tostring(L, -1));
-  lua_error(L);
-  abort(); /* not reached */
+  ql_raisef(L, QUARRY_EINVAL, e->op, "json.encode: %s at %s", what, lua_tostring(L, -1));
 }
 
 /* ---- strings ------------------------------------------------------------------------------- */
@@ -255,7 +253,7 @@ static void push_key(lua_State *L, qj_encoder *e, const char *s, size_t len) {
     size_t cap = e->kcap ? e->kcap * 2 : 64;
     struct qj_key *k = realloc(e->keys, cap * sizeof *k);
     if (k == NULL)
-      luaL_error(L, "json.encode: out of memory");
+      ql_raisef(L, QUARRY_ENOMEM, e->op, "json.encode: out of memory");
     e->keys = k;
     e->kcap = cap;
   }
@@ -274,7 +272,7 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 /* Raises for the key at idx (a copy is converted, so a lua_next in progress stays valid). */
-__attribute__((noreturn)) static void bad_key(lua_State *L, const qj_encoder *e, const char *what,
+QL_NORETURN static void bad_key(lua_State *L, const qj_encoder *e, const char *what,
                                               int idx) {
   const char *tn = luaL_typename(L, idx);
   int isnum = lua_type(L, idx) == LUA_TNUMBER;
@@ -542,21 +540,22 @@ static void ensure_path(lua_State *L, qj_encoder *e) {
   size_t n = (size_t)e->max_depth + 1;
   const void **p = realloc(e->path, n * sizeof *p);
   if (p == NULL)
-    luaL_error(L, "json.encode: out of memory");
+    ql_raisef(L, QUARRY_ENOMEM, e->op, "json.encode: out of memory");
   e->path = p;
   struct qj_pathstep *s = realloc(e->steps, n * sizeof *s);
   if (s == NULL)
-    luaL_error(L, "json.encode: out of memory");
+    ql_raisef(L, QUARRY_ENOMEM, e->op, "json.encode: out of memory");
   e->steps = s;
   e->pcap = n;
 }
 
 static const char *const encode_opts[] = {"indent", "allow_invalid_utf8", "max_depth", NULL};
 
-void qj_encoder_options(lua_State *L, int idx, qj_encoder *e) {
+void qj_encoder_options(lua_State *L, const char *op, int idx, qj_encoder *e) {
+  e->op = op;
   static const char spaces[] = "                ";
-  e->allow_invalid_utf8 = qj_optbool(L, idx, "allow_invalid_utf8", 0);
-  e->max_depth = (int)qj_optint(L, idx, "max_depth", QJ_DEFAULT_MAX_DEPTH, 1, QJ_MAX_MAX_DEPTH);
+  e->allow_invalid_utf8 = qj_optbool(L, op, idx, "allow_invalid_utf8", 0);
+  e->max_depth = (int)qj_optint(L, op, idx, "max_depth", QJ_DEFAULT_MAX_DEPTH, 1, QJ_MAX_MAX_DEPTH);
   e->indent = NULL;
   e->indent_len = 0;
   if (!lua_isnoneornil(L, idx)) {
@@ -564,23 +563,23 @@ void qj_encoder_options(lua_State *L, int idx, qj_encoder *e) {
     if (t == LUA_TNUMBER) {
       lua_Integer n = lua_tointeger(L, -1);
       if (!lua_isinteger(L, -1) || n < 0 || n > 16)
-        luaL_error(L, "json: option indent: 0..16 spaces or a string of spaces and tabs");
+        ql_raisef(L, QUARRY_EINVAL, op, "json: option indent: 0..16 spaces or a string of spaces and tabs");
       e->indent = spaces;
       e->indent_len = (size_t)n;
     } else if (t == LUA_TSTRING) {
       size_t n;
       const char *s = lua_tolstring(L, -1, &n);
       if (strspn(s, " \t") != n || n > 16)
-        luaL_error(L, "json: option indent: 0..16 spaces or a string of spaces and tabs");
+        ql_raisef(L, QUARRY_EINVAL, op, "json: option indent: 0..16 spaces or a string of spaces and tabs");
       e->indent = n <= 16 && strspn(s, " ") == n ? spaces : "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
       if (strspn(s, " ") != n && strspn(s, "\t") != n)
-        luaL_error(L, "json: option indent: spaces or tabs, not both");
+        ql_raisef(L, QUARRY_EINVAL, op, "json: option indent: spaces or tabs, not both");
       e->indent_len = n;
     } else if (t == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
       e->indent = spaces;
       e->indent_len = 2;
     } else if (t != LUA_TNIL && t != LUA_TBOOLEAN) {
-      luaL_error(L, "json: option indent: number or string expected");
+      ql_raisef(L, QUARRY_EINVAL, op, "json: option indent: number or string expected");
     }
     lua_pop(L, 1);
   }
@@ -615,8 +614,8 @@ static int encoder_gc(lua_State *L) {
 static int l_encode(lua_State *L) {
   qj_encoder *e = lua_touserdata(L, lua_upvalueindex(1));
   lua_settop(L, 2);
-  qj_checkopts(L, 2, encode_opts);
-  qj_encoder_options(L, 2, e);
+  qj_checkopts(L, "json.encode", 2, encode_opts);
+  qj_encoder_options(L, "json.encode", 2, e);
   e->len = 0;
   qj_encode_value(L, e, 1);
   lua_pushlstring(L, e->buf, e->len);
@@ -631,6 +630,7 @@ static int l_encode(lua_State *L) {
 void qj_push_keys(lua_State *L, qj_encoder *e, int idx) {
   idx = lua_absindex(L, idx);
   e->max_depth = QJ_DEFAULT_MAX_DEPTH;
+  e->op = "json.keys";
   begin(L, e);
   int ordered = 0;
   if (lua_getmetatable(L, idx)) {

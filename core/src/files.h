@@ -1,36 +1,12 @@
-/* durable.h: private helpers shared by the durability sources (checkpoint.c, backup.c, verify.c):
- * the hashes (hash.c) and the filesystem steps that make copies durable (files.c). */
-#ifndef QUARRY_DURABLE_H
-#define QUARRY_DURABLE_H
+/* files.h: the filesystem steps shared by the core's sources (files.c): directory fsyncs, path
+ * checks, recursive removal, the LOCK probe, whole-file reads (private to the core; the durable
+ * replacement of a file is public: quarry_file_* in quarry.h). */
+#ifndef QUARRY_FILES_H
+#define QUARRY_FILES_H
 
 #include "internal.h"
 
 #include <stddef.h>
-#include <stdint.h>
-
-/* ---- hash.c: SHA-256 (FIPS 180-4) and CRC-32C (Castagnoli, as RocksDB's backups record) ------ */
-typedef struct {
-  uint32_t h[8];
-  uint64_t total;         /* bytes hashed so far */
-  unsigned char buf[64];  /* pending partial block */
-  size_t nbuf;
-} q_sha256;
-
-void q_sha256_init(q_sha256 *s);
-void q_sha256_update(q_sha256 *s, const void *data, size_t len);
-/* Writes the 32-byte digest; s must be re-initialised before reuse. */
-void q_sha256_final(q_sha256 *s, unsigned char out[32]);
-/* Hashes len as 8 bytes big-endian (the length prefix of the digest format). */
-void q_sha256_u64(q_sha256 *s, uint64_t len);
-/* Chooses the SHA-256 implementation: on != 0 the x86 SHA extensions when the CPU has them,
- * else the portable code. Returns 1 if the hardware path is now in use. (Tests run both.) Not
- * to be called while another thread hashes. */
-int q_sha256_use_hw(int on);
-/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void q_hex(const unsigned char *bytes, size_t n, char *out);
-
-/* Continues a CRC-32C: start with crc = 0; returns the CRC of everything fed so far. */
-uint32_t q_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* ---- files.c ---------------------------------------------------------------------------------- */
 /* fsyncs the directory path (opened O_RDONLY | O_DIRECTORY). QUARRY_EIO naming it on failure. */
@@ -57,7 +33,5 @@ int q_remove_tree(const char *path);
 int q_lock_holder(const char *dir);
 /* Reads a whole small file into a malloc'd NUL-terminated buffer (*len without the NUL). */
 int q_read_file(const char *path, char **out, size_t *len);
-/* Writes data to path atomically and durably: path.tmp, fsync, rename, fsync of the parent. */
-int q_write_file_durable(const char *path, const char *data, size_t len);
 
 #endif

@@ -1,20 +1,17 @@
 /* l_json_writer.c: json.writer, a streaming writer of big JSON documents (array, object with a
- * header and an array under a key, JSON Lines), plain or LZ4-framed, written atomically. */
+ * header and an array under a key, JSON Lines), plain or LZ4-framed, written atomically through
+ * the core's quarry_file_* (a temporary file renamed over the target on close). */
 #include "l_json.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <lz4frame.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum { W_ARRAY, W_OBJECT, W_LINES };
 
 typedef struct qj_writer {
   qj_encoder e;    /* its buffer holds the output not yet written */
-  int fd;          /* -1 once closed or aborted */
+  quarry_file *f;  /* the temporary file; NULL once committed or aborted */
   int closed;
   int busy;        /* set while an element is encoded: an error leaves a partial element */
   size_t mark;     /* e.len before the element being written */
@@ -23,7 +20,6 @@ typedef struct qj_writer {
   LZ4F_cctx *cctx;
   char *zbuf;
   size_t zcap;
-  char *path, *tmp;
   lua_Integer count;
   uint64_t bytes;  /* uncompressed bytes produced */
 } qj_writer;
@@ -35,7 +31,7 @@ static qj_writer *towriter(lua_State *L, int idx) {
 static qj_writer *checkwriter(lua_State *L, int idx) {
   qj_writer *w = towriter(L, idx);
   if (w->closed)
-    luaL_error(L, "json.writer: the writer is closed");
+    ql_raisef(L, QUARRY_ECLOSED, "json.writer", "json.writer: the writer is closed");
   if (w->busy) { /* the previous write raised: drop its partial element */
     w->e.len = w->mark;
     w->busy = 0;
@@ -43,44 +39,30 @@ static qj_writer *checkwriter(lua_State *L, int idx) {
   return w;
 }
 
-/* Releases everything; removes the temporary file unless it was renamed. */
-static void writer_release(qj_writer *w, int unlink_tmp) {
-  if (w->fd >= 0)
-    close(w->fd);
-  w->fd = -1;
-  if (unlink_tmp && w->tmp != NULL)
-    unlink(w->tmp);
+/* Releases everything; removes the temporary file unless it was committed. */
+static void writer_release(qj_writer *w) {
+  quarry_file_abort(w->f);
+  w->f = NULL;
   LZ4F_freeCompressionContext(w->cctx);
   w->cctx = NULL;
   free(w->zbuf);
   w->zbuf = NULL;
-  free(w->path);
-  w->path = NULL;
-  free(w->tmp);
-  w->tmp = NULL;
   qj_encoder_free(&w->e);
   w->closed = 1;
 }
 
-__attribute__((noreturn)) static void wfail(lua_State *L, qj_writer *w, const char *what, int err) {
-  lua_pushfstring(L, "json.writer: %s: %s%s%s", w->tmp ? w->tmp : "?", what, err ? ": " : "",
-                  err ? strerror(err) : "");
-  writer_release(w, 1);
-  lua_error(L);
-  abort();
+/* Raises a quarry error (op "json.writer", code rc) after releasing the writer and removing its
+ * temporary file. what NULL: the message of the failed core call (quarry_last_error). */
+QL_NORETURN static void wfail(lua_State *L, qj_writer *w, int rc, const char *what) {
+  lua_pushfstring(L, "json.writer: %s", what != NULL ? what : quarry_last_error());
+  writer_release(w);
+  ql_raisef(L, rc, "json.writer", "%s", lua_tostring(L, -1));
 }
 
 static void write_all(lua_State *L, qj_writer *w, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t k = write(w->fd, p, n);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      wfail(L, w, "write failed", errno);
-    }
-    p += k;
-    n -= (size_t)k;
-  }
+  int rc = quarry_file_write(w->f, p, n);
+  if (rc != 0)
+    wfail(L, w, rc, NULL);
 }
 
 static void zbuf_reserve(lua_State *L, qj_writer *w, size_t n) {
@@ -88,7 +70,7 @@ static void zbuf_reserve(lua_State *L, qj_writer *w, size_t n) {
     return;
   char *p = realloc(w->zbuf, n);
   if (p == NULL)
-    wfail(L, w, "out of memory", 0);
+    wfail(L, w, QUARRY_ENOMEM, "out of memory");
   w->zbuf = p;
   w->zcap = n;
 }
@@ -106,7 +88,7 @@ static void flush(lua_State *L, qj_writer *w) {
       zbuf_reserve(L, w, LZ4F_compressBound(k, NULL));
       size_t z = LZ4F_compressUpdate(w->cctx, w->zbuf, w->zcap, p, k, NULL);
       if (LZ4F_isError(z))
-        wfail(L, w, LZ4F_getErrorName(z), 0);
+        wfail(L, w, QUARRY_EIO, LZ4F_getErrorName(z));
       write_all(L, w, w->zbuf, z);
       p += k;
       n -= k;
@@ -138,19 +120,6 @@ static int w_write(lua_State *L) {
   return 0;
 }
 
-static int fsync_dir(const char *path) {
-  char *copy = strdup(path);
-  if (copy == NULL)
-    return -1;
-  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  free(copy);
-  if (fd < 0)
-    return -1;
-  int rc = fsync(fd);
-  close(fd);
-  return rc;
-}
-
 /* w:close(): ends the document, syncs it and renames the temporary file over path. */
 static int w_close(lua_State *L) {
   qj_writer *w = towriter(L, 1);
@@ -166,20 +135,15 @@ static int w_close(lua_State *L) {
     zbuf_reserve(L, w, LZ4F_compressBound(0, NULL));
     size_t z = LZ4F_compressEnd(w->cctx, w->zbuf, w->zcap, NULL);
     if (LZ4F_isError(z))
-      wfail(L, w, LZ4F_getErrorName(z), 0);
+      wfail(L, w, QUARRY_EIO, LZ4F_getErrorName(z));
     write_all(L, w, w->zbuf, z);
   }
-  if (fsync(w->fd) != 0)
-    wfail(L, w, "fsync failed", errno);
-  if (close(w->fd) != 0) {
-    w->fd = -1;
-    wfail(L, w, "close failed", errno);
-  }
-  w->fd = -1;
-  if (rename(w->tmp, w->path) != 0)
-    wfail(L, w, "rename failed", errno);
-  fsync_dir(w->path); /* best effort: the rename is durable once the directory is synced */
-  writer_release(w, 0);
+  quarry_file *f = w->f;
+  w->f = NULL; /* commit frees it, whatever the result */
+  int rc = quarry_file_commit(f);
+  if (rc != 0)
+    wfail(L, w, rc, NULL);
+  writer_release(w);
   return 0;
 }
 
@@ -187,7 +151,7 @@ static int w_close(lua_State *L) {
 static int w_abort(lua_State *L) {
   qj_writer *w = towriter(L, 1);
   if (!w->closed)
-    writer_release(w, 1);
+    writer_release(w);
   return 0;
 }
 
@@ -205,7 +169,7 @@ static int w_count(lua_State *L) {
 
 static int w_gc(lua_State *L) {
   qj_writer *w = towriter(L, 1);
-  writer_release(w, !w->closed); /* frees memory held by a writer that failed to open, too */
+  writer_release(w); /* frees memory held by a writer that failed to open, too */
   return 0;
 }
 
@@ -217,20 +181,27 @@ static int ends_with(const char *s, const char *suffix) {
 static const char *const writer_opts[] = {"format", "key", "header", "compress", "indent",
                                           "allow_invalid_utf8", "max_depth", NULL};
 
+/* Creates the temporary file that will replace path (raises IOError/NoSpace naming it); the
+ * writer is open from here on. */
+static void create_file(lua_State *L, qj_writer *w, const char *path) {
+  int rc = quarry_file_create(path, &w->f);
+  if (rc != 0)
+    ql_raisef(L, rc, "json.writer", "json.writer: %s", quarry_last_error());
+  w->closed = 0;
+}
+
 /* json.writer(path [, opts]) */
 static int l_writer(lua_State *L) {
-  size_t plen;
-  const char *path = luaL_checklstring(L, 1, &plen);
+  const char *path = luaL_checkstring(L, 1);
   lua_settop(L, 2);
-  qj_checkopts(L, 2, writer_opts);
+  qj_checkopts(L, "json.writer", 2, writer_opts);
   qj_writer *w = lua_newuserdatauv(L, sizeof *w, 0); /* 3 */
   memset(w, 0, sizeof *w);
-  w->fd = -1;
   w->closed = 1;
   luaL_setmetatable(L, QJ_WRITER_MT);
 
   int lz4_ext = ends_with(path, ".lz4");
-  const char *fmt = qj_optstring(L, 2, "format", NULL, NULL);
+  const char *fmt = qj_optstring(L, "json.writer", 2, "format", NULL, NULL);
   if (fmt == NULL)
     fmt = ends_with(path, ".jsonl") || ends_with(path, ".jsonl.lz4") || ends_with(path, ".ndjson") ||
                   ends_with(path, ".ndjson.lz4")
@@ -243,21 +214,21 @@ static int l_writer(lua_State *L) {
   else if (strcmp(fmt, "jsonl") == 0)
     w->format = W_LINES;
   else
-    return luaL_error(L, "json.writer: option format: \"array\", \"object\" or \"jsonl\"");
-  const char *comp = qj_optstring(L, 2, "compress", lz4_ext ? "lz4" : "none", NULL);
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option format: \"array\", \"object\" or \"jsonl\"");
+  const char *comp = qj_optstring(L, "json.writer", 2, "compress", lz4_ext ? "lz4" : "none", NULL);
   if (strcmp(comp, "lz4") == 0)
     w->lz4 = 1;
   else if (strcmp(comp, "none") != 0)
-    return luaL_error(L, "json.writer: option compress: \"lz4\" or \"none\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option compress: \"lz4\" or \"none\"");
   size_t klen;
-  const char *key = qj_optstring(L, 2, "key", "blocks", &klen);
+  const char *key = qj_optstring(L, "json.writer", 2, "key", "blocks", &klen);
   if (w->format != W_OBJECT && !lua_isnil(L, 2) && lua_getfield(L, 2, "header") != LUA_TNIL)
-    return luaL_error(L, "json.writer: option header needs format = \"object\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header needs format = \"object\"");
   lua_settop(L, 3);
 
-  qj_encoder_options(L, 2, &w->e);
+  qj_encoder_options(L, "json.writer", 2, &w->e);
   if (w->format == W_LINES && w->e.indent != NULL && w->e.indent_len > 0)
-    return luaL_error(L, "json.writer: option indent cannot be used with format = \"jsonl\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option indent cannot be used with format = \"jsonl\"");
 
   /* the document's opening, built before the file exists */
   if (w->format == W_ARRAY) {
@@ -269,10 +240,10 @@ static int l_writer(lua_State *L) {
       put(L, w, "{", 1);
     } else {
       if (!lua_istable(L, 4))
-        return luaL_error(L, "json.writer: option header: a table expected");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: a table expected");
       lua_pushlstring(L, key, klen);
       if (lua_rawget(L, 4) != LUA_TNIL)
-        return luaL_error(L, "json.writer: the header has a member named like the key \"%s\"", key);
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: the header has a member named like the key \"%s\"", key);
       lua_pop(L, 1);
       /* encode through json.encode so that the header's memory is owned by Lua */
       lua_getfield(L, lua_upvalueindex(1), "encode");
@@ -280,7 +251,7 @@ static int l_writer(lua_State *L) {
       lua_call(L, 1, 1);
       const char *h = lua_tolstring(L, -1, &hlen);
       if (hlen < 2 || h[0] != '{')
-        return luaL_error(L, "json.writer: option header: must encode as a JSON object");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: must encode as a JSON object");
       put(L, w, h, hlen - 1);
       if (hlen > 2)
         put(L, w, ",", 1);
@@ -293,31 +264,21 @@ static int l_writer(lua_State *L) {
     put(L, w, ":[", 2);
   }
 
-  if ((w->path = strdup(path)) == NULL || (w->tmp = malloc(plen + 5)) == NULL)
-    return luaL_error(L, "json.writer: out of memory");
-  memcpy(w->tmp, path, plen);
-  memcpy(w->tmp + plen, ".tmp", 5);
   if (w->lz4) {
     LZ4F_preferences_t prefs;
     memset(&prefs, 0, sizeof prefs);
     prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     size_t rc = LZ4F_createCompressionContext(&w->cctx, LZ4F_VERSION);
     if (LZ4F_isError(rc))
-      return luaL_error(L, "json.writer: cannot create an LZ4 context");
+      return ql_raisef(L, QUARRY_ENOMEM, "json.writer", "json.writer: cannot create an LZ4 context");
     zbuf_reserve(L, w, LZ4F_HEADER_SIZE_MAX);
     rc = LZ4F_compressBegin(w->cctx, w->zbuf, w->zcap, &prefs);
     if (LZ4F_isError(rc))
-      return luaL_error(L, "json.writer: LZ4: %s", LZ4F_getErrorName(rc));
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (w->fd < 0)
-      return luaL_error(L, "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
-    w->closed = 0;
+      return ql_raisef(L, QUARRY_EIO, "json.writer", "json.writer: LZ4: %s", LZ4F_getErrorName(rc));
+    create_file(L, w, path);
     write_all(L, w, w->zbuf, rc);
   } else {
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (w->fd < 0)
-      return luaL_error(L, "json.writer: cannot create %s: %s", w->tmp, strerror(errno));
-    w->closed = 0;
+    create_file(L, w, path);
   }
   return 1;
 }

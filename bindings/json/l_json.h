@@ -1,4 +1,5 @@
-/* l_json.h: what the quarry.json C files share (l_json*.c, l_lz4.c; binding-internal).
+/* l_json.h: what the C files of the module quarry.json.core share (l_json*.c, l_lz4.c;
+ * module-internal). Errors are quarry error objects (lcommon.h): see docs/json.md for the codes.
  * Decoding builds Lua values from yajl events (l_json_decode.c); encoding is our own. */
 #ifndef L_JSON_H
 #define L_JSON_H
@@ -9,6 +10,8 @@
 #include <stdint.h>
 
 #include <yajl/yajl_parse.h>
+
+#include "lcommon.h"
 
 /* Metatable names, also the __name that tostring and luaL_typeerror show. */
 #define QJ_OBJECT_MT "quarry.json.object"
@@ -29,13 +32,15 @@
 void qj_push_number_text(lua_State *L, const char *text, size_t len);
 /* 1 when text[0..len) is a JSON number (RFC 8259 grammar), else 0. */
 int qj_valid_number(const char *text, size_t len);
-/* Option helpers: the option table is at idx (absent/nil: defaults). */
-int qj_optbool(lua_State *L, int idx, const char *name, int def);
-lua_Integer qj_optint(lua_State *L, int idx, const char *name, lua_Integer def, lua_Integer lo,
-                      lua_Integer hi);
-const char *qj_optstring(lua_State *L, int idx, const char *name, const char *def, size_t *len);
-/* Raises "json: option NAME: ..." for an unknown option in the table at idx. */
-void qj_checkopts(lua_State *L, int idx, const char *const *known);
+/* Option helpers: the option table is at idx (absent/nil: defaults). A bad value raises
+ * InvalidArgument with op (the Lua function, e.g. "json.decode") and message "json: option NAME: ...". */
+int qj_optbool(lua_State *L, const char *op, int idx, const char *name, int def);
+lua_Integer qj_optint(lua_State *L, const char *op, int idx, const char *name, lua_Integer def,
+                      lua_Integer lo, lua_Integer hi);
+const char *qj_optstring(lua_State *L, const char *op, int idx, const char *name, const char *def,
+                         size_t *len);
+/* Raises InvalidArgument "json: unknown option ..." for an unknown option in the table at idx. */
+void qj_checkopts(lua_State *L, const char *op, int idx, const char *const *known);
 
 /* ---- l_json_decode.c: the value builder behind json.decode and json.reader -------------------- */
 enum qj_mode {
@@ -102,10 +107,11 @@ void qj_builder_linecol(qj_builder *b, uint64_t pos, uint64_t *line, uint64_t *c
 /* Counts the lines of the fed chunk up to its end (call after a successful feed). */
 void qj_builder_count_lines(qj_builder *b);
 /* Reads decode options from the table at idx into b (before qj_builder_init's allocations). */
-void qj_builder_options(lua_State *L, int idx, qj_builder *b, int *max_depth);
+void qj_builder_options(lua_State *L, const char *op, int idx, qj_builder *b, int *max_depth);
 
 /* ---- l_json_encode.c -------------------------------------------------------------------------- */
 typedef struct qj_encoder {
+  const char *op; /* the Lua function its errors name: "json.encode" or "json.writer" */
   char *buf;
   size_t len, cap;
   int max_depth;
@@ -128,7 +134,7 @@ typedef struct qj_encoder {
  * code points past U+10FFFF), or 0 if it is invalid. */
 size_t qj_utf8_len(const unsigned char *s, size_t n);
 /* Reads encode options (indent, allow_invalid_utf8, max_depth) from the table at idx. */
-void qj_encoder_options(lua_State *L, int idx, qj_encoder *e);
+void qj_encoder_options(lua_State *L, const char *op, int idx, qj_encoder *e);
 /* Appends the encoding of the value at idx to e->buf; raises on unencodable values (e's memory
  * stays owned by whoever owns e, so nothing leaks). */
 void qj_encode_value(lua_State *L, qj_encoder *e, int idx);
@@ -144,6 +150,8 @@ void qj_decode_open(lua_State *L);
 void qj_encode_open(lua_State *L);
 void qj_reader_open(lua_State *L);
 void qj_writer_open(lua_State *L);
-void qj_lz4_open(lua_State *L);
+void qj_lz4_open(lua_State *L); /* also json.lz4_version */
+
+QL_EXPORT int luaopen_quarry_json_core(lua_State *L);
 
 #endif

@@ -1,6 +1,6 @@
-/* l_signal.c: quarry.catch_signals: SIGINT/SIGTERM (...) caught into a self-pipe, so a Lua
+/* l_signal.c: the quarry.signals type, sys.catch_signals: SIGINT/SIGTERM (...) caught into a self-pipe, so a Lua
  * accept loop (quarry serve) can wait on the pipe with socket.select and shut down cleanly. */
-#include "lquarry.h"
+#include "lsys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +62,7 @@ static void restore(ql_signals *s) {
   pipe_fds[0] = pipe_fds[1] = -1;
 }
 
-/* quarry.catch_signals([names]) -> catcher. names: {"INT", "TERM"} by default. */
+/* sys.catch_signals([names]) -> catcher. names: {"INT", "TERM"} by default. */
 static int l_catch_signals(lua_State *L) {
   ql_signals *s;
   struct sigaction sa;
@@ -172,7 +172,7 @@ static const luaL_Reg sig_meta[] = {
   {NULL, NULL},
 };
 
-void quarry_l_signal_open(lua_State *L) {
+void ql_signal_open(lua_State *L) {
   ql_newclass(L, QL_SIGNALS, sig_methods, sig_meta);
   lua_pushcfunction(L, l_catch_signals);
   lua_setfield(L, -2, "catch_signals");

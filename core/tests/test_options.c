@@ -1,4 +1,4 @@
-/* test_tuning.c: the option table, preset values, QUARRY_DB_* environment overrides (preset <
+/* test_options.c: the option table, preset values, QUARRY_DB_* environment overrides (preset <
  * env < explicit), validation messages, and the effective options of an open db. */
 #include "check.h"
 

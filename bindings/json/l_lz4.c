@@ -1,7 +1,8 @@
 /* l_lz4.c: json.lz4_compress and json.lz4_decompress, whole strings in the LZ4 frame format
- * (the format json.reader and json.writer stream). */
+ * (the format json.reader and json.writer stream), and json.lz4_version. */
 #include "l_json.h"
 
+#include <lz4.h>
 #include <lz4frame.h>
 #include <string.h>
 
@@ -19,7 +20,8 @@ static int l_lz4_compress(lua_State *L) {
   char *out = luaL_buffinitsize(L, &b, bound);
   size_t z = LZ4F_compressFrame(out, bound, s, n, &prefs);
   if (LZ4F_isError(z))
-    return luaL_error(L, "json.lz4_compress: %s", LZ4F_getErrorName(z));
+    return ql_raisef(L, QUARRY_EINVAL, "json.lz4_compress", "json.lz4_compress: %s",
+                     LZ4F_getErrorName(z));
   luaL_pushresultsize(&b, z);
   return 1;
 }
@@ -42,7 +44,8 @@ static int l_lz4_decompress(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_setmetatable(L, 2);
   if (LZ4F_isError(LZ4F_createDecompressionContext(box, LZ4F_VERSION)))
-    return luaL_error(L, "json.lz4_decompress: cannot create an LZ4 context");
+    return ql_raisef(L, QUARRY_ENOMEM, "json.lz4_decompress",
+                     "json.lz4_decompress: cannot create an LZ4 context");
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   while (pos < n || hint != 0) {
@@ -50,11 +53,13 @@ static int l_lz4_decompress(lua_State *L) {
     char *out = luaL_prepbuffsize(&b, dst);
     hint = LZ4F_decompress(*box, out, &dst, s + pos, &src, NULL);
     if (LZ4F_isError(hint))
-      return luaL_error(L, "json.lz4_decompress: %s", LZ4F_getErrorName(hint));
+      return ql_raisef(L, QUARRY_ECORRUPTION, "json.lz4_decompress", "json.lz4_decompress: %s",
+                       LZ4F_getErrorName(hint));
     luaL_addsize(&b, dst);
     pos += src;
     if (pos >= n && dst == 0 && hint != 0)
-      return luaL_error(L, "json.lz4_decompress: truncated input");
+      return ql_raisef(L, QUARRY_ECORRUPTION, "json.lz4_decompress",
+                       "json.lz4_decompress: truncated input");
   }
   luaL_pushresult(&b);
   return 1;
@@ -68,4 +73,6 @@ void qj_lz4_open(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pushcclosure(L, l_lz4_decompress, 1);
   lua_setfield(L, -2, "lz4_decompress");
+  lua_pushstring(L, LZ4_versionString()); /* of the library loaded, not of the headers */
+  lua_setfield(L, -2, "lz4_version");
 }

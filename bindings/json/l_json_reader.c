@@ -50,13 +50,14 @@ static qj_reader *toreader(lua_State *L, int idx) {
 static qj_reader *checkreader(lua_State *L, int idx) {
   qj_reader *r = toreader(L, idx);
   if (r->closed)
-    luaL_error(L, "json.reader: the reader is closed");
+    ql_raisef(L, QUARRY_ECLOSED, "json.reader", "json.reader: the reader is closed");
   if (r->failed) {
     lua_getiuservalue(L, idx, UV_ERROR);
     lua_error(L);
   }
   if (r->busy)
-    luaL_error(L, "json.reader: unusable after an error raised while reading");
+    ql_raisef(L, QUARRY_EABORTED, "json.reader",
+              "json.reader: unusable after an error raised while reading");
   return r;
 }
 
@@ -77,15 +78,18 @@ static void reader_release(qj_reader *r) {
   r->in_len = r->in_pos = r->pend_len = r->in_cap = r->pend_cap = 0;
 }
 
-__attribute__((noreturn)) static void rfail(lua_State *L, qj_reader *r, int idx, const char *what) {
+/* Raises a quarry error (code rc, op "json.reader", message "json: <name>: <what>") and keeps it
+ * in UV_ERROR: every later call raises it again. */
+QL_NORETURN static void rfail(lua_State *L, qj_reader *r, int idx, int rc, const char *what) {
   lua_getiuservalue(L, idx, UV_NAME);
   lua_pushfstring(L, "json: %s: %s", lua_tostring(L, -1), what);
+  ql_push_error(L, quarry_err_name(rc), "json.reader", lua_tostring(L, -1));
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, idx, UV_ERROR);
   r->failed = 1;
   r->busy = 0;
   lua_error(L);
-  abort();
+  abort(); /* not reached */
 }
 
 /* ---- input: raw bytes, then LZ4 or not ----------------------------------------------------- */
@@ -101,7 +105,7 @@ static int read_raw(lua_State *L, qj_reader *r, size_t keep) {
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       lua_pushfstring(L, "read error: %s", strerror(errno));
-      rfail(L, r, 1, lua_tostring(L, -1));
+      rfail(L, r, 1, QUARRY_EIO, lua_tostring(L, -1));
     }
     r->in_len = keep + (size_t)n;
   } else {
@@ -111,13 +115,13 @@ static int read_raw(lua_State *L, qj_reader *r, size_t keep) {
     if (lua_isnil(L, -1)) {
       n = 0;
     } else if (lua_type(L, -1) != LUA_TSTRING) {
-      rfail(L, r, 1, "the source function must return strings (or nil at the end)");
+      rfail(L, r, 1, QUARRY_EINVAL, "the source function must return strings (or nil at the end)");
     } else {
       const char *s = lua_tolstring(L, -1, &n);
       if (keep + n > r->in_cap) {
         unsigned char *p = realloc(r->in, keep + n);
         if (p == NULL)
-          rfail(L, r, 1, "out of memory");
+          rfail(L, r, 1, QUARRY_ENOMEM, "out of memory");
         r->in = p;
         r->in_cap = keep + n;
       }
@@ -138,7 +142,7 @@ static void pend_reserve(lua_State *L, qj_reader *r, size_t n) {
     cap *= 2;
   unsigned char *p = realloc(r->pend, cap);
   if (p == NULL)
-    rfail(L, r, 1, "out of memory");
+    rfail(L, r, 1, QUARRY_ENOMEM, "out of memory");
   r->pend = p;
   r->pend_cap = cap;
 }
@@ -152,7 +156,7 @@ static int fill(lua_State *L, qj_reader *r) {
       dst = r->pend_cap - r->pend_len;
       rc = LZ4F_decompress(r->dctx, r->pend + r->pend_len, &dst, r->in, &src, NULL);
       if (LZ4F_isError(rc) || dst == 0)
-        rfail(L, r, 1, "truncated LZ4 input");
+        rfail(L, r, 1, QUARRY_ECORRUPTION, "truncated LZ4 input");
       r->pend_len += dst;
       r->lz4_hint = rc;
       return 1;
@@ -167,7 +171,7 @@ static int fill(lua_State *L, qj_reader *r) {
     if (r->lz4) {
       size_t rc = LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION);
       if (LZ4F_isError(rc))
-        rfail(L, r, 1, "cannot create an LZ4 context");
+        rfail(L, r, 1, QUARRY_ENOMEM, "cannot create an LZ4 context");
       r->lz4_hint = 1;
     }
   }
@@ -184,7 +188,7 @@ static int fill(lua_State *L, qj_reader *r) {
   size_t rc = LZ4F_decompress(r->dctx, r->pend + r->pend_len, &dst, r->in + r->in_pos, &src, NULL);
   if (LZ4F_isError(rc)) {
     lua_pushfstring(L, "LZ4 error: %s", LZ4F_getErrorName(rc));
-    rfail(L, r, 1, lua_tostring(L, -1));
+    rfail(L, r, 1, QUARRY_ECORRUPTION, lua_tostring(L, -1));
   }
   r->pend_len += dst;
   r->in_pos += src;
@@ -246,8 +250,9 @@ static void parse_error(lua_State *L, qj_reader *r) {
            r->b.err);
   lua_getiuservalue(L, 1, UV_NAME);
   lua_pushfstring(L, "json: %s: %s", lua_tostring(L, -1), what);
+  ql_push_error(L, quarry_err_name(QUARRY_EINVAL), "json.reader", lua_tostring(L, -1));
   lua_setiuservalue(L, 1, UV_ERROR);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   r->deferred = 1;
   r->finished = 1;
 }
@@ -291,15 +296,15 @@ static void start(lua_State *L, qj_reader *r) {
                                                 : QJ_MODE_LINES;
   if (c == 0 && r->eof) {
     if (mode == QJ_MODE_ARRAY || mode == QJ_MODE_OBJECT)
-      rfail(L, r, 1, "empty input");
+      rfail(L, r, 1, QUARRY_EINVAL, "empty input");
     r->finished = 1;
   }
   if (qj_builder_init(&r->b, mode, r->max_depth) != 0)
-    rfail(L, r, 1, "out of memory");
+    rfail(L, r, 1, QUARRY_ENOMEM, "out of memory");
   if (r->key == NULL) {
     r->key = strdup("blocks");
     if (r->key == NULL)
-      rfail(L, r, 1, "out of memory");
+      rfail(L, r, 1, QUARRY_ENOMEM, "out of memory");
   }
   r->b.key = r->key;
   r->b.key_len = strlen(r->key);
@@ -407,7 +412,7 @@ static int r_next(lua_State *L) {
     lua_settop(L, 6); /* the element the error interrupted */
   n = lua_gettop(L) - 6;
   if (!lua_checkstack(T, n + 1))
-    rfail(L, r, 1, "Lua stack exhausted");
+    rfail(L, r, 1, QUARRY_ENOMEM, "Lua stack exhausted");
   lua_xmove(L, T, n);
   r->busy = 0;
   if (pop_queue(L, r, 2))
@@ -491,7 +496,7 @@ static int l_reader(lua_State *L) {
   if (!is_fn)
     path = luaL_checkstring(L, 1);
   lua_settop(L, 2);
-  qj_checkopts(L, 2, reader_opts);
+  qj_checkopts(L, "json.reader", 2, reader_opts);
   qj_reader *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT); /* 3 */
   memset(r, 0, sizeof *r);
   r->fd = -1;
@@ -501,7 +506,7 @@ static int l_reader(lua_State *L) {
   r->q_head = 1;
   luaL_setmetatable(L, QJ_READER_MT);
 
-  const char *fmt = qj_optstring(L, 2, "format", "auto", NULL);
+  const char *fmt = qj_optstring(L, "json.reader", 2, "format", "auto", NULL);
   if (strcmp(fmt, "auto") == 0)
     r->want = QJ_MODE_AUTO;
   else if (strcmp(fmt, "array") == 0)
@@ -511,11 +516,11 @@ static int l_reader(lua_State *L) {
   else if (strcmp(fmt, "jsonl") == 0)
     r->want = QJ_MODE_LINES;
   else
-    return luaL_error(L, "json.reader: option format: \"auto\", \"array\", \"object\" or \"jsonl\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.reader", "json.reader: option format: \"auto\", \"array\", \"object\" or \"jsonl\"");
   size_t klen;
-  const char *key = qj_optstring(L, 2, "key", NULL, &klen);
-  qj_builder_options(L, 2, &r->b, &r->max_depth);
-  const char *name = qj_optstring(L, 2, "name", is_fn ? "<function>" : path, NULL);
+  const char *key = qj_optstring(L, "json.reader", 2, "key", NULL, &klen);
+  qj_builder_options(L, "json.reader", 2, &r->b, &r->max_depth);
+  const char *name = qj_optstring(L, "json.reader", 2, "name", is_fn ? "<function>" : path, NULL);
   lua_pushstring(L, name);
   lua_setiuservalue(L, 3, UV_NAME);
   lua_newtable(L);
@@ -528,19 +533,19 @@ static int l_reader(lua_State *L) {
   }
   if (key != NULL) {
     if (klen == 0 || memchr(key, '\0', klen) != NULL)
-      return luaL_error(L, "json.reader: option key: a non-empty string without NUL");
+      return ql_raisef(L, QUARRY_EINVAL, "json.reader", "json.reader: option key: a non-empty string without NUL");
     if ((r->key = strdup(key)) == NULL)
-      return luaL_error(L, "json.reader: out of memory");
+      return ql_raisef(L, QUARRY_ENOMEM, "json.reader", "json.reader: out of memory");
   }
   r->in_cap = QJ_CHUNK;
   r->in = malloc(r->in_cap);
   if (r->in == NULL)
-    return luaL_error(L, "json.reader: out of memory");
+    return ql_raisef(L, QUARRY_ENOMEM, "json.reader", "json.reader: out of memory");
   if (!is_fn) {
     struct stat st;
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0)
-      return luaL_error(L, "json.reader: cannot open %s: %s", path, strerror(errno));
+      return ql_raisef(L, QUARRY_EIO, "json.reader", "json.reader: cannot open %s: %s", path, strerror(errno));
     if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode))
       r->size = (int64_t)st.st_size;
   }

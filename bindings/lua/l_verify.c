@@ -1,19 +1,9 @@
-/* l_maint.c: durability methods of db and cf (db:checkpoint, db:verify, db:digest, cf:digest)
- * and the registration of the durability types (quarry.backups, l_backup.c). */
-#include "l_durable.h"
+/* l_verify.c: the binding of core/src/verify.c: db:verify, db:digest, cf:digest. */
+#include "lquarry.h"
 
 #include <string.h>
 
 static void free_report(void *p) { quarry_scan_report_free((quarry_scan_report *)p); }
-
-static int db_checkpoint(lua_State *L) {
-  ql_db *d = ql_checkdb(L, 1, "checkpoint");
-  const char *dir = luaL_checkstring(L, 2);
-  int rc = quarry_db_checkpoint(d->db, dir);
-  if (rc < 0)
-    return ql_raise(L, rc, "checkpoint");
-  return 0;
-}
 
 /* Pushes {name = {keys = n, bytes = b}, ...} or {name = hex, ...} (digests). */
 static void push_families(lua_State *L, const quarry_scan_report *r, int digests) {
@@ -62,17 +52,16 @@ static int db_verify(lua_State *L) {
 /* Digest options at idx: nil, or {snapshot = s} with s an open snapshot of owner. */
 static const quarry_snapshot *digest_options(lua_State *L, int idx, const ql_db *owner) {
   const quarry_snapshot *snap = NULL;
+  const char *name;
   if (lua_isnoneornil(L, idx))
     return NULL;
   luaL_checktype(L, idx, LUA_TTABLE);
   idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+  while ((name = ql_next_option(L, idx, "digest", "digest option")) != NULL) {
     ql_snapshot *s;
-    if (name == NULL || strcmp(name, "snapshot") != 0)
-      ql_raisef(L, QUARRY_EINVAL, "digest", "unknown digest option '%s'",
-                name ? name : luaL_typename(L, -2));
+    if (strcmp(name, "snapshot") != 0)
+      ql_raisef(L, QUARRY_EINVAL, "digest", "unknown digest option '%s'", name);
     if (luaL_testudata(L, -1, QL_SNAPSHOT) == NULL)
       ql_raisef(L, QUARRY_EINVAL, "digest",
                 "digest option 'snapshot' must be a quarry.snapshot, got %s",
@@ -126,7 +115,6 @@ static int cf_digest(lua_State *L) {
 }
 
 static const luaL_Reg db_fns[] = {
-  {"checkpoint", db_checkpoint},
   {"verify", db_verify},
   {"digest", db_digest},
   {NULL, NULL},
@@ -137,8 +125,7 @@ static const luaL_Reg cf_fns[] = {
   {NULL, NULL},
 };
 
-void quarry_l_durability_open(lua_State *L) {
+void ql_verify_open(lua_State *L) {
   ql_add_methods(L, QL_DB, db_fns);
   ql_add_methods(L, QL_CF, cf_fns);
-  ql_backup_open(L);
 }

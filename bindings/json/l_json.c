@@ -1,7 +1,6 @@
-/* l_json.c: the quarry.json table (quarry_l_json_open): json.null, json.number, the object and
- * array metatables, json.keys, and the option helpers the other l_json*.c files share. */
+/* l_json.c: the module quarry.json.core (luaopen_quarry_json_core): json.null, json.number, the
+ * object and array metatables, json.keys, and the option helpers the other l_json*.c files share. */
 #include "l_json.h"
-#include "lquarry.h"
 
 #include <string.h>
 
@@ -13,11 +12,11 @@ static int opt_get(lua_State *L, int idx, const char *name) {
   return lua_getfield(L, idx, name);
 }
 
-int qj_optbool(lua_State *L, int idx, const char *name, int def) {
+int qj_optbool(lua_State *L, const char *op, int idx, const char *name, int def) {
   int t = opt_get(L, idx, name), v = def;
   if (t != LUA_TNIL) {
     if (t != LUA_TBOOLEAN)
-      luaL_error(L, "json: option %s: boolean expected, got %s", name, luaL_typename(L, -1));
+      return ql_raisef(L, QUARRY_EINVAL, op, "json: option %s: boolean expected, got %s", name, luaL_typename(L, -1));
     v = lua_toboolean(L, -1);
   }
   if (!lua_isnoneornil(L, idx))
@@ -25,14 +24,14 @@ int qj_optbool(lua_State *L, int idx, const char *name, int def) {
   return v;
 }
 
-lua_Integer qj_optint(lua_State *L, int idx, const char *name, lua_Integer def, lua_Integer lo,
-                      lua_Integer hi) {
+lua_Integer qj_optint(lua_State *L, const char *op, int idx, const char *name, lua_Integer def,
+                      lua_Integer lo, lua_Integer hi) {
   int t = opt_get(L, idx, name), ok = 0;
   lua_Integer v = def;
   if (t != LUA_TNIL) {
     v = lua_tointegerx(L, -1, &ok);
     if (!ok || v < lo || v > hi)
-      luaL_error(L, "json: option %s: integer in [%I, %I] expected", name, lo, hi);
+      ql_raisef(L, QUARRY_EINVAL, op, "json: option %s: integer in [%I, %I] expected", name, lo, hi);
   }
   if (!lua_isnoneornil(L, idx))
     lua_pop(L, 1);
@@ -40,12 +39,13 @@ lua_Integer qj_optint(lua_State *L, int idx, const char *name, lua_Integer def, 
 }
 
 /* The string stays valid while the option table at idx is alive (it holds the value). */
-const char *qj_optstring(lua_State *L, int idx, const char *name, const char *def, size_t *len) {
+const char *qj_optstring(lua_State *L, const char *op, int idx, const char *name, const char *def,
+                         size_t *len) {
   int t = opt_get(L, idx, name);
   const char *s = def;
   if (t != LUA_TNIL) {
     if (t != LUA_TSTRING)
-      luaL_error(L, "json: option %s: string expected, got %s", name, luaL_typename(L, -1));
+      ql_raisef(L, QUARRY_EINVAL, op, "json: option %s: string expected, got %s", name, luaL_typename(L, -1));
     s = lua_tolstring(L, -1, len);
   } else if (len != NULL) {
     *len = def ? strlen(def) : 0;
@@ -55,7 +55,7 @@ const char *qj_optstring(lua_State *L, int idx, const char *name, const char *de
   return s;
 }
 
-void qj_checkopts(lua_State *L, int idx, const char *const *known) {
+void qj_checkopts(lua_State *L, const char *op, int idx, const char *const *known) {
   if (lua_isnoneornil(L, idx))
     return;
   luaL_checktype(L, idx, LUA_TTABLE);
@@ -69,9 +69,9 @@ void qj_checkopts(lua_State *L, int idx, const char *const *known) {
         if (strcmp(*p, k) == 0)
           found = 1;
       if (!found)
-        luaL_error(L, "json: unknown option \"%s\"", k);
+        ql_raisef(L, QUARRY_EINVAL, op, "json: unknown option \"%s\"", k);
     } else {
-      luaL_error(L, "json: option names are strings, got %s", luaL_typename(L, -1));
+      ql_raisef(L, QUARRY_EINVAL, op, "json: option names are strings, got %s", luaL_typename(L, -1));
     }
   }
 }
@@ -147,7 +147,7 @@ static int l_number(lua_State *L) {
     } else {
       lua_Number d = lua_tonumber(L, 1);
       if (d != d || d - d != 0)
-        return luaL_error(L, "json.number: %f is not a JSON number", (double)d);
+        return ql_raisef(L, QUARRY_EINVAL, "json.number", "json.number: %f is not a JSON number", (double)d);
       lua_settop(L, 1);
       lua_pushvalue(L, lua_upvalueindex(1)); /* json.encode */
       lua_pushvalue(L, 1);
@@ -161,7 +161,7 @@ static int l_number(lua_State *L) {
   }
   const char *s = luaL_checklstring(L, 1, &len);
   if (!qj_valid_number(s, len))
-    return luaL_error(L, "json.number: \"%s\" is not a JSON number", s);
+    return ql_raisef(L, QUARRY_EINVAL, "json.number", "json.number: \"%s\" is not a JSON number", s);
   qj_push_number_text(L, s, len);
   return 1;
 }
@@ -170,7 +170,7 @@ static int number_value(lua_State *L) {
   size_t len;
   const char *s = number_text(L, 1, &len);
   if (lua_stringtonumber(L, s) == 0)
-    return luaL_error(L, "json.number: \"%s\" is not convertible", s);
+    return ql_raisef(L, QUARRY_EINVAL, "json.number", "json.number: \"%s\" is not convertible", s);
   return 1;
 }
 
@@ -226,8 +226,9 @@ static int object_pairs(lua_State *L) {
 
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-int quarry_l_json_open(lua_State *L) {
+QL_EXPORT int luaopen_quarry_json_core(lua_State *L) {
   lua_createtable(L, 0, 24); /* the json table */
+  ql_error_open(L);
 
   luaL_newmetatable(L, QJ_ARRAY_MT);
   lua_setfield(L, -2, "array_mt");
