@@ -571,11 +571,40 @@ local function all_shaped(arr, len, k1, k2, k3)
 end
 
 -- The encoders. `info` is what validation computed (chain.lua): heights, refs, amounts. Each
--- appends to buffer b after index n and returns the new last index.
+-- appends to buffer b after index n and returns the new last index. `keyed` is false for an
+-- element of a shaped array (no header, slot payloads only), true otherwise.
+
+-- A member kept as it is: key code 0, the key, the value (generic).
+local function put_member(b, n, k, v)
+  b[n + 1] = "\0"
+  n = put_key(b, n + 1, k)
+  return put_value(b, n, v)
+end
+
+-- The header of a keyed object: varint nkeys+1.
+local function put_keyed_head(b, n, keys)
+  b[n + 1] = uv(#keys + 1)
+  return n + 1
+end
+
+-- An array of objects: varint len*2 + S (S = 1 when every_shaped: every element is shaped and has no
+-- header), then put_one(b, n, arr[i], keyed, per[i], height) for each element. per (the inputs'
+-- refs, the transactions' infos) and height may be nil.
+local function put_array(b, n, arr, len, every_shaped, put_one, per, height)
+  b[n + 1] = uv(len * 2 + (every_shaped and 1 or 0))
+  n = n + 1
+  local keyed = not every_shaped
+  if per then
+    for i = 1, len do n = put_one(b, n, arr[i], keyed, per[i], height) end
+  else
+    for i = 1, len do n = put_one(b, n, arr[i], keyed) end
+  end
+  return n
+end
 
 -- An output: in a shaped array, address (generic) and amount (varint); else keyed.
-local function put_output(b, n, out, hdr)
-  if not hdr then -- shaped: the amount is a Lua integer >= 0 (put_outputs checked)
+local function put_output(b, n, out, keyed)
+  if not keyed then -- shaped: the amount is a Lua integer >= 0 (put_outputs checked)
     local a = out.address
     if type(a) == "string" and #a == 40 and not find(a, "[^0-9a-f]") then -- the common case
       b[n + 1] = "\10"
@@ -588,8 +617,7 @@ local function put_output(b, n, out, hdr)
     return n + 1
   end
   local keys = keys_of(out)
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = OUT_SLOT[k]
@@ -601,24 +629,21 @@ local function put_output(b, n, out, hdr)
       b[n + 1] = "\1"
       n = put_value(b, n + 1, out.address)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, out[k])
+      n = put_member(b, n, k, out[k])
     end
   end
   return n
 end
 
--- An input: the spent output's position (dh, tx index, n), then in a mixed array its keys.
-local function put_input(b, n, inp, hdr, ref, height)
+-- An input: the spent output's position (dh, tx index, n), then when keyed its keys.
+local function put_input(b, n, inp, keyed, ref, height)
   b[n + 1] = uv(height - ref[1])
   b[n + 2] = uv(ref[2])
   b[n + 3] = uv(ref[3])
   n = n + 3
-  if hdr then
+  if keyed then
     local keys = keys_of(inp)
-    b[n + 1] = uv(#keys + 1)
-    n = n + 1
+    n = put_keyed_head(b, n, keys)
     for i = 1, #keys do
       local k = keys[i]
       local slot = IN_SLOT[k]
@@ -626,9 +651,7 @@ local function put_input(b, n, inp, hdr, ref, height)
         b[n + 1] = SMALL[slot]
         n = n + 1
       else
-        b[n + 1] = "\0"
-        n = put_key(b, n + 1, k)
-        n = put_value(b, n, inp[k])
+        n = put_member(b, n, k, inp[k])
       end
     end
   end
@@ -637,12 +660,7 @@ end
 
 local function put_inputs(b, n, ins, refs, height)
   local len = #ins
-  local all = all_shaped(ins, len, "tx_id", "output_index")
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_input(b, n, ins[i], hdr, refs[i], height) end
-  return n
+  return put_array(b, n, ins, len, all_shaped(ins, len, "tx_id", "output_index"), put_input, refs, height)
 end
 
 -- Are all amounts of outs Lua integers (the shaped form writes them as varints)?
@@ -655,23 +673,19 @@ end
 
 local function put_outputs(b, n, outs)
   local len = #outs
-  local all = all_shaped(outs, len, "address", "amount") and integer_amounts(outs, len)
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_output(b, n, outs[i], hdr) end
-  return n
+  return put_array(b, n, outs, len, all_shaped(outs, len, "address", "amount") and integer_amounts(outs, len),
+    put_output)
 end
 
--- A transaction: in a shaped array its inputs then outputs; else keyed (id derived).
-local function put_tx(b, n, tx, hdr, txinfo, height)
-  if not hdr then
+-- A transaction: in a shaped array its inputs then outputs; else keyed (id derived). Inputs that
+-- are not spends (txinfo.refs nil: a coinbase's) are kept as a generic member.
+local function put_tx(b, n, tx, keyed, txinfo, height)
+  if not keyed then
     n = put_inputs(b, n, tx.inputs, txinfo.refs, height)
     return put_outputs(b, n, tx.outputs)
   end
   local keys = keys_of(tx)
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = TX_SLOT[k]
@@ -685,9 +699,7 @@ local function put_tx(b, n, tx, hdr, txinfo, height)
       b[n + 1] = "\3"
       n = put_outputs(b, n + 1, tx.outputs)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, tx[k])
+      n = put_member(b, n, k, tx[k])
     end
   end
   return n
@@ -703,27 +715,13 @@ end
 
 local function put_txs(b, n, arr, infos, height)
   local len = #arr
-  local all = all_shaped(arr, len, "id", "inputs", "outputs") and all_spending(infos, len)
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_tx(b, n, arr[i], hdr, infos[i], height) end
-  return n
+  return put_array(b, n, arr, len, all_shaped(arr, len, "id", "inputs", "outputs") and all_spending(infos, len),
+    put_tx, infos, height)
 end
 
-local VERSION_BYTE = char(M.BLOCK_VERSION)
-
--- The block value of a validated block.
--- info = { height, first (true for the chain's first block), linked (false when previous_hash is
--- not the previous block's hash: a format that relaxes links; it is then stored), hash,
--- txs = { {id, refs}, ... } } (refs nil: a coinbase's inputs, which spend nothing, stored as they are)
--- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
--- output indexes have been checked by chain.lua).
-function M.encode_block(block, info)
-  local b, n = { VERSION_BYTE }, 1
-  local height = info.height
-  n = put_string(b, n, info.hash)
-  local txs = info.txs
+-- The id table: varint ntx*2 + F, then 32 raw bytes per id (F = 1: every id is 64-digit
+-- lowercase hex) or a generic string per id.
+local function put_ids(b, n, txs)
   local ntx = #txs
   local fixed = true
   for i = 1, ntx do
@@ -740,21 +738,29 @@ function M.encode_block(block, info)
       n = put_string(b, n, txs[i].id)
     end
   end
+  return n
+end
 
-  local keys = keys_of(block)
+-- A block in the shaped form (varint 0, then timestamp, nonce, difficulty, miner, transactions),
+-- or nil when it does not have that shape.
+local function put_shaped_block(b, n, block, info, derived_prev)
   local ts, nonce, diff = block.timestamp, block.nonce, block.difficulty
-  local derived_prev = not info.first and info.linked ~= false
-  if shaped(keys, BLOCK_KEYS) and derived_prev and ok_uint(ts) and ok_uint(nonce) and ok_uint(diff) then
-    b[n + 1] = "\0"
-    b[n + 2] = uv(ts)
-    b[n + 3] = uv(nonce)
-    b[n + 4] = uv(diff)
-    n = put_value(b, n + 4, block.miner)
-    n = put_txs(b, n, block.transactions, txs, height)
-    return concat(b, "", 1, n)
+  if not (shaped(keys_of(block), BLOCK_KEYS) and derived_prev and ok_uint(ts) and ok_uint(nonce)
+      and ok_uint(diff)) then
+    return nil
   end
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  b[n + 1] = "\0"
+  b[n + 2] = uv(ts)
+  b[n + 3] = uv(nonce)
+  b[n + 4] = uv(diff)
+  n = put_value(b, n + 4, block.miner)
+  return put_txs(b, n, block.transactions, info.txs, info.height)
+end
+
+-- A block keyed: per member its slot (derived ones without payload) or the member as it is.
+local function put_keyed_block(b, n, block, info, derived_prev)
+  local keys = keys_of(block)
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = BLOCK_SLOT[k]
@@ -771,13 +777,28 @@ function M.encode_block(block, info)
       n = put_value(b, n + 1, v)
     elseif slot == 8 then
       b[n + 1] = "\8"
-      n = put_txs(b, n + 1, v, txs, height)
+      n = put_txs(b, n + 1, v, info.txs, info.height)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, v)
+      n = put_member(b, n, k, v)
     end
   end
+  return n
+end
+
+local VERSION_BYTE = char(M.BLOCK_VERSION)
+
+-- The block value of a validated block.
+-- info = { height, first (true for the chain's first block), linked (false when previous_hash is
+-- not the previous block's hash: a format that relaxes links; it is then stored), hash,
+-- txs = { {id, refs}, ... } } (refs nil: a coinbase's inputs, which spend nothing, stored as they are)
+-- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
+-- output indexes have been checked by chain.lua).
+function M.encode_block(block, info)
+  local b = { VERSION_BYTE }
+  local n = put_string(b, 1, info.hash)
+  n = put_ids(b, n, info.txs)
+  local derived_prev = not info.first and info.linked ~= false
+  n = put_shaped_block(b, n, block, info, derived_prev) or put_keyed_block(b, n, block, info, derived_prev)
   return concat(b, "", 1, n)
 end
 
