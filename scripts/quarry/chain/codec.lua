@@ -832,13 +832,13 @@ function M.block_txid(v, t)
   return id
 end
 
--- Decodes a block value. Returns the block (a JSON object exactly as appended) and its skeleton:
---   { hash, txs = { { id, nout, refs = { {h, t, n}, ... }, amounts = { ... } }, ... } }
--- prev_hash: the previous block's hash (nil for the chain's first block: then previous_hash is
--- stored); resolve(h, t) -> id of transaction t of block h (for refs to earlier blocks).
--- With want_json false only the skeleton is built (faster).
-function M.decode_block(v, height, prev_hash, resolve, want_json)
-  local hash, ntx, fixed, p = block_header(v)
+-- The decoders. Each reads at position p of the block value d.v and returns what it read (nil
+-- when only the skeleton is built) and the position after it. d is the state of one decode_block:
+-- v, height, prev_hash, resolve, json (want_json), hash, ntx, txs (the skeleton's transactions),
+-- txs_seen.
+
+-- The transaction id table: the skeleton's transactions (id, no refs, amounts, outputs yet).
+local function get_ids(v, p, ntx, fixed)
   local txs = {}
   for i = 1, ntx do
     local id
@@ -852,240 +852,301 @@ function M.decode_block(v, height, prev_hash, resolve, want_json)
     end
     txs[i] = { id = id, refs = {}, amounts = {}, nout = 0 }
   end
-  local skel = { hash = hash, txs = txs }
+  return txs, p
+end
 
-  local function txid_of(dh, t)
-    if dh == 0 then
-      local tx = txs[t + 1]
-      if not tx then corrupt("input reference", p) end
-      return tx.id
-    end
-    if not resolve then return nil end
-    return resolve(height - dh, t)
+-- A member kept as it is (after key code 0): key, value, position after them.
+local function get_member(v, p)
+  local k, x
+  k, p = get_key(v, p)
+  x, p = get_value(v, p)
+  return k, x, p
+end
+
+-- The number of members of a keyed object (varint nkeys+1, never 0).
+local function keyed_count(v, p, what)
+  local count
+  count, p = ruv(v, p)
+  if count == 0 then corrupt(what, p) end
+  return count - 1, p
+end
+
+local function set_if(o, k, x) if o then J.set(o, k, x) end end
+
+-- An array of objects: varint len*2 + S; returns len, keyed (S = 0: each element has a header), p.
+local function array_head(v, p)
+  local x
+  x, p = ruv(v, p)
+  return x >> 1, x & 1 == 0, p
+end
+
+-- The len elements of an array, get_one(d, p, txi, i, keyed) -> object, p each.
+local function get_elements(d, p, len, keyed, get_one, txi)
+  local a = d.json and J.array() or nil
+  for i = 1, len do
+    local o
+    o, p = get_one(d, p, txi, i, keyed)
+    if a then a[i] = o end
   end
+  return a, p
+end
 
-  -- Reads one input (ref, then its object when hdr). Returns the input object (or nil).
-  local function get_input(txi, i, hdr)
-    local dh, t, n
-    dh, p = ruv(v, p)
-    t, p = ruv(v, p)
-    n, p = ruv(v, p)
-    if dh > height then corrupt("input reference", p) end
-    txi.refs[i] = { height - dh, t, n }
-    if not want_json then
-      if hdr then
-        local count
-        count, p = ruv(v, p)
-        for _ = 1, count - 1 do
-          local slot
-          slot, p = ruv(v, p)
-          if slot == 0 then
-            local _k
-            _k, p = get_key(v, p)
-            _k, p = get_value(v, p)
-          elseif slot > 2 then corrupt("input slot", p) end
-        end
-      end
-      return nil
-    end
-    local o = J.object()
-    if not hdr then
-      J.set(o, "tx_id", txid_of(dh, t))
+-- An array of objects (head and elements): the array, its length, p.
+local function get_array(d, p, get_one, txi)
+  local len, keyed
+  len, keyed, p = array_head(d.v, p)
+  local a
+  a, p = get_elements(d, p, len, keyed, get_one, txi)
+  return a, len, p
+end
+
+-- The id of transaction t of the block dh blocks below (0: this block; p for the error).
+local function input_txid(d, dh, t, p)
+  if dh == 0 then
+    local tx = d.txs[t + 1]
+    if not tx then corrupt("input reference", p) end
+    return tx.id
+  end
+  if not d.resolve then return nil end
+  return d.resolve(d.height - dh, t)
+end
+
+-- Skips the members of a keyed input (the skeleton needs none of them).
+local function skip_input_members(v, p)
+  local count
+  count, p = ruv(v, p)
+  for _ = 1, count - 1 do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 0 then
+      p = select(3, get_member(v, p))
+    elseif slot > 2 then corrupt("input slot", p) end
+  end
+  return p
+end
+
+-- An input: the spent output's position (into txi.refs[i]), then when keyed its members.
+local function get_input(d, p, txi, i, keyed)
+  local v, height = d.v, d.height
+  local dh, t, n
+  dh, p = ruv(v, p)
+  t, p = ruv(v, p)
+  n, p = ruv(v, p)
+  if dh > height then corrupt("input reference", p) end
+  txi.refs[i] = { height - dh, t, n }
+  if not d.json then
+    if keyed then p = skip_input_members(v, p) end
+    return nil, p
+  end
+  local o = J.object()
+  if not keyed then
+    J.set(o, "tx_id", input_txid(d, dh, t, p))
+    J.set(o, "output_index", n)
+    return o, p
+  end
+  local nkeys
+  nkeys, p = keyed_count(v, p, "input header")
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      J.set(o, "tx_id", input_txid(d, dh, t, p))
+    elseif slot == 2 then
       J.set(o, "output_index", n)
-      return o
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      J.set(o, k, x)
+    else
+      corrupt("input slot", p)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("input header", p) end
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        J.set(o, "tx_id", txid_of(dh, t))
-      elseif slot == 2 then
-        J.set(o, "output_index", n)
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        J.set(o, k, x)
-      else
-        corrupt("input slot", p)
-      end
-    end
-    return o
   end
+  return o, p
+end
 
-  local function get_output(txi, i, hdr)
-    local o = want_json and J.object() or nil
-    if not hdr then
-      local addr, amount
-      addr, p = get_value(v, p)
-      amount, p = ruv(v, p)
-      txi.amounts[i] = amount
-      if o then
-        J.set(o, "address", addr)
-        J.set(o, "amount", amount)
-      end
-      return o
+-- An output: its amount into txi.amounts[i] (a json.number when it was not a Lua integer).
+local function get_output(d, p, txi, i, keyed)
+  local v = d.v
+  local o = d.json and J.object() or nil
+  if not keyed then
+    local addr, amount
+    addr, p = get_value(v, p)
+    amount, p = ruv(v, p)
+    txi.amounts[i] = amount
+    if o then
+      J.set(o, "address", addr)
+      J.set(o, "amount", amount)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("output header", p) end
-    local seen_amount = false
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        local x
-        x, p = get_value(v, p)
-        if o then J.set(o, "address", x) end
-      elseif slot == 2 then
-        local a
-        a, p = ruv(v, p)
-        txi.amounts[i] = a
+    return o, p
+  end
+  local nkeys
+  nkeys, p = keyed_count(v, p, "output header")
+  local seen_amount = false
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      local x
+      x, p = get_value(v, p)
+      set_if(o, "address", x)
+    elseif slot == 2 then
+      local a
+      a, p = ruv(v, p)
+      txi.amounts[i] = a
+      seen_amount = true
+      set_if(o, "amount", a)
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      if k == "amount" then -- not a Lua integer: kept as the record had it
+        txi.amounts[i] = x
         seen_amount = true
-        if o then J.set(o, "amount", a) end
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        if k == "amount" then -- not a Lua integer: kept as the record had it
-          txi.amounts[i] = x
-          seen_amount = true
-        end
-        if o then J.set(o, k, x) end
-      else
-        corrupt("output slot", p)
       end
+      set_if(o, k, x)
+    else
+      corrupt("output slot", p)
     end
-    if not seen_amount then corrupt("output without amount", p) end
-    return o
   end
+  if not seen_amount then corrupt("output without amount", p) end
+  return o, p
+end
 
-  local function get_objects(get_one, txi)
-    local x
-    x, p = ruv(v, p)
-    local len, all = x >> 1, x & 1 == 1
-    local a = want_json and J.array() or nil
-    for i = 1, len do
-      local o = get_one(txi, i, not all)
-      if a then a[i] = o end
+-- Transaction i: its inputs and outputs (refs, amounts and nout into the skeleton's d.txs[i]).
+local function get_tx(d, p, _, i, keyed)
+  local txi = d.txs[i]
+  if not txi then corrupt("transaction count", p) end
+  local v = d.v
+  local o = d.json and J.object() or nil
+  local ins, outs
+  if not keyed then
+    ins, _, p = get_array(d, p, get_input, txi)
+    outs, txi.nout, p = get_array(d, p, get_output, txi)
+    if o then
+      J.set(o, "id", txi.id)
+      J.set(o, "inputs", ins)
+      J.set(o, "outputs", outs)
     end
-    return a, len
+    return o, p
   end
-
-  local function get_tx(i, hdr)
-    local txi = txs[i]
-    if not txi then corrupt("transaction count", p) end
-    local o = want_json and J.object() or nil
-    local ins, outs, nout
-    if not hdr then
-      ins = get_objects(get_input, txi)
-      outs, nout = get_objects(get_output, txi)
-      txi.nout = nout
-      if o then
-        J.set(o, "id", txi.id)
-        J.set(o, "inputs", ins)
-        J.set(o, "outputs", outs)
-      end
-      return o
+  local nkeys
+  nkeys, p = keyed_count(v, p, "transaction header")
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      set_if(o, "id", txi.id)
+    elseif slot == 2 then
+      ins, _, p = get_array(d, p, get_input, txi)
+      set_if(o, "inputs", ins)
+    elseif slot == 3 then
+      outs, txi.nout, p = get_array(d, p, get_output, txi)
+      set_if(o, "outputs", outs)
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      set_if(o, k, x)
+    else
+      corrupt("transaction slot", p)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("transaction header", p) end
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        if o then J.set(o, "id", txi.id) end
-      elseif slot == 2 then
-        ins = get_objects(get_input, txi)
-        if o then J.set(o, "inputs", ins) end
-      elseif slot == 3 then
-        outs, nout = get_objects(get_output, txi)
-        txi.nout = nout
-        if o then J.set(o, "outputs", outs) end
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        if o then J.set(o, k, x) end
-      else
-        corrupt("transaction slot", p)
-      end
-    end
-    return o
   end
+  return o, p
+end
 
-  local ntx_seen
-  local function get_txs()
-    local x
-    x, p = ruv(v, p)
-    local len, all = x >> 1, x & 1 == 1
-    if len ~= ntx then corrupt("transaction count", p) end
-    ntx_seen = true
-    local a = want_json and J.array() or nil
-    for i = 1, len do
-      local o = get_tx(i, not all)
-      if a then a[i] = o end
-    end
-    return a
+-- The transactions: an array of exactly as many as the id table has.
+local function get_txs(d, p)
+  local len, keyed
+  len, keyed, p = array_head(d.v, p)
+  if len ~= d.ntx then corrupt("transaction count", p) end
+  d.txs_seen = true
+  return get_elements(d, p, len, keyed, get_tx)
+end
+
+-- The previous block's hash (none for the chain's first block: there it is stored).
+local function prev_hash_of(d, p)
+  if not d.prev_hash then corrupt("first block without previous_hash", p) end
+  return d.prev_hash
+end
+
+-- A shaped block (after its varint 0): timestamp, nonce, difficulty, miner, transactions.
+local function get_shaped_block(d, p, block)
+  local v = d.v
+  local ts, nonce, diff, miner, txs
+  ts, p = ruv(v, p)
+  nonce, p = ruv(v, p)
+  diff, p = ruv(v, p)
+  miner, p = get_value(v, p)
+  local prev = prev_hash_of(d, p)
+  txs, p = get_txs(d, p)
+  if block then
+    J.set(block, "index", d.height)
+    J.set(block, "timestamp", ts)
+    J.set(block, "previous_hash", prev)
+    J.set(block, "hash", d.hash)
+    J.set(block, "nonce", nonce)
+    J.set(block, "difficulty", diff)
+    J.set(block, "miner", miner)
+    J.set(block, "transactions", txs)
   end
+  return p
+end
 
+-- A keyed block's nkeys members.
+local function get_keyed_block(d, p, nkeys, block)
+  local v = d.v
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      set_if(block, k, x)
+    elseif slot == 1 then
+      set_if(block, "index", d.height)
+    elseif slot == 2 or slot == 5 or slot == 6 then
+      local x
+      x, p = ruv(v, p)
+      set_if(block, BLOCK_KEYS[slot], x)
+    elseif slot == 3 then
+      set_if(block, "previous_hash", prev_hash_of(d, p))
+    elseif slot == 4 then
+      set_if(block, "hash", d.hash)
+    elseif slot == 7 then
+      local x
+      x, p = get_value(v, p)
+      set_if(block, "miner", x)
+    elseif slot == 8 then
+      local txs
+      txs, p = get_txs(d, p)
+      set_if(block, "transactions", txs)
+    else
+      corrupt("block slot", p)
+    end
+  end
+  return p
+end
+
+-- Decodes a block value. Returns the block (a JSON object exactly as appended) and its skeleton:
+--   { hash, txs = { { id, nout, refs = { {h, t, n}, ... }, amounts = { ... } }, ... } }
+-- prev_hash: the previous block's hash (nil for the chain's first block: then previous_hash is
+-- stored); resolve(h, t) -> id of transaction t of block h (for refs to earlier blocks).
+-- With want_json false only the skeleton is built (faster).
+function M.decode_block(v, height, prev_hash, resolve, want_json)
+  local hash, ntx, fixed, p = block_header(v)
+  local txs
+  txs, p = get_ids(v, p, ntx, fixed)
+  local d = { v = v, height = height, prev_hash = prev_hash, resolve = resolve, json = want_json,
+    hash = hash, ntx = ntx, txs = txs, txs_seen = false }
   local block = want_json and J.object() or nil
-  local function set(k, x) if block then J.set(block, k, x) end end
-  local hdr
-  hdr, p = ruv(v, p)
-  if hdr == 0 then
-    local ts, nonce, diff, miner
-    ts, p = ruv(v, p)
-    nonce, p = ruv(v, p)
-    diff, p = ruv(v, p)
-    miner, p = get_value(v, p)
-    if not prev_hash then corrupt("first block without previous_hash", p) end
-    set("index", height)
-    set("timestamp", ts)
-    set("previous_hash", prev_hash)
-    set("hash", hash)
-    set("nonce", nonce)
-    set("difficulty", diff)
-    set("miner", miner)
-    set("transactions", get_txs())
+  local shape
+  shape, p = ruv(v, p)
+  if shape == 0 then
+    p = get_shaped_block(d, p, block)
   else
-    for _ = 1, hdr - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        set(k, x)
-      elseif slot == 1 then
-        set("index", height)
-      elseif slot == 2 or slot == 5 or slot == 6 then
-        local x
-        x, p = ruv(v, p)
-        set(BLOCK_KEYS[slot], x)
-      elseif slot == 3 then
-        if not prev_hash then corrupt("first block without previous_hash", p) end
-        set("previous_hash", prev_hash)
-      elseif slot == 4 then
-        set("hash", hash)
-      elseif slot == 7 then
-        local x
-        x, p = get_value(v, p)
-        set("miner", x)
-      elseif slot == 8 then
-        set("transactions", get_txs())
-      else
-        corrupt("block slot", p)
-      end
-    end
+    p = get_keyed_block(d, p, shape - 1, block)
   end
-  if ntx > 0 and not ntx_seen then corrupt("transactions missing", p) end
+  if ntx > 0 and not d.txs_seen then corrupt("transactions missing", p) end
   if p ~= #v + 1 then corrupt("block value (trailing bytes)", p) end
-  return block, skel
+  return block, { hash = hash, txs = txs }
 end
 
 ---------------------------------------------------------------------------------------------------
