@@ -3,6 +3,7 @@
 -- docs/chain-format.md describes every byte; change both together (and bump FORMAT).
 local J = require("quarry.chain.jsonvalue")
 local u256 = require("quarry.u256")
+local core = require("quarry.core") -- uvarint, tohex, fromhex: the codec's byte helpers in C
 
 local char, byte, sub, find = string.char, string.byte, string.sub, string.find
 local pack, unpack = string.pack, string.unpack
@@ -29,29 +30,18 @@ M.corrupt = corrupt
 -- Varints
 ---------------------------------------------------------------------------------------------------
 
--- Unsigned LEB128 of a 64-bit integer (a negative Lua integer is taken as unsigned).
+-- Unsigned LEB128 of a 64-bit integer (a negative Lua integer is taken as unsigned): one byte
+-- below 128 from a table, else quarry.uvarint.
 local SMALL = {}
 for i = 0, 127 do SMALL[i] = char(i) end
-local UVBUF = {}
+local c_uv = core.uvarint
 local function uv(n)
-  if n >= 0 then
-    if n < 0x80 then return SMALL[n] end
-    if n < 0x4000 then return char((n & 0x7f) | 0x80, n >> 7) end
-    if n < 0x200000 then return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, n >> 14) end
-    if n < 0x10000000 then
-      return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80, n >> 21)
-    end
-    local b1, b2, b3, b4 = (n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80,
-      ((n >> 21) & 0x7f) | 0x80
-    if n < 0x800000000 then return char(b1, b2, b3, b4, n >> 28) end
-    local b5 = ((n >> 28) & 0x7f) | 0x80
-    if n < 0x40000000000 then return char(b1, b2, b3, b4, b5, n >> 35) end
-    local b6 = ((n >> 35) & 0x7f) | 0x80
-    if n < 0x2000000000000 then return char(b1, b2, b3, b4, b5, b6, n >> 42) end
-    local b7 = ((n >> 42) & 0x7f) | 0x80
-    if n < 0x100000000000000 then return char(b1, b2, b3, b4, b5, b6, b7, n >> 49) end
-  end
-  local b, i = UVBUF, 0
+  if n >= 0 and n < 0x80 then return SMALL[n] end
+  return c_uv(n)
+end
+-- The reference spec/20 checks quarry.uvarint against: 7 bits at a time, the low ones first.
+function M.lua_uv(n)
+  local b, i = {}, 0
   repeat
     local low = n & 0x7f
     n = n >> 7 -- logical shift: terminates for "negative" (unsigned large) values too
@@ -59,17 +49,6 @@ local function uv(n)
     b[i] = n ~= 0 and (low | 0x80) or low
   until n == 0
   return char(table.unpack(b, 1, i))
-end
-M.lua_uv = uv -- the reference (and the fallback without the C module); spec/20 compares
-do -- the C encoder (quarry.uvarint) for the values that need more than one byte
-  local ok, core = pcall(require, "quarry.core")
-  if ok and type(core) == "table" and core.uvarint then
-    local c_uv = core.uvarint
-    uv = function(n)
-      if n >= 0 and n < 0x80 then return SMALL[n] end
-      return c_uv(n)
-    end
-  end
 end
 M.uv = uv
 
@@ -140,54 +119,24 @@ M.rov = rov
 -- Hex
 ---------------------------------------------------------------------------------------------------
 
+-- Hex <-> bytes in C (quarry.tohex, quarry.fromhex: one call, no intermediate strings).
+-- fromhex expects lowercase hex of even length (checked by the callers), or answers nil for
+-- anything else when given a prefix (skey).
+local c_tohex, c_fromhex = core.tohex, core.fromhex
+local tohex, fromhex = c_tohex, c_fromhex
+-- The 64 hex digits of the 32 bytes of s at p.
+local function hex32_at(s, p) return c_tohex(s, p, p + 31) end
+M.tohex, M.fromhex, M.hex32_at = tohex, fromhex, hex32_at
+
+-- The references spec/20 checks the C ones against: a table lookup per byte.
 local TOHEX, FROMHEX = {}, {}
 for i = 0, 255 do
   local c, h = char(i), ("%02x"):format(i)
   TOHEX[c], FROMHEX[h] = h, c
 end
-
-local tonumber, fmt = tonumber, string.format
-
--- Hex <-> bytes; the common sizes (32-byte hashes, 20-byte addresses) 16 digits at a time.
--- fromhex expects lowercase hex of even length (checked by the callers).
-local function tohex(raw)
-  local n = #raw
-  if n == 32 then return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", raw)) end
-  if n == 20 then return fmt("%016x%016x%08x", unpack(">i8i8I4", raw)) end
-  return (raw:gsub(".", TOHEX))
-end
--- The 64 hex digits of the 32 bytes of s at p.
-local function hex32_at(s, p) return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", s, p)) end
-M.hex32_at = hex32_at
-local function fromhex(h)
-  local n = #h
-  if n == 64 then
-    return pack(">i8i8i8i8", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
-      tonumber(sub(h, 33, 48), 16), tonumber(sub(h, 49, 64), 16))
-  end
-  if n == 40 then
-    return pack(">i8i8I4", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
-      tonumber(sub(h, 33, 40), 16))
-  end
-  return (h:gsub("..", FROMHEX))
-end
--- The same in C (quarry.tohex, quarry.fromhex: one call, no intermediate strings) when the module
--- is loaded; the Lua versions stay for a codec loaded without it, and as the reference
--- spec/20 checks the C ones against (M.lua_tohex, M.lua_fromhex).
-M.lua_tohex, M.lua_fromhex, M.lua_hex32_at = tohex, fromhex, hex32_at
-local c_fromhex
-do
-  local ok, core = pcall(require, "quarry.core")
-  if ok and type(core) == "table" and core.tohex and core.fromhex then
-    local c_tohex = core.tohex
-    c_fromhex = core.fromhex
-    tohex = c_tohex
-    hex32_at = function(s, p) return c_tohex(s, p, p + 31) end
-    fromhex = c_fromhex
-    M.hex32_at = hex32_at
-  end
-end
-M.tohex, M.fromhex = tohex, fromhex
+function M.lua_tohex(raw) return (raw:gsub(".", TOHEX)) end
+function M.lua_fromhex(h) return (h:gsub("..", FROMHEX)) end
+function M.lua_hex32_at(s, p) return M.lua_tohex(sub(s, p, p + 31)) end
 
 -- Lowercase, even-length hex (the only strings stored as raw bytes; anything else is kept as text).
 local function is_hex(s) return #s % 2 == 0 and not find(s, "[^0-9a-f]") end
@@ -208,12 +157,8 @@ end
 -- the exact text for anything else, so every string round-trips.
 function M.skey(s)
   if #s > 0 then
-    if c_fromhex then -- nil unless lowercase even-length hex: the check and the bytes in one call
-      local k = c_fromhex(s, "\1")
-      if k then return k end
-    elseif is_hex(s) then
-      return "\1" .. fromhex(s)
-    end
+    local k = c_fromhex(s, "\1") -- nil unless lowercase even-length hex: the check and the bytes in one call
+    if k then return k end
   end
   return "\0" .. s
 end
@@ -443,7 +388,7 @@ get_value = function(s, p)
   end
   if tag == T_HEX20 then
     if p + 19 > #s then corrupt("value", p) end
-    return fmt("%016x%016x%08x", unpack(">i8i8I4", s, p)), p + 20
+    return c_tohex(s, p, p + 19), p + 20
   end
   if tag == T_UINT then return ruv(s, p) end
   if tag == T_STR or tag == T_HEX or tag == T_NUM then
