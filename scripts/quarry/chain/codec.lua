@@ -3,6 +3,7 @@
 -- docs/chain-format.md describes every byte; change both together (and bump FORMAT).
 local J = require("quarry.chain.jsonvalue")
 local u256 = require("quarry.u256")
+local core = require("quarry.bytes") -- uvarint, tohex, fromhex: the codec's byte helpers in C
 
 local char, byte, sub, find = string.char, string.byte, string.sub, string.find
 local pack, unpack = string.pack, string.unpack
@@ -29,29 +30,18 @@ M.corrupt = corrupt
 -- Varints
 ---------------------------------------------------------------------------------------------------
 
--- Unsigned LEB128 of a 64-bit integer (a negative Lua integer is taken as unsigned).
+-- Unsigned LEB128 of a 64-bit integer (a negative Lua integer is taken as unsigned): one byte
+-- below 128 from a table, else quarry.uvarint.
 local SMALL = {}
 for i = 0, 127 do SMALL[i] = char(i) end
-local UVBUF = {}
+local c_uv = core.uvarint
 local function uv(n)
-  if n >= 0 then
-    if n < 0x80 then return SMALL[n] end
-    if n < 0x4000 then return char((n & 0x7f) | 0x80, n >> 7) end
-    if n < 0x200000 then return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, n >> 14) end
-    if n < 0x10000000 then
-      return char((n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80, n >> 21)
-    end
-    local b1, b2, b3, b4 = (n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80,
-      ((n >> 21) & 0x7f) | 0x80
-    if n < 0x800000000 then return char(b1, b2, b3, b4, n >> 28) end
-    local b5 = ((n >> 28) & 0x7f) | 0x80
-    if n < 0x40000000000 then return char(b1, b2, b3, b4, b5, n >> 35) end
-    local b6 = ((n >> 35) & 0x7f) | 0x80
-    if n < 0x2000000000000 then return char(b1, b2, b3, b4, b5, b6, n >> 42) end
-    local b7 = ((n >> 42) & 0x7f) | 0x80
-    if n < 0x100000000000000 then return char(b1, b2, b3, b4, b5, b6, b7, n >> 49) end
-  end
-  local b, i = UVBUF, 0
+  if n >= 0 and n < 0x80 then return SMALL[n] end
+  return c_uv(n)
+end
+-- The reference spec/20 checks quarry.uvarint against: 7 bits at a time, the low ones first.
+function M.lua_uv(n)
+  local b, i = {}, 0
   repeat
     local low = n & 0x7f
     n = n >> 7 -- logical shift: terminates for "negative" (unsigned large) values too
@@ -59,17 +49,6 @@ local function uv(n)
     b[i] = n ~= 0 and (low | 0x80) or low
   until n == 0
   return char(table.unpack(b, 1, i))
-end
-M.lua_uv = uv -- the reference (and the fallback without the C module); spec/20 compares
-do -- the C encoder (quarry.uvarint) for the values that need more than one byte
-  local ok, core = pcall(require, "quarry.bytes")
-  if ok and type(core) == "table" and core.uvarint then
-    local c_uv = core.uvarint
-    uv = function(n)
-      if n >= 0 and n < 0x80 then return SMALL[n] end
-      return c_uv(n)
-    end
-  end
 end
 M.uv = uv
 
@@ -140,54 +119,24 @@ M.rov = rov
 -- Hex
 ---------------------------------------------------------------------------------------------------
 
+-- Hex <-> bytes in C (quarry.tohex, quarry.fromhex: one call, no intermediate strings).
+-- fromhex expects lowercase hex of even length (checked by the callers), or answers nil for
+-- anything else when given a prefix (skey).
+local c_tohex, c_fromhex = core.tohex, core.fromhex
+local tohex, fromhex = c_tohex, c_fromhex
+-- The 64 hex digits of the 32 bytes of s at p.
+local function hex32_at(s, p) return c_tohex(s, p, p + 31) end
+M.tohex, M.fromhex, M.hex32_at = tohex, fromhex, hex32_at
+
+-- The references spec/20 checks the C ones against: a table lookup per byte.
 local TOHEX, FROMHEX = {}, {}
 for i = 0, 255 do
   local c, h = char(i), ("%02x"):format(i)
   TOHEX[c], FROMHEX[h] = h, c
 end
-
-local tonumber, fmt = tonumber, string.format
-
--- Hex <-> bytes; the common sizes (32-byte hashes, 20-byte addresses) 16 digits at a time.
--- fromhex expects lowercase hex of even length (checked by the callers).
-local function tohex(raw)
-  local n = #raw
-  if n == 32 then return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", raw)) end
-  if n == 20 then return fmt("%016x%016x%08x", unpack(">i8i8I4", raw)) end
-  return (raw:gsub(".", TOHEX))
-end
--- The 64 hex digits of the 32 bytes of s at p.
-local function hex32_at(s, p) return fmt("%016x%016x%016x%016x", unpack(">i8i8i8i8", s, p)) end
-M.hex32_at = hex32_at
-local function fromhex(h)
-  local n = #h
-  if n == 64 then
-    return pack(">i8i8i8i8", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
-      tonumber(sub(h, 33, 48), 16), tonumber(sub(h, 49, 64), 16))
-  end
-  if n == 40 then
-    return pack(">i8i8I4", tonumber(sub(h, 1, 16), 16), tonumber(sub(h, 17, 32), 16),
-      tonumber(sub(h, 33, 40), 16))
-  end
-  return (h:gsub("..", FROMHEX))
-end
--- The same in C (quarry.tohex, quarry.fromhex: one call, no intermediate strings) when the module
--- is loaded; the Lua versions stay for a codec loaded without it, and as the reference
--- spec/20 checks the C ones against (M.lua_tohex, M.lua_fromhex).
-M.lua_tohex, M.lua_fromhex, M.lua_hex32_at = tohex, fromhex, hex32_at
-local c_fromhex
-do
-  local ok, core = pcall(require, "quarry.bytes")
-  if ok and type(core) == "table" and core.tohex and core.fromhex then
-    local c_tohex = core.tohex
-    c_fromhex = core.fromhex
-    tohex = c_tohex
-    hex32_at = function(s, p) return c_tohex(s, p, p + 31) end
-    fromhex = c_fromhex
-    M.hex32_at = hex32_at
-  end
-end
-M.tohex, M.fromhex = tohex, fromhex
+function M.lua_tohex(raw) return (raw:gsub(".", TOHEX)) end
+function M.lua_fromhex(h) return (h:gsub("..", FROMHEX)) end
+function M.lua_hex32_at(s, p) return M.lua_tohex(sub(s, p, p + 31)) end
 
 -- Lowercase, even-length hex (the only strings stored as raw bytes; anything else is kept as text).
 local function is_hex(s) return #s % 2 == 0 and not find(s, "[^0-9a-f]") end
@@ -208,12 +157,8 @@ end
 -- the exact text for anything else, so every string round-trips.
 function M.skey(s)
   if #s > 0 then
-    if c_fromhex then -- nil unless lowercase even-length hex: the check and the bytes in one call
-      local k = c_fromhex(s, "\1")
-      if k then return k end
-    elseif is_hex(s) then
-      return "\1" .. fromhex(s)
-    end
+    local k = c_fromhex(s, "\1") -- nil unless lowercase even-length hex: the check and the bytes in one call
+    if k then return k end
   end
   return "\0" .. s
 end
@@ -443,7 +388,7 @@ get_value = function(s, p)
   end
   if tag == T_HEX20 then
     if p + 19 > #s then corrupt("value", p) end
-    return fmt("%016x%016x%08x", unpack(">i8i8I4", s, p)), p + 20
+    return c_tohex(s, p, p + 19), p + 20
   end
   if tag == T_UINT then return ruv(s, p) end
   if tag == T_STR or tag == T_HEX or tag == T_NUM then
@@ -571,11 +516,40 @@ local function all_shaped(arr, len, k1, k2, k3)
 end
 
 -- The encoders. `info` is what validation computed (chain.lua): heights, refs, amounts. Each
--- appends to buffer b after index n and returns the new last index.
+-- appends to buffer b after index n and returns the new last index. `keyed` is false for an
+-- element of a shaped array (no header, slot payloads only), true otherwise.
+
+-- A member kept as it is: key code 0, the key, the value (generic).
+local function put_member(b, n, k, v)
+  b[n + 1] = "\0"
+  n = put_key(b, n + 1, k)
+  return put_value(b, n, v)
+end
+
+-- The header of a keyed object: varint nkeys+1.
+local function put_keyed_head(b, n, keys)
+  b[n + 1] = uv(#keys + 1)
+  return n + 1
+end
+
+-- An array of objects: varint len*2 + S (S = 1 when every_shaped: every element is shaped and has no
+-- header), then put_one(b, n, arr[i], keyed, per[i], height) for each element. per (the inputs'
+-- refs, the transactions' infos) and height may be nil.
+local function put_array(b, n, arr, len, every_shaped, put_one, per, height)
+  b[n + 1] = uv(len * 2 + (every_shaped and 1 or 0))
+  n = n + 1
+  local keyed = not every_shaped
+  if per then
+    for i = 1, len do n = put_one(b, n, arr[i], keyed, per[i], height) end
+  else
+    for i = 1, len do n = put_one(b, n, arr[i], keyed) end
+  end
+  return n
+end
 
 -- An output: in a shaped array, address (generic) and amount (varint); else keyed.
-local function put_output(b, n, out, hdr)
-  if not hdr then -- shaped: the amount is a Lua integer >= 0 (put_outputs checked)
+local function put_output(b, n, out, keyed)
+  if not keyed then -- shaped: the amount is a Lua integer >= 0 (put_outputs checked)
     local a = out.address
     if type(a) == "string" and #a == 40 and not find(a, "[^0-9a-f]") then -- the common case
       b[n + 1] = "\10"
@@ -588,8 +562,7 @@ local function put_output(b, n, out, hdr)
     return n + 1
   end
   local keys = keys_of(out)
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = OUT_SLOT[k]
@@ -601,24 +574,21 @@ local function put_output(b, n, out, hdr)
       b[n + 1] = "\1"
       n = put_value(b, n + 1, out.address)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, out[k])
+      n = put_member(b, n, k, out[k])
     end
   end
   return n
 end
 
--- An input: the spent output's position (dh, tx index, n), then in a mixed array its keys.
-local function put_input(b, n, inp, hdr, ref, height)
+-- An input: the spent output's position (dh, tx index, n), then when keyed its keys.
+local function put_input(b, n, inp, keyed, ref, height)
   b[n + 1] = uv(height - ref[1])
   b[n + 2] = uv(ref[2])
   b[n + 3] = uv(ref[3])
   n = n + 3
-  if hdr then
+  if keyed then
     local keys = keys_of(inp)
-    b[n + 1] = uv(#keys + 1)
-    n = n + 1
+    n = put_keyed_head(b, n, keys)
     for i = 1, #keys do
       local k = keys[i]
       local slot = IN_SLOT[k]
@@ -626,9 +596,7 @@ local function put_input(b, n, inp, hdr, ref, height)
         b[n + 1] = SMALL[slot]
         n = n + 1
       else
-        b[n + 1] = "\0"
-        n = put_key(b, n + 1, k)
-        n = put_value(b, n, inp[k])
+        n = put_member(b, n, k, inp[k])
       end
     end
   end
@@ -637,12 +605,7 @@ end
 
 local function put_inputs(b, n, ins, refs, height)
   local len = #ins
-  local all = all_shaped(ins, len, "tx_id", "output_index")
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_input(b, n, ins[i], hdr, refs[i], height) end
-  return n
+  return put_array(b, n, ins, len, all_shaped(ins, len, "tx_id", "output_index"), put_input, refs, height)
 end
 
 -- Are all amounts of outs Lua integers (the shaped form writes them as varints)?
@@ -655,23 +618,19 @@ end
 
 local function put_outputs(b, n, outs)
   local len = #outs
-  local all = all_shaped(outs, len, "address", "amount") and integer_amounts(outs, len)
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_output(b, n, outs[i], hdr) end
-  return n
+  return put_array(b, n, outs, len, all_shaped(outs, len, "address", "amount") and integer_amounts(outs, len),
+    put_output)
 end
 
--- A transaction: in a shaped array its inputs then outputs; else keyed (id derived).
-local function put_tx(b, n, tx, hdr, txinfo, height)
-  if not hdr then
+-- A transaction: in a shaped array its inputs then outputs; else keyed (id derived). Inputs that
+-- are not spends (txinfo.refs nil: a coinbase's) are kept as a generic member.
+local function put_tx(b, n, tx, keyed, txinfo, height)
+  if not keyed then
     n = put_inputs(b, n, tx.inputs, txinfo.refs, height)
     return put_outputs(b, n, tx.outputs)
   end
   local keys = keys_of(tx)
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = TX_SLOT[k]
@@ -685,9 +644,7 @@ local function put_tx(b, n, tx, hdr, txinfo, height)
       b[n + 1] = "\3"
       n = put_outputs(b, n + 1, tx.outputs)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, tx[k])
+      n = put_member(b, n, k, tx[k])
     end
   end
   return n
@@ -703,27 +660,13 @@ end
 
 local function put_txs(b, n, arr, infos, height)
   local len = #arr
-  local all = all_shaped(arr, len, "id", "inputs", "outputs") and all_spending(infos, len)
-  b[n + 1] = uv(len * 2 + (all and 1 or 0))
-  n = n + 1
-  local hdr = not all
-  for i = 1, len do n = put_tx(b, n, arr[i], hdr, infos[i], height) end
-  return n
+  return put_array(b, n, arr, len, all_shaped(arr, len, "id", "inputs", "outputs") and all_spending(infos, len),
+    put_tx, infos, height)
 end
 
-local VERSION_BYTE = char(M.BLOCK_VERSION)
-
--- The block value of a validated block.
--- info = { height, first (true for the chain's first block), linked (false when previous_hash is
--- not the previous block's hash: a format that relaxes links; it is then stored), hash,
--- txs = { {id, refs}, ... } } (refs nil: a coinbase's inputs, which spend nothing, stored as they are)
--- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
--- output indexes have been checked by chain.lua).
-function M.encode_block(block, info)
-  local b, n = { VERSION_BYTE }, 1
-  local height = info.height
-  n = put_string(b, n, info.hash)
-  local txs = info.txs
+-- The id table: varint ntx*2 + F, then 32 raw bytes per id (F = 1: every id is 64-digit
+-- lowercase hex) or a generic string per id.
+local function put_ids(b, n, txs)
   local ntx = #txs
   local fixed = true
   for i = 1, ntx do
@@ -740,21 +683,29 @@ function M.encode_block(block, info)
       n = put_string(b, n, txs[i].id)
     end
   end
+  return n
+end
 
-  local keys = keys_of(block)
+-- A block in the shaped form (varint 0, then timestamp, nonce, difficulty, miner, transactions),
+-- or nil when it does not have that shape.
+local function put_shaped_block(b, n, block, info, derived_prev)
   local ts, nonce, diff = block.timestamp, block.nonce, block.difficulty
-  local derived_prev = not info.first and info.linked ~= false
-  if shaped(keys, BLOCK_KEYS) and derived_prev and ok_uint(ts) and ok_uint(nonce) and ok_uint(diff) then
-    b[n + 1] = "\0"
-    b[n + 2] = uv(ts)
-    b[n + 3] = uv(nonce)
-    b[n + 4] = uv(diff)
-    n = put_value(b, n + 4, block.miner)
-    n = put_txs(b, n, block.transactions, txs, height)
-    return concat(b, "", 1, n)
+  if not (shaped(keys_of(block), BLOCK_KEYS) and derived_prev and ok_uint(ts) and ok_uint(nonce)
+      and ok_uint(diff)) then
+    return nil
   end
-  b[n + 1] = uv(#keys + 1)
-  n = n + 1
+  b[n + 1] = "\0"
+  b[n + 2] = uv(ts)
+  b[n + 3] = uv(nonce)
+  b[n + 4] = uv(diff)
+  n = put_value(b, n + 4, block.miner)
+  return put_txs(b, n, block.transactions, info.txs, info.height)
+end
+
+-- A block keyed: per member its slot (derived ones without payload) or the member as it is.
+local function put_keyed_block(b, n, block, info, derived_prev)
+  local keys = keys_of(block)
+  n = put_keyed_head(b, n, keys)
   for i = 1, #keys do
     local k = keys[i]
     local slot = BLOCK_SLOT[k]
@@ -771,13 +722,28 @@ function M.encode_block(block, info)
       n = put_value(b, n + 1, v)
     elseif slot == 8 then
       b[n + 1] = "\8"
-      n = put_txs(b, n + 1, v, txs, height)
+      n = put_txs(b, n + 1, v, info.txs, info.height)
     else
-      b[n + 1] = "\0"
-      n = put_key(b, n + 1, k)
-      n = put_value(b, n, v)
+      n = put_member(b, n, k, v)
     end
   end
+  return n
+end
+
+local VERSION_BYTE = char(M.BLOCK_VERSION)
+
+-- The block value of a validated block.
+-- info = { height, first (true for the chain's first block), linked (false when previous_hash is
+-- not the previous block's hash: a format that relaxes links; it is then stored), hash,
+-- txs = { {id, refs}, ... } } (refs nil: a coinbase's inputs, which spend nothing, stored as they are)
+-- (the block's transactions, inputs and outputs are arrays of objects; ids, tx_ids, amounts,
+-- output indexes have been checked by chain.lua).
+function M.encode_block(block, info)
+  local b = { VERSION_BYTE }
+  local n = put_string(b, 1, info.hash)
+  n = put_ids(b, n, info.txs)
+  local derived_prev = not info.first and info.linked ~= false
+  n = put_shaped_block(b, n, block, info, derived_prev) or put_keyed_block(b, n, block, info, derived_prev)
   return concat(b, "", 1, n)
 end
 
@@ -811,13 +777,13 @@ function M.block_txid(v, t)
   return id
 end
 
--- Decodes a block value. Returns the block (a JSON object exactly as appended) and its skeleton:
---   { hash, txs = { { id, nout, refs = { {h, t, n}, ... }, amounts = { ... } }, ... } }
--- prev_hash: the previous block's hash (nil for the chain's first block: then previous_hash is
--- stored); resolve(h, t) -> id of transaction t of block h (for refs to earlier blocks).
--- With want_json false only the skeleton is built (faster).
-function M.decode_block(v, height, prev_hash, resolve, want_json)
-  local hash, ntx, fixed, p = block_header(v)
+-- The decoders. Each reads at position p of the block value d.v and returns what it read (nil
+-- when only the skeleton is built) and the position after it. d is the state of one decode_block:
+-- v, height, prev_hash, resolve, json (want_json), hash, ntx, txs (the skeleton's transactions),
+-- txs_seen.
+
+-- The transaction id table: the skeleton's transactions (id, no refs, amounts, outputs yet).
+local function get_ids(v, p, ntx, fixed)
   local txs = {}
   for i = 1, ntx do
     local id
@@ -831,240 +797,301 @@ function M.decode_block(v, height, prev_hash, resolve, want_json)
     end
     txs[i] = { id = id, refs = {}, amounts = {}, nout = 0 }
   end
-  local skel = { hash = hash, txs = txs }
+  return txs, p
+end
 
-  local function txid_of(dh, t)
-    if dh == 0 then
-      local tx = txs[t + 1]
-      if not tx then corrupt("input reference", p) end
-      return tx.id
-    end
-    if not resolve then return nil end
-    return resolve(height - dh, t)
+-- A member kept as it is (after key code 0): key, value, position after them.
+local function get_member(v, p)
+  local k, x
+  k, p = get_key(v, p)
+  x, p = get_value(v, p)
+  return k, x, p
+end
+
+-- The number of members of a keyed object (varint nkeys+1, never 0).
+local function keyed_count(v, p, what)
+  local count
+  count, p = ruv(v, p)
+  if count == 0 then corrupt(what, p) end
+  return count - 1, p
+end
+
+local function set_if(o, k, x) if o then J.set(o, k, x) end end
+
+-- An array of objects: varint len*2 + S; returns len, keyed (S = 0: each element has a header), p.
+local function array_head(v, p)
+  local x
+  x, p = ruv(v, p)
+  return x >> 1, x & 1 == 0, p
+end
+
+-- The len elements of an array, get_one(d, p, txi, i, keyed) -> object, p each.
+local function get_elements(d, p, len, keyed, get_one, txi)
+  local a = d.json and J.array() or nil
+  for i = 1, len do
+    local o
+    o, p = get_one(d, p, txi, i, keyed)
+    if a then a[i] = o end
   end
+  return a, p
+end
 
-  -- Reads one input (ref, then its object when hdr). Returns the input object (or nil).
-  local function get_input(txi, i, hdr)
-    local dh, t, n
-    dh, p = ruv(v, p)
-    t, p = ruv(v, p)
-    n, p = ruv(v, p)
-    if dh > height then corrupt("input reference", p) end
-    txi.refs[i] = { height - dh, t, n }
-    if not want_json then
-      if hdr then
-        local count
-        count, p = ruv(v, p)
-        for _ = 1, count - 1 do
-          local slot
-          slot, p = ruv(v, p)
-          if slot == 0 then
-            local _k
-            _k, p = get_key(v, p)
-            _k, p = get_value(v, p)
-          elseif slot > 2 then corrupt("input slot", p) end
-        end
-      end
-      return nil
-    end
-    local o = J.object()
-    if not hdr then
-      J.set(o, "tx_id", txid_of(dh, t))
+-- An array of objects (head and elements): the array, its length, p.
+local function get_array(d, p, get_one, txi)
+  local len, keyed
+  len, keyed, p = array_head(d.v, p)
+  local a
+  a, p = get_elements(d, p, len, keyed, get_one, txi)
+  return a, len, p
+end
+
+-- The id of transaction t of the block dh blocks below (0: this block; p for the error).
+local function input_txid(d, dh, t, p)
+  if dh == 0 then
+    local tx = d.txs[t + 1]
+    if not tx then corrupt("input reference", p) end
+    return tx.id
+  end
+  if not d.resolve then return nil end
+  return d.resolve(d.height - dh, t)
+end
+
+-- Skips the members of a keyed input (the skeleton needs none of them).
+local function skip_input_members(v, p)
+  local count
+  count, p = ruv(v, p)
+  for _ = 1, count - 1 do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 0 then
+      p = select(3, get_member(v, p))
+    elseif slot > 2 then corrupt("input slot", p) end
+  end
+  return p
+end
+
+-- An input: the spent output's position (into txi.refs[i]), then when keyed its members.
+local function get_input(d, p, txi, i, keyed)
+  local v, height = d.v, d.height
+  local dh, t, n
+  dh, p = ruv(v, p)
+  t, p = ruv(v, p)
+  n, p = ruv(v, p)
+  if dh > height then corrupt("input reference", p) end
+  txi.refs[i] = { height - dh, t, n }
+  if not d.json then
+    if keyed then p = skip_input_members(v, p) end
+    return nil, p
+  end
+  local o = J.object()
+  if not keyed then
+    J.set(o, "tx_id", input_txid(d, dh, t, p))
+    J.set(o, "output_index", n)
+    return o, p
+  end
+  local nkeys
+  nkeys, p = keyed_count(v, p, "input header")
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      J.set(o, "tx_id", input_txid(d, dh, t, p))
+    elseif slot == 2 then
       J.set(o, "output_index", n)
-      return o
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      J.set(o, k, x)
+    else
+      corrupt("input slot", p)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("input header", p) end
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        J.set(o, "tx_id", txid_of(dh, t))
-      elseif slot == 2 then
-        J.set(o, "output_index", n)
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        J.set(o, k, x)
-      else
-        corrupt("input slot", p)
-      end
-    end
-    return o
   end
+  return o, p
+end
 
-  local function get_output(txi, i, hdr)
-    local o = want_json and J.object() or nil
-    if not hdr then
-      local addr, amount
-      addr, p = get_value(v, p)
-      amount, p = ruv(v, p)
-      txi.amounts[i] = amount
-      if o then
-        J.set(o, "address", addr)
-        J.set(o, "amount", amount)
-      end
-      return o
+-- An output: its amount into txi.amounts[i] (a json.number when it was not a Lua integer).
+local function get_output(d, p, txi, i, keyed)
+  local v = d.v
+  local o = d.json and J.object() or nil
+  if not keyed then
+    local addr, amount
+    addr, p = get_value(v, p)
+    amount, p = ruv(v, p)
+    txi.amounts[i] = amount
+    if o then
+      J.set(o, "address", addr)
+      J.set(o, "amount", amount)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("output header", p) end
-    local seen_amount = false
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        local x
-        x, p = get_value(v, p)
-        if o then J.set(o, "address", x) end
-      elseif slot == 2 then
-        local a
-        a, p = ruv(v, p)
-        txi.amounts[i] = a
+    return o, p
+  end
+  local nkeys
+  nkeys, p = keyed_count(v, p, "output header")
+  local seen_amount = false
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      local x
+      x, p = get_value(v, p)
+      set_if(o, "address", x)
+    elseif slot == 2 then
+      local a
+      a, p = ruv(v, p)
+      txi.amounts[i] = a
+      seen_amount = true
+      set_if(o, "amount", a)
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      if k == "amount" then -- not a Lua integer: kept as the record had it
+        txi.amounts[i] = x
         seen_amount = true
-        if o then J.set(o, "amount", a) end
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        if k == "amount" then -- not a Lua integer: kept as the record had it
-          txi.amounts[i] = x
-          seen_amount = true
-        end
-        if o then J.set(o, k, x) end
-      else
-        corrupt("output slot", p)
       end
+      set_if(o, k, x)
+    else
+      corrupt("output slot", p)
     end
-    if not seen_amount then corrupt("output without amount", p) end
-    return o
   end
+  if not seen_amount then corrupt("output without amount", p) end
+  return o, p
+end
 
-  local function get_objects(get_one, txi)
-    local x
-    x, p = ruv(v, p)
-    local len, all = x >> 1, x & 1 == 1
-    local a = want_json and J.array() or nil
-    for i = 1, len do
-      local o = get_one(txi, i, not all)
-      if a then a[i] = o end
+-- Transaction i: its inputs and outputs (refs, amounts and nout into the skeleton's d.txs[i]).
+local function get_tx(d, p, _, i, keyed)
+  local txi = d.txs[i]
+  if not txi then corrupt("transaction count", p) end
+  local v = d.v
+  local o = d.json and J.object() or nil
+  local ins, outs
+  if not keyed then
+    ins, _, p = get_array(d, p, get_input, txi)
+    outs, txi.nout, p = get_array(d, p, get_output, txi)
+    if o then
+      J.set(o, "id", txi.id)
+      J.set(o, "inputs", ins)
+      J.set(o, "outputs", outs)
     end
-    return a, len
+    return o, p
   end
-
-  local function get_tx(i, hdr)
-    local txi = txs[i]
-    if not txi then corrupt("transaction count", p) end
-    local o = want_json and J.object() or nil
-    local ins, outs, nout
-    if not hdr then
-      ins = get_objects(get_input, txi)
-      outs, nout = get_objects(get_output, txi)
-      txi.nout = nout
-      if o then
-        J.set(o, "id", txi.id)
-        J.set(o, "inputs", ins)
-        J.set(o, "outputs", outs)
-      end
-      return o
+  local nkeys
+  nkeys, p = keyed_count(v, p, "transaction header")
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 1 then
+      set_if(o, "id", txi.id)
+    elseif slot == 2 then
+      ins, _, p = get_array(d, p, get_input, txi)
+      set_if(o, "inputs", ins)
+    elseif slot == 3 then
+      outs, txi.nout, p = get_array(d, p, get_output, txi)
+      set_if(o, "outputs", outs)
+    elseif slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      set_if(o, k, x)
+    else
+      corrupt("transaction slot", p)
     end
-    local count
-    count, p = ruv(v, p)
-    if count == 0 then corrupt("transaction header", p) end
-    for _ = 1, count - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 1 then
-        if o then J.set(o, "id", txi.id) end
-      elseif slot == 2 then
-        ins = get_objects(get_input, txi)
-        if o then J.set(o, "inputs", ins) end
-      elseif slot == 3 then
-        outs, nout = get_objects(get_output, txi)
-        txi.nout = nout
-        if o then J.set(o, "outputs", outs) end
-      elseif slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        if o then J.set(o, k, x) end
-      else
-        corrupt("transaction slot", p)
-      end
-    end
-    return o
   end
+  return o, p
+end
 
-  local ntx_seen
-  local function get_txs()
-    local x
-    x, p = ruv(v, p)
-    local len, all = x >> 1, x & 1 == 1
-    if len ~= ntx then corrupt("transaction count", p) end
-    ntx_seen = true
-    local a = want_json and J.array() or nil
-    for i = 1, len do
-      local o = get_tx(i, not all)
-      if a then a[i] = o end
-    end
-    return a
+-- The transactions: an array of exactly as many as the id table has.
+local function get_txs(d, p)
+  local len, keyed
+  len, keyed, p = array_head(d.v, p)
+  if len ~= d.ntx then corrupt("transaction count", p) end
+  d.txs_seen = true
+  return get_elements(d, p, len, keyed, get_tx)
+end
+
+-- The previous block's hash (none for the chain's first block: there it is stored).
+local function prev_hash_of(d, p)
+  if not d.prev_hash then corrupt("first block without previous_hash", p) end
+  return d.prev_hash
+end
+
+-- A shaped block (after its varint 0): timestamp, nonce, difficulty, miner, transactions.
+local function get_shaped_block(d, p, block)
+  local v = d.v
+  local ts, nonce, diff, miner, txs
+  ts, p = ruv(v, p)
+  nonce, p = ruv(v, p)
+  diff, p = ruv(v, p)
+  miner, p = get_value(v, p)
+  local prev = prev_hash_of(d, p)
+  txs, p = get_txs(d, p)
+  if block then
+    J.set(block, "index", d.height)
+    J.set(block, "timestamp", ts)
+    J.set(block, "previous_hash", prev)
+    J.set(block, "hash", d.hash)
+    J.set(block, "nonce", nonce)
+    J.set(block, "difficulty", diff)
+    J.set(block, "miner", miner)
+    J.set(block, "transactions", txs)
   end
+  return p
+end
 
+-- A keyed block's nkeys members.
+local function get_keyed_block(d, p, nkeys, block)
+  local v = d.v
+  for _ = 1, nkeys do
+    local slot
+    slot, p = ruv(v, p)
+    if slot == 0 then
+      local k, x
+      k, x, p = get_member(v, p)
+      set_if(block, k, x)
+    elseif slot == 1 then
+      set_if(block, "index", d.height)
+    elseif slot == 2 or slot == 5 or slot == 6 then
+      local x
+      x, p = ruv(v, p)
+      set_if(block, BLOCK_KEYS[slot], x)
+    elseif slot == 3 then
+      set_if(block, "previous_hash", prev_hash_of(d, p))
+    elseif slot == 4 then
+      set_if(block, "hash", d.hash)
+    elseif slot == 7 then
+      local x
+      x, p = get_value(v, p)
+      set_if(block, "miner", x)
+    elseif slot == 8 then
+      local txs
+      txs, p = get_txs(d, p)
+      set_if(block, "transactions", txs)
+    else
+      corrupt("block slot", p)
+    end
+  end
+  return p
+end
+
+-- Decodes a block value. Returns the block (a JSON object exactly as appended) and its skeleton:
+--   { hash, txs = { { id, nout, refs = { {h, t, n}, ... }, amounts = { ... } }, ... } }
+-- prev_hash: the previous block's hash (nil for the chain's first block: then previous_hash is
+-- stored); resolve(h, t) -> id of transaction t of block h (for refs to earlier blocks).
+-- With want_json false only the skeleton is built (faster).
+function M.decode_block(v, height, prev_hash, resolve, want_json)
+  local hash, ntx, fixed, p = block_header(v)
+  local txs
+  txs, p = get_ids(v, p, ntx, fixed)
+  local d = { v = v, height = height, prev_hash = prev_hash, resolve = resolve, json = want_json,
+    hash = hash, ntx = ntx, txs = txs, txs_seen = false }
   local block = want_json and J.object() or nil
-  local function set(k, x) if block then J.set(block, k, x) end end
-  local hdr
-  hdr, p = ruv(v, p)
-  if hdr == 0 then
-    local ts, nonce, diff, miner
-    ts, p = ruv(v, p)
-    nonce, p = ruv(v, p)
-    diff, p = ruv(v, p)
-    miner, p = get_value(v, p)
-    if not prev_hash then corrupt("first block without previous_hash", p) end
-    set("index", height)
-    set("timestamp", ts)
-    set("previous_hash", prev_hash)
-    set("hash", hash)
-    set("nonce", nonce)
-    set("difficulty", diff)
-    set("miner", miner)
-    set("transactions", get_txs())
+  local shape
+  shape, p = ruv(v, p)
+  if shape == 0 then
+    p = get_shaped_block(d, p, block)
   else
-    for _ = 1, hdr - 1 do
-      local slot
-      slot, p = ruv(v, p)
-      if slot == 0 then
-        local k, x
-        k, p = get_key(v, p)
-        x, p = get_value(v, p)
-        set(k, x)
-      elseif slot == 1 then
-        set("index", height)
-      elseif slot == 2 or slot == 5 or slot == 6 then
-        local x
-        x, p = ruv(v, p)
-        set(BLOCK_KEYS[slot], x)
-      elseif slot == 3 then
-        if not prev_hash then corrupt("first block without previous_hash", p) end
-        set("previous_hash", prev_hash)
-      elseif slot == 4 then
-        set("hash", hash)
-      elseif slot == 7 then
-        local x
-        x, p = get_value(v, p)
-        set("miner", x)
-      elseif slot == 8 then
-        set("transactions", get_txs())
-      else
-        corrupt("block slot", p)
-      end
-    end
+    p = get_keyed_block(d, p, shape - 1, block)
   end
-  if ntx > 0 and not ntx_seen then corrupt("transactions missing", p) end
+  if ntx > 0 and not d.txs_seen then corrupt("transactions missing", p) end
   if p ~= #v + 1 then corrupt("block value (trailing bytes)", p) end
-  return block, skel
+  return block, { hash = hash, txs = txs }
 end
 
 ---------------------------------------------------------------------------------------------------
