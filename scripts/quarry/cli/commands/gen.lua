@@ -27,116 +27,144 @@ local function rng(seed)
 end
 M.rng = rng
 
+-- The generator's state: its random stream, the outputs it may spend, the previous hash.
+local function new_generator(options)
+  local json = require("quarry.json")
+  local _, below, hex = rng(options.seed or 42)
+  local g = {
+    json = json, OBJ = json.object_mt, ARR = json.array_mt, below = below, hex = hex,
+    plain = options.plain,
+    max_txs = options.max_txs or 8, -- regular transactions per block: 0 .. max_txs
+    miners = {},
+    pool = {}, npool = 0, -- unspent outputs it may spend: { tx_id, n, amount } (recent at the end)
+    prev = string.rep("0", 64), ntxs = 0, ts = 1700000000,
+  }
+  for i = 1, 64 do g.miners[i] = hex(20) end
+  return g
+end
+
+local HALVING, REWARD = 210000, 5000000000
+local BIG = 1 << 53
+
+-- An unspent output to spend: mostly a recent one, now and then any.
+local function take(g)
+  local below, pool, npool = g.below, g.pool, g.npool
+  local i
+  if npool > 256 and below(4) == 0 then
+    i = 1 + below(npool)
+  else
+    local span = math.min(npool, 256)
+    i = npool - below(span)
+  end
+  local u = pool[i]
+  pool[i] = pool[npool]
+  pool[npool] = nil
+  g.npool = npool - 1
+  return u
+end
+
+local function remember(g, id, n, amount)
+  g.npool = g.npool + 1
+  g.pool[g.npool] = { id, n, amount }
+end
+
+local function output(g, address, amount)
+  if not g.plain and g.below(100) == 0 then
+    return setmetatable({ "address", "amount", "script", address = address, amount = amount,
+      script = "76a914" .. address .. "88ac" }, g.OBJ)
+  end
+  return setmetatable({ "address", "amount", address = address, amount = amount }, g.OBJ)
+end
+
+-- The inputs of a regular transaction (1 to 3 spends). Returns them and their sum.
+local function inputs(g)
+  local below, OBJ = g.below, g.OBJ
+  local ins = setmetatable({}, g.ARR)
+  local sum = 0
+  for i = 1, math.min(1 + below(3), g.npool) do
+    local u = take(g)
+    sum = sum + u[3]
+    if not g.plain and below(200) == 0 then
+      ins[i] = setmetatable({ "tx_id", "output_index", "sequence", tx_id = u[1],
+        output_index = u[2], sequence = 4294967295 }, OBJ)
+    else
+      ins[i] = setmetatable({ "tx_id", "output_index", tx_id = u[1], output_index = u[2] }, OBJ)
+    end
+  end
+  return ins, sum
+end
+
+-- A regular transaction t of block h: spends, a fee, 1 to 3 outputs. Returns it and its fee.
+local function regular_tx(g, h, t)
+  local below, OBJ = g.below, g.OBJ
+  local id = g.hex(32)
+  local ins, sum = inputs(g)
+  local fee = math.min(sum, below(20001))
+  local left = sum - fee
+  local nout = 1 + below(3)
+  local outs = setmetatable({}, g.ARR)
+  for n = 1, nout do
+    local a = left
+    if n < nout and left > 0 then a = below(left + 1) end
+    left = left - a
+    outs[n] = output(g, g.hex(20), a)
+    remember(g, id, n - 1, a)
+  end
+  if not g.plain and below(50) == 0 then
+    return setmetatable({ "id", "inputs", "outputs", "memo", id = id, inputs = ins, outputs = outs,
+      memo = ("payment %d/%d"):format(h, t) }, OBJ), fee
+  end
+  return setmetatable({ "id", "inputs", "outputs", id = id, inputs = ins, outputs = outs }, OBJ), fee
+end
+
+-- The coinbase of block h: the reward (halving every 210,000 blocks), the fees, and now and then
+-- an amount above 2^53 (exact 64-bit integers all the way). Returns it and the block's miner.
+local function coinbase(g, h, fees)
+  local reward = REWARD >> (h // HALVING)
+  if h % 500 == 250 then reward = reward + BIG + g.below(1 << 40) end
+  local miner = g.miners[1 + g.below(#g.miners)]
+  local cb_id = g.hex(32)
+  local tx = setmetatable({ "id", "inputs", "outputs", id = cb_id, inputs = setmetatable({}, g.ARR),
+    outputs = setmetatable({ output(g, miner, reward + fees) }, g.ARR) }, g.OBJ)
+  remember(g, cb_id, 0, reward + fees)
+  return tx, miner
+end
+
+-- Block h: up to max_txs regular transactions after the coinbase, linked to the previous block.
+local function block(g, h)
+  local below = g.below
+  g.ts = g.ts + 540 + below(121)
+  local txs = setmetatable({}, g.ARR)
+  local fees = 0
+  for t = 1, below(g.max_txs + 1) do
+    if g.npool == 0 then break end
+    local tx, fee = regular_tx(g, h, t)
+    fees = fees + fee
+    txs[t + 1] = tx
+  end
+  local cb, miner = coinbase(g, h, fees)
+  txs[1] = cb
+  local hash = g.hex(32)
+  local b = setmetatable({ "index", "timestamp", "previous_hash", "hash", "nonce", "difficulty",
+    "miner", "transactions", index = h, timestamp = g.ts, previous_hash = g.prev, hash = hash,
+    nonce = below(1 << 32), difficulty = 12 + h // 2016, miner = miner, transactions = txs }, g.OBJ)
+  if not g.plain and h % 97 == 96 then
+    b[#b + 1] = "extra"
+    b.extra = setmetatable({ "note", "tags", note = "checkpoint " .. h,
+      tags = setmetatable({ "a", 1, g.json.null, true, g.json.number("1.50") }, g.ARR) }, g.OBJ)
+  end
+  g.prev = hash
+  g.ntxs = g.ntxs + #txs
+  return b
+end
+
 -- gen.chain(options, emit): generates options.blocks blocks, calling emit(block) for each.
 -- options: blocks, seed, plain (no fields beyond the reference format), max_txs (most regular
 -- transactions per block besides the coinbase, default 8).
 function M.chain(options, emit)
-  local json = require("quarry.json")
-  local OBJ, ARR = json.object_mt, json.array_mt
-  local setmetatable = setmetatable
-  local _, below, hex = rng(options.seed or 42)
-  local plain = options.plain
-  local max_txs = options.max_txs or 8 -- regular transactions per block: 0 .. max_txs
-  local HALVING, REWARD = 210000, 5000000000
-  local BIG = 1 << 53
-
-  local miners = {}
-  for i = 1, 64 do miners[i] = hex(20) end
-  -- Unspent outputs the generator may spend: { tx_id, n, amount } (recent ones at the end).
-  local pool, npool = {}, 0
-  local prev = string.rep("0", 64)
-  local ntxs = 0
-  local ts = 1700000000
-
-  local function take()
-    local i
-    if npool > 256 and below(4) == 0 then
-      i = 1 + below(npool)
-    else
-      local span = math.min(npool, 256)
-      i = npool - below(span)
-    end
-    local u = pool[i]
-    pool[i] = pool[npool]
-    pool[npool] = nil
-    npool = npool - 1
-    return u
-  end
-
-  local function output(address, amount)
-    if not plain and below(100) == 0 then
-      return setmetatable({ "address", "amount", "script", address = address, amount = amount,
-        script = "76a914" .. address .. "88ac" }, OBJ)
-    end
-    return setmetatable({ "address", "amount", address = address, amount = amount }, OBJ)
-  end
-
-  for h = 0, options.blocks - 1 do
-    ts = ts + 540 + below(121)
-    local txs = setmetatable({}, ARR)
-    local fees = 0
-    local ntx = below(max_txs + 1)
-    for t = 1, ntx do
-      if npool == 0 then break end
-      local id = hex(32)
-      local ins = setmetatable({}, ARR)
-      local sum = 0
-      for i = 1, math.min(1 + below(3), npool) do
-        local u = take()
-        sum = sum + u[3]
-        if not plain and below(200) == 0 then
-          ins[i] = setmetatable({ "tx_id", "output_index", "sequence", tx_id = u[1],
-            output_index = u[2], sequence = 4294967295 }, OBJ)
-        else
-          ins[i] = setmetatable({ "tx_id", "output_index", tx_id = u[1], output_index = u[2] }, OBJ)
-        end
-      end
-      local fee = math.min(sum, below(20001))
-      fees = fees + fee
-      local left = sum - fee
-      local nout = 1 + below(3)
-      local outs = setmetatable({}, ARR)
-      for n = 1, nout do
-        local a = left
-        if n < nout and left > 0 then a = below(left + 1) end
-        left = left - a
-        outs[n] = output(hex(20), a)
-        npool = npool + 1
-        pool[npool] = { id, n - 1, a }
-      end
-      local tx
-      if not plain and below(50) == 0 then
-        tx = setmetatable({ "id", "inputs", "outputs", "memo", id = id, inputs = ins, outputs = outs,
-          memo = ("payment %d/%d"):format(h, t) }, OBJ)
-      else
-        tx = setmetatable({ "id", "inputs", "outputs", id = id, inputs = ins, outputs = outs }, OBJ)
-      end
-      txs[t + 1] = tx
-    end
-    -- The coinbase comes first: the reward (halving every 210,000 blocks), the fees, and now and
-    -- then an amount above 2^53 (exact 64-bit integers all the way).
-    local reward = REWARD >> (h // HALVING)
-    if h % 500 == 250 then reward = reward + BIG + below(1 << 40) end
-    local miner = miners[1 + below(#miners)]
-    local cb_id = hex(32)
-    txs[1] = setmetatable({ "id", "inputs", "outputs", id = cb_id, inputs = setmetatable({}, ARR),
-      outputs = setmetatable({ output(miner, reward + fees) }, ARR) }, OBJ)
-    npool = npool + 1
-    pool[npool] = { cb_id, 0, reward + fees }
-    local hash = hex(32)
-    local block = setmetatable({ "index", "timestamp", "previous_hash", "hash", "nonce", "difficulty",
-      "miner", "transactions", index = h, timestamp = ts, previous_hash = prev, hash = hash,
-      nonce = below(1 << 32), difficulty = 12 + h // 2016, miner = miner, transactions = txs }, OBJ)
-    if not plain and h % 97 == 96 then
-      block[#block + 1] = "extra"
-      block.extra = setmetatable({ "note", "tags", note = "checkpoint " .. h,
-        tags = setmetatable({ "a", 1, json.null, true, json.number("1.50") }, ARR) }, OBJ)
-    end
-    prev = hash
-    ntxs = ntxs + #txs
-    emit(block)
-  end
-  return { blocks = options.blocks, txs = ntxs, utxos = npool }
+  local g = new_generator(options)
+  for h = 0, options.blocks - 1 do emit(block(g, h)) end
+  return { blocks = options.blocks, txs = g.ntxs, utxos = g.npool }
 end
 
 function M.run(argv)
