@@ -62,7 +62,7 @@ local function header_line(p, line, nbytes)
   end
   local name, value = line:match("^([^:]*):[ \t]*(.-)[ \t]*$")
   if not name or not name:match(TOKEN) then return fail(p, 400, "malformed header line") end
-  if value:find("[%z\1-\8\10-\31\127]") then return fail(p, 400, "malformed header value") end
+  if value:find("[\0-\8\10-\31\127]") then return fail(p, 400, "malformed header value") end
   name = name:lower()
   local had = req.headers[name]
   req.headers[name] = had and (had .. ", " .. value) or value
