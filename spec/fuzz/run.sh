@@ -9,7 +9,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${1:?usage: run.sh BUILD_DIR [SECONDS] [TARGET...]}
 secs=${2:-30}
 shift $(( $# >= 2 ? 2 : $# ))
-targets=${*:-json chain keys}
+targets=${*:-json chain keys http}
 if ! command -v clang >/dev/null; then
   echo "SKIPPED: clang is not installed (scripts/setup.sh PACKAGES needs clang)"
   exit 77
