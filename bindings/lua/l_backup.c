@@ -148,7 +148,7 @@ static uint32_t latest_id(quarry_backups *b) {
 static int backups_verify(lua_State *L) {
   ql_backups *h = checkbackups(L, 1, "backup_verify");
   uint32_t id = check_id(L, 2, "backup_verify");
-  int deep = 0, rc;
+  int deep = 0, shallow = 0, rc;
   const char *name;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -156,6 +156,8 @@ static int backups_verify(lua_State *L) {
     while ((name = ql_next_option(L, 3, "backup_verify", "backup_verify option")) != NULL) {
       if (strcmp(name, "deep") == 0)
         deep = opt_bool(L, "backup_verify", name);
+      else if (strcmp(name, "shallow") == 0)
+        shallow = opt_bool(L, "backup_verify", name);
       else
         return ql_raisef(L, QUARRY_EINVAL, "backup_verify", "unknown backup_verify option '%s'", name);
       lua_pop(L, 1);
@@ -163,7 +165,10 @@ static int backups_verify(lua_State *L) {
   }
   if (id == QUARRY_BACKUP_LATEST && (id = latest_id(h->b)) == 0)
     id = QUARRY_BACKUP_LATEST; /* none: the core reports it */
-  rc = quarry_backups_verify(h->b, id, deep);
+  if (deep && shallow)
+    return ql_raisef(L, QUARRY_EINVAL, "backup_verify",
+                     "backup_verify options 'deep' and 'shallow' exclude each other");
+  rc = quarry_backups_verify(h->b, id, shallow ? QUARRY_BACKUP_VERIFY_SHALLOW : deep);
   if (rc < 0)
     return ql_raise(L, rc, "backup_verify");
   lua_pushinteger(L, (lua_Integer)id);

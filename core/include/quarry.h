@@ -444,9 +444,12 @@ QUARRY_API int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush
 /* The backups, oldest first. The caller frees *out with free(). */
 QUARRY_API int quarry_backups_list(quarry_backups *b, quarry_backup_info **out, size_t *n);
 /* Checks backup id (or QUARRY_BACKUP_LATEST): the meta file against its seal, every file's size,
- * then every byte of every file against the CRC-32C recorded when it was copied; deep also
- * restores it into a scratch directory beside the backup directory and runs quarry_db_verify
- * there. Damage gives QUARRY_ECORRUPTION naming the file. Unknown id: QUARRY_ENOTFOUND. */
+ * then (level 0, the default) every byte of every file against the CRC-32C recorded when it was
+ * copied; level 1 (deep) also restores it into a scratch directory beside the backup directory
+ * and runs quarry_db_verify there; level QUARRY_BACKUP_VERIFY_SHALLOW stops after the sizes and
+ * does not detect corruption. Damage gives QUARRY_ECORRUPTION naming the file. Unknown id:
+ * QUARRY_ENOTFOUND. */
+#define QUARRY_BACKUP_VERIFY_SHALLOW (-1)
 QUARRY_API int quarry_backups_verify(quarry_backups *b, uint32_t id, int deep);
 
 typedef struct {

@@ -20,6 +20,9 @@
 /* Held (an open-file-description write lock) while a handle is open: RocksDB's BackupEngine
  * assumes one user per directory, and opening it cleans up what another user is writing. */
 #define LOCKFILE "quarry.lock"
+/* Prefix of the scratch directory (inside the backup directory, one per process) where a new
+ * backup's files are linked to be read back before the backup is kept. */
+#define SCRATCH "quarry-check-"
 
 struct quarry_backups {
   pthread_mutex_t lock; /* one operation at a time: the BackupEngine is not thread-safe */
@@ -28,6 +31,7 @@ struct quarry_backups {
   char *dir;
   char *key;            /* realpath of dir, in the process-wide list of open directories */
   int lockfd;
+  int share_table_files;
   uint32_t max_backups;
 };
 
@@ -160,11 +164,29 @@ void quarry_backups_close(quarry_backups *b) {
   free(b);
 }
 
+/* Opens b's BackupEngine (b->be) on b->dir. */
+static int open_engine(quarry_backups *b) {
+  rocksdb_backup_engine_options_t *bo = rocksdb_backup_engine_options_create(b->dir);
+  char *err = NULL;
+  int rc;
+  rocksdb_backup_engine_options_set_share_table_files(bo, (unsigned char)b->share_table_files);
+  rocksdb_backup_engine_options_set_sync(bo, 1);
+  b->be = rocksdb_backup_engine_open_opts(bo, b->env, &err);
+  rocksdb_backup_engine_options_destroy(bo);
+  if (err) {
+    rc = q_status_code(err);
+    q_fail(rc, "cannot open backup directory %s: %s", b->dir, err);
+    rocksdb_free(err);
+    b->be = NULL;
+    return rc;
+  }
+  return 0;
+}
+
 int quarry_backups_open(const char *dir, const quarry_backup_options *opts, quarry_backups **out) {
   static const quarry_backup_options defaults = QUARRY_BACKUP_OPTIONS_INIT;
   quarry_backups *b;
-  rocksdb_backup_engine_options_t *bo;
-  char real[PATH_MAX], *err = NULL;
+  char real[PATH_MAX];
   int rc;
   if (out == NULL)
     return q_fail(QUARRY_EINVAL, "backups: out is NULL");
@@ -211,16 +233,8 @@ int quarry_backups_open(const char *dir, const quarry_backup_options *opts, quar
     return rc;
   }
   b->env = rocksdb_create_default_env();
-  bo = rocksdb_backup_engine_options_create(dir);
-  rocksdb_backup_engine_options_set_share_table_files(bo, opts->share_table_files != 0);
-  rocksdb_backup_engine_options_set_sync(bo, 1);
-  b->be = rocksdb_backup_engine_open_opts(bo, b->env, &err);
-  rocksdb_backup_engine_options_destroy(bo);
-  if (err) {
-    rc = q_status_code(err);
-    q_fail(rc, "cannot open backup directory %s: %s", dir, err);
-    rocksdb_free(err);
-    b->be = NULL;
+  b->share_table_files = opts->share_table_files != 0;
+  if ((rc = open_engine(b)) != 0) {
     quarry_backups_close(b);
     return rc;
   }
@@ -362,6 +376,9 @@ static void sweep_seals(quarry_backups *b) {
 }
 
 /* ---- create / purge ------------------------------------------------------------------------- */
+static int check_new_backup(quarry_backups *b, quarry_db *db, uint32_t id);
+static void discard_backup(quarry_backups *b, uint32_t id);
+
 static int purge_locked(quarry_backups *b, uint32_t keep) {
   char *err = NULL;
   rocksdb_backup_engine_purge_old_backups(b->be, keep, &err);
@@ -393,6 +410,17 @@ int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t 
   }
   if (rc == 0)
     rc = resolve_id(b, QUARRY_BACKUP_LATEST, &newest);
+  if (rc == 0 && (rc = check_new_backup(b, db, newest)) != 0) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s", quarry_last_error());
+    discard_backup(b, newest);
+    q_fail(rc,
+           "backup of %s refused, nothing kept in %s: %s. The database is damaged: check it "
+           "with db:verify() (quarry verify for a chain store) and restore it from an earlier "
+           "backup",
+           db->path, b->dir, msg);
+    newest = 0;
+  }
   if (rc == 0)
     rc = write_seal(b, newest);
   if (rc == 0 && b->max_backups > 0)
@@ -462,9 +490,11 @@ static char *next_line(char **p) {
 }
 
 
-/* Checks every file listed in meta/<id> against the CRC-32C recorded there. */
-static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, char *text) {
-  char *p = text, *line, path[PATH_MAX];
+/* Calls fn(name, crc, ctx) for every file listed in the text of meta/<id> (name relative to the
+ * backup directory, crc the CRC-32C recorded for it); stops at the first non-zero return. */
+static int walk_meta(uint32_t id, const char *meta_path, char *text,
+                     int (*fn)(const char *name, uint32_t crc, void *ctx), void *ctx) {
+  char *p = text, *line;
   unsigned long count = 0, seen = 0;
   int stage = 0, rc = 0;
   /* Layout written by RocksDB 7.8: [schema_version N], timestamp, sequence number, optional
@@ -489,8 +519,7 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
     }
     {
       char *save = NULL, *name = strtok_r(line, " ", &save), *field, *value;
-      uint32_t want = 0, got;
-      uint64_t size;
+      uint32_t want = 0;
       int have = 0;
       while ((field = strtok_r(NULL, " ", &save)) != NULL &&
              (value = strtok_r(NULL, " ", &save)) != NULL) {
@@ -507,15 +536,8 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
                       "backup %" PRIu32 ": %s is damaged (file line %lu has no usable path and "
                       "crc32)",
                       id, meta_path, seen + 1);
-      if ((rc = join(path, sizeof path, b->dir, name)) != 0)
+      if ((rc = fn(name, want, ctx)) != 0)
         return rc;
-      if ((rc = file_crc32c(path, &got, &size)) != 0)
-        return rc;
-      if (got != want)
-        return q_fail(QUARRY_ECORRUPTION,
-                      "backup %" PRIu32 ": file %s is damaged: its CRC-32C is %" PRIu32
-                      ", the backup recorded %" PRIu32 " (%" PRIu64 " bytes)",
-                      id, path, got, want, size);
       seen++;
     }
   }
@@ -524,6 +546,36 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
                   "backup %" PRIu32 ": %s is damaged (it lists %lu of %lu files)", id, meta_path,
                   seen, count);
   return 0;
+}
+
+typedef struct {
+  quarry_backups *b;
+  uint32_t id;
+} crc_check;
+
+/* One file of a backup against the CRC-32C recorded for it. */
+static int check_crc(const char *name, uint32_t want, void *ctx) {
+  const crc_check *c = ctx;
+  char path[PATH_MAX];
+  uint32_t got;
+  uint64_t size;
+  int rc;
+  if ((rc = join(path, sizeof path, c->b->dir, name)) != 0)
+    return rc;
+  if ((rc = file_crc32c(path, &got, &size)) != 0)
+    return rc;
+  if (got != want)
+    return q_fail(QUARRY_ECORRUPTION,
+                  "backup %" PRIu32 ": file %s is damaged: its CRC-32C is %" PRIu32
+                  ", the backup recorded %" PRIu32 " (%" PRIu64 " bytes)",
+                  c->id, path, got, want, size);
+  return 0;
+}
+
+/* Checks every file listed in meta/<id> against the CRC-32C recorded there. */
+static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, char *text) {
+  crc_check c = {b, id};
+  return walk_meta(id, meta_path, text, check_crc, &c);
 }
 
 static int restore_locked(quarry_backups *b, uint32_t id, const char *db_dir,
@@ -601,18 +653,237 @@ int quarry_backups_verify(quarry_backups *b, uint32_t id, int deep) {
     rocksdb_free(err);
     goto done;
   }
+  if (deep == QUARRY_BACKUP_VERIFY_SHALLOW) /* sizes only: corruption is not detected */
+    goto done;
   /* 3. every byte of every file against the CRC-32C RocksDB recorded when it copied it */
   if ((rc = q_read_file(meta, &text, &len)) != 0)
     goto done;
   if ((rc = verify_files(b, id, meta, text)) != 0)
     goto done;
   /* 4. optionally: restore and read every key with checksums verified */
-  if (deep)
+  if (deep > 0)
     rc = verify_deep(b, id);
 done:
   free(text);
   pthread_mutex_unlock(&b->lock);
   return rc;
+}
+
+/* ---- checking what a new backup copied ------------------------------------------------------ */
+/* A list of file names (owned copies). */
+typedef struct {
+  char **v;
+  size_t n, cap;
+} name_list;
+
+static void names_free(name_list *l) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static int names_add(name_list *l, const char *name) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (v == NULL)
+      return q_fail(QUARRY_ENOMEM, "out of memory");
+    l->v = v;
+    l->cap = cap;
+  }
+  if ((l->v[l->n] = strdup(name)) == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  l->n++;
+  return 0;
+}
+
+static int names_has(const name_list *l, const char *name) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+static int is_table_file(const char *name) {
+  size_t n = strlen(name);
+  return n > 4 && strcmp(name + n - 4, ".sst") == 0;
+}
+
+static int collect_table(const char *name, uint32_t crc, void *ctx) {
+  (void)crc;
+  return is_table_file(name) ? names_add(ctx, name) : 0;
+}
+
+/* Appends the table files that backup id lists (names relative to the backup directory). */
+static int backup_tables(quarry_backups *b, uint32_t id, name_list *out) {
+  char meta[PATH_MAX], *text;
+  size_t len;
+  int rc;
+  snprintf(meta, sizeof meta, "%s/meta/%" PRIu32, b->dir, id);
+  if ((rc = q_read_file(meta, &text, &len)) != 0)
+    return rc;
+  rc = walk_meta(id, meta, text, collect_table, out);
+  free(text);
+  return rc;
+}
+
+/* The name a backup file has in its database, with a leading '/' as rocksdb_livefiles gives it:
+ * "shared_checksum/000013_s<session>_<size>.sst" and "private/3/000013.sst" -> "/000013.sst". */
+static int db_file_name(const char *name, char *out, size_t cap) {
+  const char *base = strrchr(name, '/');
+  base = base ? base + 1 : name;
+  if (strncmp(name, "shared_checksum/", 16) == 0) {
+    size_t digits = strspn(base, "0123456789");
+    const char *ext = strrchr(base, '.');
+    if (digits == 0 || base[digits] != '_' || ext == NULL)
+      return q_fail(QUARRY_ECORRUPTION, "backup file %s has a name BackupEngine does not write",
+                    name);
+    snprintf(out, cap, "/%.*s%s", (int)digits, base, ext);
+  } else {
+    snprintf(out, cap, "/%s", base);
+  }
+  return 0;
+}
+
+typedef struct {
+  const char *from; /* the backup directory, resolved */
+  const char *to;   /* the scratch directory */
+} link_job;
+
+/* Links one file of the backup into the scratch directory under its database name. */
+static int link_file(const char *name, uint32_t crc, void *ctx) {
+  const link_job *j = ctx;
+  char target[PATH_MAX], leaf[PATH_MAX], link_path[PATH_MAX];
+  int rc;
+  (void)crc;
+  if ((rc = db_file_name(name, leaf, sizeof leaf)) != 0 ||
+      (rc = join(target, sizeof target, j->from, name)) != 0)
+    return rc;
+  if (snprintf(link_path, sizeof link_path, "%s%s", j->to, leaf) >= (int)sizeof link_path)
+    return q_fail(QUARRY_EINVAL, "path too long under %s", j->to);
+  if (symlink(target, link_path) != 0)
+    return q_fail(QUARRY_EIO, "cannot link %s to %s: %s", link_path, target, strerror(errno));
+  return 0;
+}
+
+static int is_wanted(const char *name, void *ctx) { return names_has(ctx, name); }
+
+/* The table files of backup id that no other backup lists, by database name ("/000013.sst"). */
+static int new_tables(quarry_backups *b, uint32_t id, name_list *out) {
+  name_list mine = {0}, older = {0};
+  quarry_backup_info *list = NULL;
+  size_t n = 0, i;
+  char leaf[PATH_MAX];
+  int rc = list_locked(b, &list, &n);
+  for (i = 0; rc == 0 && i < n; i++)
+    if (list[i].id != id)
+      rc = backup_tables(b, list[i].id, &older);
+  if (rc == 0)
+    rc = backup_tables(b, id, &mine);
+  for (i = 0; rc == 0 && i < mine.n; i++)
+    if (!names_has(&older, mine.v[i]) && (rc = db_file_name(mine.v[i], leaf, sizeof leaf)) == 0)
+      rc = names_add(out, leaf);
+  free(list);
+  names_free(&mine);
+  names_free(&older);
+  return rc;
+}
+
+/* Copies msg into out with each occurrence of from replaced by to. */
+static void replace_all(const char *msg, const char *from, const char *to, char *out, size_t cap) {
+  size_t used = 0, flen = strlen(from);
+  out[0] = '\0';
+  while (*msg && used + 1 < cap) {
+    if (flen && strncmp(msg, from, flen) == 0) {
+      int w = snprintf(out + used, cap - used, "%s", to);
+      if (w < 0 || (size_t)w >= cap - used)
+        break;
+      used += (size_t)w;
+      msg += flen;
+    } else {
+      out[used++] = *msg++;
+      out[used] = '\0';
+    }
+  }
+}
+
+/* Reads, with block checksums, every table file that backup id is the first to hold, as the
+ * backup holds it: the backup's files are linked into a scratch directory inside the backup
+ * directory, opened read-only (its own caches: every block comes from the backup's bytes) and
+ * the key range of each new table file is scanned. Damage: QUARRY_ECORRUPTION naming the file
+ * by its path in db (the database backed up). */
+static int check_new_backup(quarry_backups *b, quarry_db *db, uint32_t id) {
+  char scratch[PATH_MAX], meta[PATH_MAX], *text = NULL;
+  name_list fresh = {0};
+  quarry_options *o = NULL;
+  quarry_db *sdb = NULL;
+  uint64_t files = 0, bytes = 0;
+  size_t len;
+  link_job j;
+  int rc;
+  if ((rc = new_tables(b, id, &fresh)) != 0 || fresh.n == 0) {
+    names_free(&fresh);
+    return rc;
+  }
+  if (snprintf(scratch, sizeof scratch, "%s/" SCRATCH "%ld", b->key, (long)getpid()) >=
+      (int)sizeof scratch) {
+    names_free(&fresh);
+    return q_fail(QUARRY_EINVAL, "path too long: %s", b->key);
+  }
+  snprintf(meta, sizeof meta, "%s/meta/%" PRIu32, b->dir, id);
+  j.from = b->key;
+  j.to = scratch;
+  q_remove_tree(scratch);
+  if (mkdir(scratch, 0700) != 0)
+    rc = q_fail(QUARRY_EIO, "cannot create %s: %s", scratch, strerror(errno));
+  if (rc == 0)
+    rc = q_read_file(meta, &text, &len);
+  if (rc == 0)
+    rc = walk_meta(id, meta, text, link_file, &j);
+  if (rc == 0)
+    rc = quarry_options_new(NULL, &o);
+  if (rc == 0)
+    rc = quarry_options_set_string(o, "mode", "read_only");
+  if (rc == 0)
+    rc = quarry_db_open(scratch, o, &sdb);
+  if (rc == 0)
+    rc = q_verify_table_files(sdb, is_wanted, &fresh, &files, &bytes);
+  if (rc) { /* name the database's files, not their links */
+    char msg[1200];
+    replace_all(quarry_last_error(), scratch, db->path, msg, sizeof msg);
+    q_fail(rc, "%s", msg);
+  }
+  quarry_db_close(sdb);
+  quarry_options_free(o);
+  free(text);
+  names_free(&fresh);
+  q_remove_tree(scratch);
+  return rc;
+}
+
+/* Removes backup id, which check_new_backup refused: its meta file goes (a backup without one
+ * does not exist), then the engine is reopened and its garbage collection removes the files no
+ * remaining backup uses. Best effort: the caller reports the refusal. */
+static void discard_backup(quarry_backups *b, uint32_t id) {
+  char meta[PATH_MAX], dir[PATH_MAX], *err = NULL;
+  rocksdb_backup_engine_t *old;
+  snprintf(meta, sizeof meta, "%s/meta/%" PRIu32, b->dir, id);
+  snprintf(dir, sizeof dir, "%s/meta", b->dir);
+  if (unlink(meta) == 0)
+    q_fsync_dir(dir);
+  old = b->be; /* idle: a new engine reads the directory without the removed backup */
+  if (open_engine(b) != 0) {
+    b->be = old;
+  } else {
+    rocksdb_backup_engine_close(old);
+    rocksdb_backup_engine_purge_old_backups(b->be, UINT32_MAX, &err);
+    if (err)
+      rocksdb_free(err);
+    sweep_seals(b);
+  }
 }
 
 /* ---- restore ----------------------------------------------------------------------------------- */

@@ -284,6 +284,12 @@ void q_write_mode(const quarry_db *db, const quarry_write_options *w, int *sync,
 int q_write_syncs(const quarry_db *db, const quarry_write_options *w);
 /* Resolves cf (NULL -> default) to a live handle or fails (dropped -> ENOTFOUND, other db). */
 int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op, rocksdb_column_family_handle_t **h);
+/* verify.c: reads, with block checksums verified and the block cache not filled, every entry in
+ * the key range of each live table file for which wanted(name, ctx) is non-zero (name as RocksDB
+ * gives it: "/000013.sst"); range deletions are ignored so that no entry is skipped. *files and
+ * *bytes: the files selected and their sizes. A damaged block: QUARRY_ECORRUPTION naming it. */
+int q_verify_table_files(quarry_db *db, int (*wanted)(const char *name, void *ctx), void *ctx,
+                         uint64_t *files, uint64_t *bytes);
 /* After a failed write: if code is EIO/ENOSPC, puts the handle in the failed state. Returns code. */
 int q_db_write_failed(quarry_db *db, int code);
 int q_check_key(const char *op, size_t klen);

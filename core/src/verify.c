@@ -323,3 +323,66 @@ int quarry_db_digest(quarry_db *db, quarry_cf *cf, const quarry_snapshot *snap,
                      quarry_scan_report **out) {
   return scan(db, cf, snap, 1, "digest", out);
 }
+
+/* Reads every entry of family cf in [small, large] (inclusive) with the read options ro. */
+static int scan_range(quarry_db *db, rocksdb_column_family_handle_t *h, rocksdb_readoptions_t *ro,
+                      const char *small, size_t slen, const char *large, size_t llen,
+                      char **err) {
+  rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->rdb, ro, h);
+  for (rocksdb_iter_seek(it, small, slen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+    size_t klen;
+    const char *k = rocksdb_iter_key(it, &klen);
+    if (q_key_cmp(k, klen, large, llen) > 0)
+      break;
+  }
+  rocksdb_iter_get_error(it, err);
+  rocksdb_iter_destroy(it);
+  return *err ? q_status_code(*err) : 0;
+}
+
+int q_verify_table_files(quarry_db *db, int (*wanted)(const char *name, void *ctx), void *ctx,
+                         uint64_t *files, uint64_t *bytes) {
+  const rocksdb_livefiles_t *lf;
+  rocksdb_readoptions_t *ro;
+  int i, n, rc;
+  *files = *bytes = 0;
+  if ((rc = q_db_check(db, "verify")) != 0)
+    return rc;
+  if ((lf = rocksdb_livefiles(db->rdb)) == NULL)
+    return 0;
+  ro = rocksdb_readoptions_create();
+  rocksdb_readoptions_set_verify_checksums(ro, 1);
+  rocksdb_readoptions_set_fill_cache(ro, 0);
+  rocksdb_readoptions_set_total_order_seek(ro, 1);
+  rocksdb_readoptions_set_ignore_range_deletions(ro, 1); /* covered entries are read too */
+  rocksdb_readoptions_set_readahead_size(ro, 2u << 20);
+  n = rocksdb_livefiles_count(lf);
+  for (i = 0; i < n && rc == 0; i++) {
+    const char *name = rocksdb_livefiles_name(lf, i);
+    const char *family = rocksdb_livefiles_column_family_name(lf, i);
+    const char *small, *large;
+    size_t slen, llen;
+    quarry_cf *cf;
+    rocksdb_column_family_handle_t *h;
+    char *err = NULL;
+    if (name == NULL || family == NULL || !wanted(name, ctx))
+      continue;
+    if ((rc = quarry_db_cf(db, family, &cf)) != 0 || (rc = q_cf_resolve(db, cf, "verify", &h)) != 0)
+      break;
+    small = rocksdb_livefiles_smallestkey(lf, i, &slen);
+    large = rocksdb_livefiles_largestkey(lf, i, &llen);
+    if ((rc = scan_range(db, h, ro, small, slen, large, llen, &err)) != 0) {
+      char text[600];
+      snprintf(text, sizeof text, "%s", err);
+      rocksdb_free(err);
+      rc = q_fail(rc, "%s (family '%s', reading the key range of table file %s%s)", text, family,
+                  db->path, name);
+      break;
+    }
+    *files += 1;
+    *bytes += (uint64_t)rocksdb_livefiles_size(lf, i);
+  }
+  rocksdb_readoptions_destroy(ro);
+  rocksdb_livefiles_destroy(lf);
+  return rc;
+}

@@ -205,6 +205,20 @@ local function marker(run, tip)
     offset = run.reader:offset(), format = run.fmt.name })
 end
 
+-- Before a resume: the store must read back whole. db:verify() reads every entry of every family
+-- with block checksums (a flipped bit in any table file raises Corruption naming it); a damaged
+-- store is refused rather than extended, with what to do.
+local function check_store_readable(run)
+  local ok, err = pcall(run.store.db.verify, run.store.db)
+  if ok then return end
+  if not (quarry.is_error(err) and err.code == "Corruption") then error(err, 0) end
+  run.store:close()
+  run.reader:close()
+  fail("--resume: the store %s is damaged, not resuming into it: %s. Restore it from a backup " ..
+    "(quarry backup restore), or migrate again into a new --db (quarry verify --db %s reports " ..
+    "the damage)", run.options.db, err.message, run.options.db)
+end
+
 -- Step 1: the source and the target, or nothing left behind.
 local function open_ends(run)
   run.reader, run.fmt = open_input(run.options, run.fmt)
@@ -216,6 +230,7 @@ local function open_ends(run)
   end
   run.store = store
   run.start_tip = store.tip_height
+  if run.start_tip and run.options.resume then check_store_readable(run) end
   if run.start_tip and not run.options.resume then
     fail("%s already holds blocks %d..%d: use --resume to continue a migration into it " ..
       "(or give an empty --db)", run.options.db, store.base, store.tip_height)
