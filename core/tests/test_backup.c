@@ -2,6 +2,7 @@
  * recorded when its backup was made; verify detects one flipped byte in any file (data, private,
  * meta) and names it; purge and max_backups keep exactly the newest N; restore targets are
  * checked (not empty, not a database, open, missing parent); one handle per directory. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <stdarg.h>

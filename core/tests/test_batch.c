@@ -1,5 +1,6 @@
 /* test_batch.c: batches are atomic across families, persist across a reopen, support
  * delete_range; write-side guards (closed batch, another db's batch, bad ranges). */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 int main(void) {

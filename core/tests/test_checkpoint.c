@@ -3,6 +3,7 @@
  * parents, and, taken (like backups) while a writer thread commits batches across three
  * families, with the WAL on or off, hold every family at the same batch and equal the source at
  * the snapshot of that batch. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>

@@ -1,6 +1,7 @@
 /* test_children.c: closing a db with live iterators, snapshots and batches releases them first
  * (RocksDB 7.8 aborts otherwise); the children stay usable handles that report ECLOSED and
  * close cleanly afterwards, in any order. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 int main(void) {

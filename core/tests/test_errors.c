@@ -1,6 +1,7 @@
 /* test_errors.c: error names and texts, RocksDB status mapping, a LOCK held by another process
  * (ELOCKED; read_only and secondary opens still work, catch_up follows the primary), key size,
  * writes in read-only mode, unknown options. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <sys/wait.h>

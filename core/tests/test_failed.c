@@ -1,6 +1,7 @@
 /* test_failed.c: a write that fails with ENOSPC (a small tmpfs) puts the handle in the failed
  * state: later writes report it, reads keep working, close and reopen loses nothing
  * acknowledged and the process never aborts. Needs root to mount; skipped otherwise. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <sys/mount.h>

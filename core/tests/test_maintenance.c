@@ -1,5 +1,6 @@
 /* test_maintenance.c: flush, compact, properties, approximate sizes, size on disk, multi_get
  * holes, and the same calls on a dropped family. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 int main(void) {

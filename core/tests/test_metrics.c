@@ -1,6 +1,7 @@
 /* test_metrics.c: counters and histogram counts equal the operations done (from one thread and
  * from four), latency buckets and quantiles, errors by code, the metrics/statistics options,
  * RocksDB figures per family, and the Prometheus text (names, namespace, labels, escaping). */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 #include "../src/internal.h" /* q_bucket */
 

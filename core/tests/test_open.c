@@ -1,5 +1,6 @@
 /* test_open.c: opening, creating families, reopening (every family is opened), listing,
  * create_if_missing, modes' guards, destroy. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 int main(void) {

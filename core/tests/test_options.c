@@ -1,5 +1,6 @@
 /* test_options.c: the option table, preset values, QUARRY_DB_* environment overrides (preset <
  * env < explicit), validation messages, and the effective options of an open db. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 static int64_t get_num(const quarry_options *o, const char *name) {

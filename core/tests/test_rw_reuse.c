@@ -1,6 +1,7 @@
 /* test_rw_reuse.c: single puts and deletes write through a batch the handle reuses (rw.c):
  * nothing of one write leaks into the next, large values (which free the batch) and small ones
  * alternate, families mix, and several threads writing at once each see their own writes. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>

@@ -2,6 +2,7 @@
  * handle onto the same RocksDB instance; families, writes and metrics are shared, children are
  * per handle, the engine closes with its last handle, destroy waits for every handle, read_only
  * and secondary instances of their own; four threads on two handles lose no write. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>

@@ -1,5 +1,6 @@
 /* test_snapshot.c: a snapshot isolates reads (get, multi_get, iterators) from later writes;
  * snapshots of another db or closed ones are refused. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 static void check_get_at(quarry_db *db, const quarry_snapshot *s, const char *key,

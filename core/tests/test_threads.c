@@ -1,5 +1,6 @@
 /* test_threads.c: one db used from several threads at once: writers, readers, iterators,
  * snapshots and batches, while another thread creates and drops families. */
+#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>
