@@ -267,7 +267,7 @@ static inline int check_rmrf(const char *path) {
 
 /* A fresh directory under $QUARRY_TEST_TMP (fallback /tmp), named after the test and the running
  * case. Returns a static buffer per slot (0..3) so a case can hold a few at once. */
-static inline const char *check_tmpdir(int slot, const char *name) {
+__attribute__((noinline, unused)) static const char *check_tmpdir(int slot, const char *name) {
   static char bufs[4][1024];
   const char *base = getenv("QUARRY_TEST_TMP");
   char *p = bufs[slot & 3];
@@ -284,8 +284,9 @@ static inline const char *check_tmpdir(int slot, const char *name) {
   return p;
 }
 
-/* A path under dir (static buffer per slot). */
-static inline const char *check_path(int slot, const char *dir, const char *leaf) {
+/* A path under dir (static buffer per slot). Both are out of line: inlined, gcc would size every
+ * path a test builds from them by the whole static array and warn of truncations. */
+__attribute__((noinline, unused)) static const char *check_path(int slot, const char *dir, const char *leaf) {
   static char bufs[4][1024];
   if (snprintf(bufs[slot & 3], sizeof bufs[0], "%s/%s", dir, leaf) >= (int)sizeof bufs[0])
     CHECK_FAIL_("path too long: %s/%s", dir, leaf);
