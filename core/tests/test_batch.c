@@ -1,9 +1,8 @@
 /* test_batch.c: batches are atomic across families, persist across a reopen, support
  * delete_range; write-side guards (closed batch, another db's batch, bad ranges). */
-#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
-int main(void) {
+TEST(batches) {
   const char *dir = check_tmpdir(0, "batch");
   const char *path = check_path(0, dir, "db");
   const char *path2 = check_path(1, dir, "db2");
@@ -130,6 +129,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(db));
 
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -1,12 +1,11 @@
 /* test_failed.c: a write that fails with ENOSPC (a small tmpfs) puts the handle in the failed
  * state: later writes report it, reads keep working, close and reopen loses nothing
  * acknowledged and the process never aborts. Needs root to mount; skipped otherwise. */
-#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <sys/mount.h>
 
-int main(void) {
+TEST(enospc_puts_the_handle_in_the_failed_state) {
   const char *dir = check_tmpdir(0, "failed");
   const char *mnt = check_path(0, dir, "mnt");
   const char *path = check_path(1, mnt, "db");
@@ -20,7 +19,7 @@ int main(void) {
   if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
     printf("skipped: cannot mount a tmpfs (needs root): %s\n", strerror(errno));
     check_rmrf(dir);
-    return 0;
+    return;
   }
   val = malloc(vlen);
   CHECK(val != NULL);
@@ -98,6 +97,4 @@ int main(void) {
   free(val);
   CHECK_EQ_INT(umount(mnt), 0);
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

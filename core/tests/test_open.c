@@ -1,9 +1,8 @@
 /* test_open.c: opening, creating families, reopening (every family is opened), listing,
  * create_if_missing, modes' guards, destroy. */
-#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
-int main(void) {
+TEST(open) {
   const char *dir = check_tmpdir(0, "open");
   const char *path = check_path(0, dir, "db");
   quarry_options *o;
@@ -124,6 +123,4 @@ int main(void) {
   quarry_options_free(o);
 
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -1,7 +1,6 @@
 /* test_rw_reuse.c: single puts and deletes write through a batch the handle reuses (rw.c):
  * nothing of one write leaks into the next, large values (which free the batch) and small ones
  * alternate, families mix, and several threads writing at once each see their own writes. */
-#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>
@@ -30,7 +29,7 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-int main(void) {
+TEST(reused_write_batch) {
   const char *dir = check_tmpdir(0, "rw_reuse");
   size_t big_len = (size_t)3 << 20, i;
   char *big = malloc(big_len);
@@ -79,6 +78,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(db));
   free(big);
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -2,7 +2,6 @@
  * handle onto the same RocksDB instance; families, writes and metrics are shared, children are
  * per handle, the engine closes with its last handle, destroy waits for every handle, read_only
  * and secondary instances of their own; four threads on two handles lose no write. */
-#define CHECK_NO_MAIN /* not converted to named cases yet */
 #include "check.h"
 
 #include <pthread.h>
@@ -55,7 +54,7 @@ static size_t count_prefix(quarry_db *db, const char *prefix) {
   return n;
 }
 
-int main(void) {
+TEST(shared) {
   const char *dir = check_tmpdir(0, "shared");
   const char *path = check_path(0, dir, "db");
   const char *other_spelling = check_path(1, dir, "./db/");
@@ -217,6 +216,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(a));
   CHECK_OK(quarry_destroy(path));
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }
