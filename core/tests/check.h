@@ -1,5 +1,27 @@
-/* check.h: assertion macros and helpers for the C tests: each failed check prints the file, the
- * line, the expression and both values, then aborts the test program (a non-zero exit). */
+/* check.h: the C tests' framework: named cases, assertion macros that print both values, and
+ * temporary directories. A test file is a list of cases; this header supplies its main.
+ *
+ *   TEST(seek_bounds) {
+ *     ...
+ *     CHECK_EQ_INT(n, 3);
+ *   }
+ *
+ * The cases run in the order they are written, one after the other in one process. A failed
+ * check prints `file:line: case NAME: ` and what it expected and got, and ends that case (a
+ * longjmp back to the runner); the runner goes on with the next case, prints `N cases, N failed`
+ * at the end and exits 1 if any failed. Arguments name the cases to run (`test_iter seek_bounds`);
+ * `--list` prints the names.
+ *
+ * Each case starts from nothing: its own temporary directories (check_tmpdir names them after the
+ * case) and its own databases. The runner tracks every database a case opens (quarry_db_open and
+ * quarry_db_close are wrapped below): closing one while it still has live iterators, snapshots or
+ * batches fails the case at that line, unless the case said CHECK_ALLOW_LIVE_CHILDREN() first
+ * (test_children closes with children on purpose); a database still open when the case ends fails
+ * it too. After a failed case the runner closes what it left open, so the next case starts clean.
+ *
+ * A check that fails in another thread, or in a child process a case forked, cannot return to the
+ * runner: it prints the same line and aborts the process, as a failed check always did. Cases
+ * join their threads before they check what the threads did. */
 #ifndef QUARRY_CHECK_H
 #define QUARRY_CHECK_H
 
@@ -8,19 +30,79 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* ---- the cases and the runner's state ------------------------------------------------------ */
+
+typedef struct check_case {
+  const char *name;
+  const char *file;
+  int line;
+  void (*fn)(void);
+} check_case;
+
+#define CHECK_MAX_CASES 256
+#define CHECK_MAX_DBS 64
+
+static check_case check_cases_[CHECK_MAX_CASES]; /* filled by TEST's constructors */
+static int check_ncases_;
+
+static struct {
+  const char *name;         /* the running case, NULL between cases */
+  jmp_buf jump;             /* where a failed check returns to */
+  pid_t pid;                /* the runner's process: a forked child aborts instead */
+  int allow_children;       /* CHECK_ALLOW_LIVE_CHILDREN() was called */
+  int ndbs;                 /* databases the case opened and has not closed */
+  quarry_db *dbs[CHECK_MAX_DBS];
+} check_state_;
+static _Thread_local int check_in_runner_; /* set in the runner's thread while a case runs */
+
+static inline void check_register_(const char *name, const char *file, int line,
+                                   void (*fn)(void)) {
+  if (check_ncases_ == CHECK_MAX_CASES) {
+    fprintf(stderr, "%s:%d: more than %d cases in one file\n", file, line, CHECK_MAX_CASES);
+    abort();
+  }
+  check_cases_[check_ncases_++] = (check_case){name, file, line, fn};
+}
+
+/* Defines the case `name`: a function registered (before main) in the order of the file. */
+#define TEST(name)                                                                             \
+  static void check_case_##name(void);                                                         \
+  __attribute__((constructor)) static void check_register_##name(void) {                       \
+    check_register_(#name, __FILE__, __LINE__, check_case_##name);                             \
+  }                                                                                            \
+  static void check_case_##name(void)
+
+static inline void check_fail_begin_(const char *file, int line) {
+  fflush(stdout);
+  fprintf(stderr, "%s:%d: case %s: ", file, line,
+          check_state_.name ? check_state_.name : "(no case)");
+}
+
+/* Ends the running case, or the process where the runner cannot be reached. */
+_Noreturn static inline void check_fail_end_(void) {
+  fputc('\n', stderr);
+  fflush(stderr);
+  if (check_in_runner_ && getpid() == check_state_.pid)
+    longjmp(check_state_.jump, 1);
+  fprintf(stderr, "(a failed check outside the runner's thread or process: aborting)\n");
+  abort();
+}
+
 #define CHECK_FAIL_(...)                                                                       \
   do {                                                                                         \
-    fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                            \
+    check_fail_begin_(__FILE__, __LINE__);                                                     \
     fprintf(stderr, __VA_ARGS__);                                                              \
-    fputc('\n', stderr);                                                                       \
-    abort();                                                                                   \
+    check_fail_end_();                                                                         \
   } while (0)
+
+/* ---- assertions ----------------------------------------------------------------------------- */
 
 #define CHECK(expr)                                                                            \
   do {                                                                                         \
@@ -106,7 +188,7 @@
     quarry_value_free(v_);                                                                     \
   } while (0)
 
-/* Every test ends with this: no child handle left open. */
+/* No child handle of db left open (every close checks it too, see quarry_db_close below). */
 #define CHECK_NO_CHILDREN(db)                                                                  \
   do {                                                                                         \
     CHECK_EQ_INT(quarry_db_live_iterators(db), 0);                                             \
@@ -114,8 +196,52 @@
     CHECK_EQ_INT(quarry_db_live_batches(db), 0);                                               \
   } while (0)
 
+/* The running case closes databases with live children on purpose. */
+#define CHECK_ALLOW_LIVE_CHILDREN() (check_state_.allow_children = 1)
+
 /* Puts a C-string pair into db/cf with default write options. */
 #define PUT(db, cf, k, v) CHECK_OK(quarry_put((db), (cf), NULL, (k), strlen(k), (v), strlen(v)))
+
+/* ---- the databases a case opens ------------------------------------------------------------ */
+
+static inline int check_db_open_(const char *path, const quarry_options *o, quarry_db **out) {
+  int rc = quarry_db_open(path, o, out);
+  if (rc == 0 && check_state_.name != NULL) {
+    if (check_state_.ndbs == CHECK_MAX_DBS) {
+      fprintf(stderr, "check.h: case %s holds more than %d databases open\n", check_state_.name,
+              CHECK_MAX_DBS);
+      abort();
+    }
+    check_state_.dbs[check_state_.ndbs++] = *out;
+  }
+  return rc;
+}
+
+static inline int check_db_close_(quarry_db *db, const char *file, int line) {
+  int i, it, sn, ba;
+  if (db == NULL)
+    return quarry_db_close(db);
+  it = quarry_db_live_iterators(db);
+  sn = quarry_db_live_snapshots(db);
+  ba = quarry_db_live_batches(db);
+  if ((it || sn || ba) && !check_state_.allow_children && check_state_.name != NULL) {
+    check_fail_begin_(file, line);
+    fprintf(stderr, "closing %s with live children: %d iterators, %d snapshots, %d batches",
+            quarry_db_path(db), it, sn, ba);
+    check_fail_end_();
+  }
+  for (i = 0; i < check_state_.ndbs; i++)
+    if (check_state_.dbs[i] == db) {
+      check_state_.dbs[i] = check_state_.dbs[--check_state_.ndbs];
+      break;
+    }
+  return quarry_db_close(db);
+}
+
+#define quarry_db_open(path, opts, out) check_db_open_((path), (opts), (out))
+#define quarry_db_close(db) check_db_close_((db), __FILE__, __LINE__)
+
+/* ---- temporary directories and small helpers ----------------------------------------------- */
 
 static inline int check_rmrf(const char *path) {
   struct stat st;
@@ -139,17 +265,18 @@ static inline int check_rmrf(const char *path) {
   return unlink(path);
 }
 
-/* A fresh directory under $QUARRY_TEST_TMP (fallback /tmp), named after the test. Returns a
- * static buffer per slot (0..3) so a test can hold a few at once. */
-static inline const char *check_tmpdir(int slot, const char *name) {
+/* A fresh directory under $QUARRY_TEST_TMP (fallback /tmp), named after the test and the running
+ * case. Returns a static buffer per slot (0..3) so a case can hold a few at once. */
+__attribute__((noinline, unused)) static const char *check_tmpdir(int slot, const char *name) {
   static char bufs[4][1024];
   const char *base = getenv("QUARRY_TEST_TMP");
   char *p = bufs[slot & 3];
   if (base == NULL || *base == '\0')
     base = "/tmp";
   mkdir(base, 0777);
-  if (snprintf(p, sizeof bufs[0], "%s/quarry-%s-%ld-%d", base, name, (long)getpid(), slot) >=
-      (int)sizeof bufs[0])
+  if (snprintf(p, sizeof bufs[0], "%s/quarry-%s-%s-%ld-%d", base, name,
+               check_state_.name ? check_state_.name : "main", (long)getpid(),
+               slot) >= (int)sizeof bufs[0])
     CHECK_FAIL_("path too long under %s", base);
   check_rmrf(p);
   if (mkdir(p, 0777) != 0)
@@ -157,8 +284,9 @@ static inline const char *check_tmpdir(int slot, const char *name) {
   return p;
 }
 
-/* A path under dir (static buffer per slot). */
-static inline const char *check_path(int slot, const char *dir, const char *leaf) {
+/* A path under dir (static buffer per slot). Both are out of line: inlined, gcc would size every
+ * path a test builds from them by the whole static array and warn of truncations. */
+__attribute__((noinline, unused)) static const char *check_path(int slot, const char *dir, const char *leaf) {
   static char bufs[4][1024];
   if (snprintf(bufs[slot & 3], sizeof bufs[0], "%s/%s", dir, leaf) >= (int)sizeof bufs[0])
     CHECK_FAIL_("path too long: %s/%s", dir, leaf);
@@ -179,5 +307,94 @@ static inline int check_has_name(char **names, const char *name) {
       return 1;
   return 0;
 }
+
+/* ---- the runner ------------------------------------------------------------------------------ */
+
+/* Runs c; 1 when it failed. The only setjmp: nothing here changes between it and a longjmp. */
+static inline int check_run_one_(const check_case *c) {
+  check_state_.name = c->name;
+  check_state_.allow_children = 0;
+  check_state_.ndbs = 0;
+  if (setjmp(check_state_.jump) != 0) {
+    check_in_runner_ = 0;
+    return 1;
+  }
+  check_in_runner_ = 1;
+  c->fn();
+  check_in_runner_ = 0;
+  return 0;
+}
+
+/* After c: a database still open fails it (when nothing else did); each is closed either way. */
+static inline int check_teardown_(const check_case *c, int failed) {
+  while (check_state_.ndbs > 0) {
+    quarry_db *db = check_state_.dbs[--check_state_.ndbs];
+    if (!failed) {
+      check_fail_begin_(c->file, c->line);
+      fprintf(stderr, "%s left open (%d iterators, %d snapshots, %d batches)\n",
+              quarry_db_path(db), quarry_db_live_iterators(db), quarry_db_live_snapshots(db),
+              quarry_db_live_batches(db));
+      failed = 1;
+    }
+    (quarry_db_close)(db);
+  }
+  check_state_.name = NULL;
+  return failed;
+}
+
+/* Runs the cases of the table whose names are in names[0..nnames) (all of them when nnames is 0),
+ * in table order. Returns the exit status: 0 all passed, 1 some failed, 2 an unknown name. */
+static inline int check_run(const check_case *cases, int ncases, int nnames, char **names) {
+  int i, j, run = 0, failed = 0;
+  for (j = 0; j < nnames; j++) {
+    for (i = 0; i < ncases && strcmp(cases[i].name, names[j]) != 0; i++)
+      ;
+    if (i == ncases) {
+      fprintf(stderr, "no case named '%s'; the cases are:", names[j]);
+      for (i = 0; i < ncases; i++)
+        fprintf(stderr, " %s", cases[i].name);
+      fputc('\n', stderr);
+      return 2;
+    }
+  }
+  check_state_.pid = getpid();
+  for (i = 0; i < ncases; i++) {
+    int f;
+    for (j = 0; j < nnames && strcmp(cases[i].name, names[j]) != 0; j++)
+      ;
+    if (nnames > 0 && j == nnames)
+      continue;
+    f = check_teardown_(&cases[i], check_run_one_(&cases[i]));
+    fflush(stderr);
+    printf("%s %s\n", f ? "FAIL" : "ok  ", cases[i].name);
+    fflush(stdout);
+    run++;
+    failed += f;
+  }
+  printf("%d cases, %d failed\n", run, failed);
+  fflush(stdout);
+  return failed ? 1 : 0;
+}
+
+/* The registered cases, in the order of the file (constructors may run in either order). */
+static inline int check_main_(int argc, char **argv) {
+  int i, j;
+  for (i = 1; i < check_ncases_; i++) {
+    check_case c = check_cases_[i];
+    for (j = i; j > 0 && check_cases_[j - 1].line > c.line; j--)
+      check_cases_[j] = check_cases_[j - 1];
+    check_cases_[j] = c;
+  }
+  if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+    for (i = 0; i < check_ncases_; i++)
+      printf("%s\n", check_cases_[i].name);
+    return 0;
+  }
+  return check_run(check_cases_, check_ncases_, argc - 1, argv + 1);
+}
+
+#ifndef CHECK_NO_MAIN
+int main(int argc, char **argv) { return check_main_(argc, argv); }
+#endif
 
 #endif

@@ -116,23 +116,25 @@ static void check_detects(quarry_backups *b, uint32_t id, const char *file, long
   CHECK_OK(quarry_backups_verify(b, id, 0));
 }
 
-int main(void) {
-  const char *dir = check_tmpdir(0, "backup");
-  char src[CAP], bdir[CAP], path[CAP], other[CAP], file[CAP], d[4][65], got[65];
-  char names1[64][256], names2[64][256];
-  quarry_backup_options bo = QUARRY_BACKUP_OPTIONS_INIT;
-  quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
-  quarry_backups *b, *b2;
-  quarry_backup_info *list;
-  quarry_db *db, *r;
+/* What every case about one backup directory starts from: a source db and two backups of it,
+ * the second incremental; d[1] and d[2] are the source's digests when each was made. */
+typedef struct {
+  const char *dir;
+  char src[CAP], bdir[CAP], d[4][65];
+  quarry_backups *b;
+  quarry_db *db;
+} fixture;
+
+static void two_backups(fixture *f) {
+  quarry_backups *b;
+  quarry_db *db;
   uint32_t id;
-  size_t n;
-  int i, j, n1, n2, shared, sst1, sst2;
-  time_t now = time(NULL);
+  char (*d)[65] = f->d;
+  const char *src = f->src, *bdir = f->bdir;
 
-  pathf(src, "%s/src", dir);
-  pathf(bdir, "%s/backups", dir);
-
+  f->dir = check_tmpdir(0, "backup");
+  pathf(f->src, "%s/src", f->dir);
+  pathf(f->bdir, "%s/backups", f->dir);
   /* ---- two backups, the second incremental ---- */
   db = open_db(src, 1);
   fill(db, 0, 4000, "first");
@@ -146,6 +148,30 @@ int main(void) {
   CHECK_EQ_INT(id, 2);
   digest_of(db, d[2]);
   CHECK(strcmp(d[1], d[2]) != 0);
+  f->b = b;
+  f->db = db;
+}
+
+static void close_fixture(fixture *f) {
+  quarry_backups_close(f->b);
+  CHECK_NO_CHILDREN(f->db);
+  CHECK_OK(quarry_db_close(f->db));
+  check_rmrf(f->dir);
+}
+
+TEST(incremental_backups_share_table_files) {
+  fixture f;
+  const char *bdir;
+  quarry_backups *b;
+  char path[CAP], names1[64][256], names2[64][256];
+  quarry_backup_info *list;
+  size_t n;
+  int i, j, n1, n2, shared, sst1, sst2;
+  time_t now = time(NULL);
+
+  two_backups(&f);
+  bdir = f.bdir;
+  b = f.b;
 
   n1 = meta_files(bdir, 1, names1);
   n2 = meta_files(bdir, 2, names2);
@@ -176,6 +202,21 @@ int main(void) {
   CHECK(list[0].timestamp >= now - 5 && list[1].timestamp <= time(NULL) + 5);
   free(list);
 
+  close_fixture(&f);
+}
+
+TEST(restore_each_id) {
+  fixture f;
+  const char *dir;
+  char (*d)[65];
+  quarry_backups *b;
+  char path[CAP], got[65];
+  uint32_t id;
+
+  two_backups(&f);
+  dir = f.dir;
+  d = f.d;
+  b = f.b;
   /* ---- restore each id (and "latest") into new directories ---- */
   for (id = 1; id <= 2; id++) {
     pathf(path, "%s/restored%u", dir, id);
@@ -189,6 +230,24 @@ int main(void) {
   CHECK_STR(got, d[2]);
   CHECK_ERR(quarry_backups_restore(b, 9, path, NULL), QUARRY_ENOTFOUND);
 
+  close_fixture(&f);
+}
+
+TEST(restore_targets) {
+  fixture f;
+  const char *dir;
+  char (*d)[65];
+  quarry_backups *b;
+  char path[CAP], other[CAP], file[CAP], got[65];
+  quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
+  quarry_db *r;
+
+  two_backups(&f);
+  dir = f.dir;
+  d = f.d;
+  b = f.b;
+  pathf(path, "%s/restored1", dir);
+  CHECK_OK(quarry_backups_restore(b, 1, path, NULL));
   /* ---- restore targets ---- */
   pathf(path, "%s/restored1", dir);
   CHECK_ERR(quarry_backups_restore(b, 2, path, NULL), QUARRY_EINVAL); /* not empty */
@@ -232,6 +291,22 @@ int main(void) {
     CHECK_STR(got, d[2]);
   }
 
+  close_fixture(&f);
+}
+
+TEST(verify_detects_a_flipped_byte) {
+  fixture f;
+  const char *dir;
+  const char *bdir;
+  quarry_backups *b;
+  char path[CAP], file[CAP], names2[64][256];
+  int i, n2;
+
+  two_backups(&f);
+  dir = f.dir;
+  bdir = f.bdir;
+  b = f.b;
+  n2 = meta_files(bdir, 2, names2);
   /* ---- verify: every file, by content ---- */
   CHECK_OK(quarry_backups_verify(b, 1, 0));
   CHECK_OK(quarry_backups_verify(b, QUARRY_BACKUP_LATEST, 1));
@@ -252,10 +327,43 @@ int main(void) {
   CHECK(access(path, F_OK) != 0); /* nothing half-restored left behind */
   flip(file, -1);
 
+  close_fixture(&f);
+}
+
+TEST(one_handle_per_directory) {
+  fixture f;
+  const char *bdir;
+  quarry_backups *b2;
+
+  two_backups(&f);
+  bdir = f.bdir;
   /* ---- one handle per directory ---- */
   CHECK_ERR(quarry_backups_open(bdir, NULL, &b2), QUARRY_EBUSY);
   CHECK(b2 == NULL);
 
+  close_fixture(&f);
+}
+
+TEST(purge_and_max_backups) {
+  fixture f;
+  const char *dir;
+  const char *bdir;
+  char (*d)[65];
+  quarry_backups *b;
+  quarry_db *db;
+  quarry_backup_options bo = QUARRY_BACKUP_OPTIONS_INIT;
+  quarry_backup_info *list;
+  char path[CAP];
+  uint32_t id;
+  size_t n;
+  int i;
+
+  two_backups(&f);
+  dir = f.dir;
+  bdir = f.bdir;
+  d = f.d;
+  b = f.b;
+  db = f.db;
   /* ---- purge keeps exactly the newest N ---- */
   for (i = 0; i < 3; i++) {
     fill(db, 5000 + i * 100, 5100 + i * 100, "more");
@@ -273,6 +381,7 @@ int main(void) {
   CHECK_OK(quarry_backups_verify(b, 4, 0));
   quarry_backups_close(b);
   quarry_backups_close(NULL);
+  f.b = NULL;
 
   /* ---- max_backups applied after each create ---- */
   bo.max_backups = 2;
@@ -291,6 +400,16 @@ int main(void) {
   quarry_backups_close(b);
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
+
+  check_rmrf(dir);
+}
+
+TEST(backup_without_wal_flushes) {
+  const char *dir = check_tmpdir(0, "backup");
+  char path[CAP], other[CAP], d[4][65], got[65];
+  quarry_backups *b;
+  quarry_db *db;
+  uint32_t id;
 
   /* ---- without a WAL the backup flushes even when not asked to ---- */
   pathf(path, "%s/nowal", dir);
@@ -311,6 +430,20 @@ int main(void) {
   CHECK_STR(got, d[0]);
   quarry_backups_close(b);
 
+  check_rmrf(dir);
+}
+
+TEST(backup_directories) {
+  const char *dir = check_tmpdir(0, "backup");
+  quarry_backup_options bo = QUARRY_BACKUP_OPTIONS_INIT;
+  char path[CAP], file[CAP];
+  quarry_backups *b;
+  uint32_t id;
+
+  pathf(path, "%s/not-a-db", dir);
+  mkdir(path, 0755);
+  pathf(file, "%s/notes.txt", path);
+  fclose(fopen(file, "w"));
   /* ---- directories ---- */
   bo.create_if_missing = 0;
   pathf(path, "%s/missing-backups", dir);
@@ -325,6 +458,4 @@ int main(void) {
   CHECK_ERR(quarry_backups_create(NULL, NULL, 1, &id), QUARRY_ECLOSED);
 
   check_rmrf(dir);
-  printf("test_backup: ok\n");
-  return 0;
 }

@@ -2,7 +2,7 @@
  * delete_range; write-side guards (closed batch, another db's batch, bad ranges). */
 #include "check.h"
 
-int main(void) {
+TEST(atomic_across_families_and_guards) {
   const char *dir = check_tmpdir(0, "batch");
   const char *path = check_path(0, dir, "db");
   const char *path2 = check_path(1, dir, "db2");
@@ -112,6 +112,24 @@ int main(void) {
   CHECK_GET(db, a, "r07", NULL);
   CHECK_GET(db, a, "r11", "x");
 
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  check_rmrf(dir);
+}
+
+TEST(no_wal_batch_survives_a_clean_close) {
+  const char *dir = check_tmpdir(0, "batch");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  quarry_cf *c;
+  quarry_batch *bt;
+
+  CHECK_OK(quarry_options_new(NULL, &o));
+  CHECK_OK(quarry_options_add_column_family(o, "c"));
+  CHECK_OK(quarry_db_open(path, o, &db));
+  quarry_options_free(o);
+  CHECK_OK(quarry_db_cf(db, "c", &c));
   /* a batch written with the WAL off survives a clean close (memtables are flushed) */
   {
     quarry_write_options nowal = {0, 0};
@@ -129,6 +147,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(db));
 
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

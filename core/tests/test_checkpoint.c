@@ -319,14 +319,32 @@ static void test_concurrent(const char *dir, int wal) {
   CHECK_OK(quarry_db_close(w.db));
 }
 
-int main(void) {
+TEST(basic) {
   const char *dir = check_tmpdir(0, "checkpoint");
   test_basic(dir);
+  check_rmrf(dir);
+}
+
+TEST(no_wal) {
+  const char *dir = check_tmpdir(0, "checkpoint");
   test_no_wal(dir);
+  check_rmrf(dir);
+}
+
+TEST(cross_filesystem) {
+  const char *dir = check_tmpdir(0, "checkpoint");
   test_cross_fs(dir);
+  check_rmrf(dir);
+}
+
+TEST(concurrent_writer_wal) {
+  const char *dir = check_tmpdir(0, "checkpoint");
   test_concurrent(dir, 1);
+  check_rmrf(dir);
+}
+
+TEST(concurrent_writer_no_wal) {
+  const char *dir = check_tmpdir(0, "checkpoint");
   test_concurrent(dir, 0);
   check_rmrf(dir);
-  printf("test_checkpoint: ok\n");
-  return 0;
 }

@@ -9,50 +9,6 @@
  * RocksDB's status text. */
 int q_status_code(const char *msg);
 
-static void check_names(void) {
-  CHECK_STR(quarry_err_name(0), "OK");
-#define X(sym, val, name, text)                                                                \
-  CHECK_EQ_INT(QUARRY_##sym, val);                                                             \
-  CHECK_STR(quarry_err_name(val), name);                                                       \
-  CHECK_STR(quarry_strerror(val), text);
-  QUARRY_ERRNO_MAP(X)
-#undef X
-  CHECK_STR(quarry_err_name(-999), "Unknown");
-  CHECK_STR(quarry_err_name(QUARRY_ELOCKED), "Locked");
-  CHECK_STR(quarry_err_name(QUARRY_ECLOSED), "Closed");
-  CHECK(quarry_strerror(-999) != NULL);
-  CHECK(quarry_last_error() != NULL);
-  CHECK_STR(quarry_version(), QUARRY_VERSION);
-  CHECK_STR(quarry_rocksdb_version(), "7.8.3");
-}
-
-static void check_mapping(void) {
-  CHECK_EQ_INT(q_status_code(NULL), 0);
-  CHECK_EQ_INT(q_status_code("NotFound: "), QUARRY_ENOTFOUND);
-  CHECK_EQ_INT(q_status_code("Corruption: block checksum mismatch"), QUARRY_ECORRUPTION);
-  CHECK_EQ_INT(q_status_code("Not implemented: x"), QUARRY_ENOTSUPPORTED);
-  CHECK_EQ_INT(q_status_code("Invalid argument: Column family not found"), QUARRY_EINVAL);
-  CHECK_EQ_INT(q_status_code("IO error: While open a file for appending: /x/000012.log: "
-                             "Input/output error"),
-               QUARRY_EIO);
-  CHECK_EQ_INT(q_status_code("IO error: No space left on device: While appending to file: "
-                             "/x/000012.log: No space left on device"),
-               QUARRY_ENOSPC);
-  CHECK_EQ_INT(q_status_code("IO error: While lock file: /x/LOCK: Resource temporarily "
-                             "unavailable"),
-               QUARRY_ELOCKED);
-  CHECK_EQ_INT(q_status_code("IO error: lock hold by current process, acquire time 1 acquiring "
-                             "thread 2: /x/LOCK: No locks available"),
-               QUARRY_ELOCKED);
-  CHECK_EQ_INT(q_status_code("Resource busy: "), QUARRY_EBUSY);
-  CHECK_EQ_INT(q_status_code("Operation timed out: "), QUARRY_ETIMEDOUT);
-  CHECK_EQ_INT(q_status_code("Operation aborted: "), QUARRY_EABORTED);
-  CHECK_EQ_INT(q_status_code("Result incomplete: "), QUARRY_EINCOMPLETE);
-  CHECK_EQ_INT(q_status_code("Shutdown in progress: "), QUARRY_ESHUTDOWN);
-  CHECK_EQ_INT(q_status_code("Operation failed. Try again.: "), QUARRY_ETRYAGAIN);
-  CHECK_EQ_INT(q_status_code("something else"), QUARRY_EUNKNOWN);
-}
-
 /* The primary: opens the db, reports on `up`, obeys commands read from `down`. */
 static void primary(const char *path, int up, int down) {
   quarry_db *db;
@@ -74,7 +30,8 @@ static void primary(const char *path, int up, int down) {
   _exit(quarry_db_close(db) == 0 ? 0 : 1);
 }
 
-static void check_lock(void) {
+/* First: it forks before this process starts any RocksDB thread. */
+TEST(lock_held_by_another_process) {
   const char *dir = check_tmpdir(0, "errors");
   const char *path = check_path(0, dir, "db");
   const char *sec = check_path(1, dir, "secondary");
@@ -84,7 +41,6 @@ static void check_lock(void) {
   char c;
   quarry_options *o;
   quarry_db *db, *ro, *sdb;
-  quarry_value *v;
   quarry_scan_report *report = NULL;
 
   CHECK_EQ_INT(pipe(up), 0);
@@ -173,6 +129,18 @@ static void check_lock(void) {
   CHECK_OK(quarry_db_close(ro));
   CHECK_ERR(quarry_db_catch_up(db), QUARRY_ENOTSUPPORTED);
 
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  CHECK_OK(quarry_destroy(path));
+  check_rmrf(dir);
+}
+
+TEST(key_size) {
+  const char *dir = check_tmpdir(0, "errors");
+  quarry_db *db;
+  quarry_value *v;
+
+  CHECK_OK(quarry_db_open(check_path(0, dir, "db"), NULL, &db));
   /* key size */
   {
     size_t big = QUARRY_MAX_KEY_SIZE + 1;
@@ -202,6 +170,14 @@ static void check_lock(void) {
     free(key);
   }
 
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  check_rmrf(dir);
+}
+
+TEST(unknown_options) {
+  quarry_options *o;
+
   /* unknown options, bad values */
   CHECK_OK(quarry_options_new(NULL, &o));
   CHECK_ERR(quarry_options_set_int(o, "foo", 1), QUARRY_EINVAL);
@@ -221,17 +197,48 @@ static void check_lock(void) {
   CHECK_ERR(quarry_options_new("fast", &o), QUARRY_EINVAL);
   CHECK(o == NULL);
   CHECK_CONTAINS(quarry_last_error(), "fast");
-
-  CHECK_NO_CHILDREN(db);
-  CHECK_OK(quarry_db_close(db));
-  CHECK_OK(quarry_destroy(path));
-  check_rmrf(dir);
 }
 
-int main(void) {
-  check_lock(); /* first: fork before this process starts any RocksDB thread */
-  check_names();
-  check_mapping();
-  printf("ok\n");
-  return 0;
+TEST(names) {
+  CHECK_STR(quarry_err_name(0), "OK");
+#define X(sym, val, name, text)                                                                \
+  CHECK_EQ_INT(QUARRY_##sym, val);                                                             \
+  CHECK_STR(quarry_err_name(val), name);                                                       \
+  CHECK_STR(quarry_strerror(val), text);
+  QUARRY_ERRNO_MAP(X)
+#undef X
+  CHECK_STR(quarry_err_name(-999), "Unknown");
+  CHECK_STR(quarry_err_name(QUARRY_ELOCKED), "Locked");
+  CHECK_STR(quarry_err_name(QUARRY_ECLOSED), "Closed");
+  CHECK(quarry_strerror(-999) != NULL);
+  CHECK(quarry_last_error() != NULL);
+  CHECK_STR(quarry_version(), QUARRY_VERSION);
+  CHECK_STR(quarry_rocksdb_version(), "7.8.3");
+}
+
+TEST(status_mapping) {
+  CHECK_EQ_INT(q_status_code(NULL), 0);
+  CHECK_EQ_INT(q_status_code("NotFound: "), QUARRY_ENOTFOUND);
+  CHECK_EQ_INT(q_status_code("Corruption: block checksum mismatch"), QUARRY_ECORRUPTION);
+  CHECK_EQ_INT(q_status_code("Not implemented: x"), QUARRY_ENOTSUPPORTED);
+  CHECK_EQ_INT(q_status_code("Invalid argument: Column family not found"), QUARRY_EINVAL);
+  CHECK_EQ_INT(q_status_code("IO error: While open a file for appending: /x/000012.log: "
+                             "Input/output error"),
+               QUARRY_EIO);
+  CHECK_EQ_INT(q_status_code("IO error: No space left on device: While appending to file: "
+                             "/x/000012.log: No space left on device"),
+               QUARRY_ENOSPC);
+  CHECK_EQ_INT(q_status_code("IO error: While lock file: /x/LOCK: Resource temporarily "
+                             "unavailable"),
+               QUARRY_ELOCKED);
+  CHECK_EQ_INT(q_status_code("IO error: lock hold by current process, acquire time 1 acquiring "
+                             "thread 2: /x/LOCK: No locks available"),
+               QUARRY_ELOCKED);
+  CHECK_EQ_INT(q_status_code("Resource busy: "), QUARRY_EBUSY);
+  CHECK_EQ_INT(q_status_code("Operation timed out: "), QUARRY_ETIMEDOUT);
+  CHECK_EQ_INT(q_status_code("Operation aborted: "), QUARRY_EABORTED);
+  CHECK_EQ_INT(q_status_code("Result incomplete: "), QUARRY_EINCOMPLETE);
+  CHECK_EQ_INT(q_status_code("Shutdown in progress: "), QUARRY_ESHUTDOWN);
+  CHECK_EQ_INT(q_status_code("Operation failed. Try again.: "), QUARRY_ETRYAGAIN);
+  CHECK_EQ_INT(q_status_code("something else"), QUARRY_EUNKNOWN);
 }

@@ -32,18 +32,13 @@ static int walk(quarry_db *db, quarry_cf *cf, const quarry_iter_options *io, cha
   return n;
 }
 
-int main(void) {
-  const char *dir = check_tmpdir(0, "iter");
-  const char *path = check_path(0, dir, "db");
+/* A fresh db (its own directory) holding the fixture's 16 keys; *dir is the directory. */
+static quarry_db *open_fixture(const char **dir) {
   static const char *const keys[] = {"a", "ab", "abc", "abd", "b", "ba", "c"};
   quarry_db *db;
-  quarry_iter *it;
-  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
-  char buf[512], tmp[8];
-  const char *k, *v;
-  size_t kl, vl, i;
-
-  CHECK_OK(quarry_db_open(path, NULL, &db));
+  size_t i;
+  *dir = check_tmpdir(0, "iter");
+  CHECK_OK(quarry_db_open(check_path(0, *dir, "db"), NULL, &db));
   for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
     PUT(db, NULL, keys[i], "v");
   /* binary keys: 0xFF edges and NUL bytes */
@@ -56,9 +51,32 @@ int main(void) {
   CHECK_OK(quarry_put(db, NULL, NULL, "n\0a", 3, "nul", 3));
   CHECK_OK(quarry_put(db, NULL, NULL, "n\0b", 3, "nul", 3));
   CHECK_OK(quarry_put(db, NULL, NULL, "n", 1, "n", 1));
+  return db;
+}
+
+static void close_fixture(quarry_db *db, const char *dir) {
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  check_rmrf(dir);
+}
+
+TEST(walk_all) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  char buf[512];
 
   /* everything */
   CHECK_EQ_INT(walk(db, NULL, &io, buf, sizeof buf), 16);
+
+  close_fixture(db, dir);
+}
+
+TEST(from_to_reverse_limit) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  char buf[512];
 
   /* from (inclusive) / to (exclusive) */
   io.from = "ab"; io.from_len = 2; io.to = "b"; io.to_len = 1;
@@ -92,6 +110,15 @@ int main(void) {
   io.from = "c"; io.to = "a";
   CHECK_EQ_INT(walk(db, NULL, &io, buf, sizeof buf), 0);
   io.from = io.to = NULL;
+
+  close_fixture(db, dir);
+}
+
+TEST(prefix) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  char buf[512];
 
   /* prefix */
   io.prefix = "ab"; io.prefix_len = 2;
@@ -131,6 +158,18 @@ int main(void) {
   CHECK_EQ_INT(walk(db, NULL, &io, buf, sizeof buf), 16);
   io.prefix = NULL;
 
+  close_fixture(db, dir);
+}
+
+TEST(bounds_copied) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  char tmp[8];
+  quarry_iter *it;
+  const char *k, *v;
+  size_t kl, vl;
+
   /* bounds are copied: the caller's buffer may change right after */
   memcpy(tmp, "b", 2);
   io.from = tmp; io.from_len = 1;
@@ -140,6 +179,16 @@ int main(void) {
   CHECK_MEM(k, kl, "b", 1);
   quarry_iter_close(it);
   io.from = NULL;
+
+  close_fixture(db, dir);
+}
+
+TEST(seek_next_prev) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter *it;
+  const char *k, *v;
+  size_t kl, vl;
 
   /* explicit positioning: seek, seek_for_prev, next/prev, first/last */
   CHECK_OK(quarry_iter_new(db, NULL, NULL, &it));
@@ -179,6 +228,17 @@ int main(void) {
   CHECK_ERR(quarry_iter_seek(it, NULL, 0), QUARRY_EINVAL);
   quarry_iter_close(it);
 
+  close_fixture(db, dir);
+}
+
+TEST(seek_bounds) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  quarry_iter *it;
+  const char *k;
+  size_t kl;
+
   /* seek is clamped by the bounds */
   io.from = "b"; io.from_len = 1; io.to = "c"; io.to_len = 1;
   CHECK_OK(quarry_iter_new(db, NULL, &io, &it));
@@ -193,8 +253,17 @@ int main(void) {
   quarry_iter_close(it);
   quarry_iter_close(NULL);
 
+  close_fixture(db, dir);
+}
+
+TEST(empty_range) {
+  const char *dir;
+  quarry_db *db = open_fixture(&dir);
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  quarry_iter *it;
+
   /* an iterator over an empty range never positions */
-  io.from = "c"; io.to = "a";
+  io.from = "c"; io.from_len = 1; io.to = "a"; io.to_len = 1;
   CHECK_OK(quarry_iter_new(db, NULL, &io, &it));
   CHECK_OK(quarry_iter_first(it));
   CHECK(!quarry_iter_valid(it));
@@ -202,9 +271,5 @@ int main(void) {
   CHECK(!quarry_iter_valid(it));
   quarry_iter_close(it);
 
-  CHECK_NO_CHILDREN(db);
-  CHECK_OK(quarry_db_close(db));
-  check_rmrf(dir);
-  printf("ok\n");
-  return 0;
+  close_fixture(db, dir);
 }

@@ -2,7 +2,7 @@
  * holes, and the same calls on a dropped family. */
 #include "check.h"
 
-int main(void) {
+TEST(flush_compact_properties_sizes) {
   const char *dir = check_tmpdir(0, "maintenance");
   const char *path = check_path(0, dir, "db");
   quarry_options *o;
@@ -83,6 +83,4 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

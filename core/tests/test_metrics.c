@@ -25,7 +25,7 @@ static const quarry_histogram *hist(const quarry_metrics *m, quarry_histogram_id
   return h;
 }
 
-static void check_buckets(void) {
+TEST(bucket_bounds) {
   size_t i;
   /* (bound(i-1), bound(i)] in nanoseconds: 1 us, 2 us, 4 us, ... */
   CHECK_EQ_INT(q_bucket(0), 0);
@@ -47,7 +47,7 @@ static void check_buckets(void) {
     CHECK(quarry_histogram_bound(i) == 2 * quarry_histogram_bound(i - 1));
 }
 
-static void check_quantiles(void) {
+TEST(quantiles) {
   quarry_histogram h;
   memset(&h, 0, sizeof h);
   CHECK(quarry_histogram_quantile(&h, 0.5) == 0);
@@ -86,40 +86,30 @@ static void *reader(void *arg) {
   return NULL;
 }
 
-int main(void) {
-  const char *dir = check_tmpdir(0, "metrics");
-  const char *path = check_path(0, dir, "db");
-  quarry_options *o;
+/* The figures run_workload leaves for the checks. */
+typedef struct {
+  size_t written_bytes, read_bytes, steps_in_walk;
+} workload;
+
+/* A fresh db with the family "items"; *o stays for reopening (the case frees it). */
+static quarry_db *open_items(const char *path, quarry_options **o, quarry_cf **items) {
   quarry_db *db;
-  quarry_cf *items;
-  quarry_metrics *m;
+  CHECK_OK(quarry_options_new(NULL, o));
+  CHECK_OK(quarry_options_add_column_family(*o, "items"));
+  CHECK_OK(quarry_db_open(path, *o, &db));
+  CHECK_OK(quarry_db_cf(db, "items", items));
+  return db;
+}
+
+/* The operations whose counts the cases check: 100 puts (10 synced), 30 deletes, 2 range
+ * deletions, 7 batches of 5, 200 gets, 3 multi_gets, an iterator's seeks and steps, 3 errors. */
+static void run_workload(quarry_db *db, quarry_cf *items, workload *w) {
   quarry_batch *b;
   quarry_iter *it;
   quarry_write_options sync = QUARRY_WRITE_OPTIONS_INIT;
-  char key[32], val[64], *text;
+  char key[32], val[64];
   size_t i, written_bytes = 0, read_bytes = 0;
   int rc;
-  pthread_t th[N_THREADS];
-
-  check_buckets();
-  check_quantiles();
-
-  CHECK_OK(quarry_options_new(NULL, &o));
-  CHECK_OK(quarry_options_add_column_family(o, "items"));
-  CHECK_OK(quarry_db_open(path, o, &db));
-  CHECK_OK(quarry_db_cf(db, "items", &items));
-
-  /* a fresh engine: everything zero */
-  CHECK_OK(quarry_db_metrics(db, &m));
-  CHECK_EQ_INT(quarry_metrics_flags(m), 1);
-  CHECK(value(m, QUARRY_METRIC_GETS) == 0);
-  CHECK(value(m, QUARRY_METRIC_HANDLES) == 1);
-  CHECK_EQ_INT(quarry_metrics_cf_count(m), 2);
-  CHECK_STR(quarry_metrics_cf_name(m, 0), "default");
-  CHECK_STR(quarry_metrics_cf_name(m, 1), "items");
-  CHECK_ERR(quarry_metrics_value(m, QUARRY_METRIC_BLOCK_CACHE_HITS, NULL), QUARRY_ENOTSUPPORTED);
-  CHECK_CONTAINS(quarry_last_error(), "statistics");
-  quarry_metrics_free(m);
 
   /* 100 puts (10 of them synced), 30 deletes, 2 range deletions */
   for (i = 0; i < 100; i++) {
@@ -218,40 +208,106 @@ int main(void) {
       CHECK_ERR(quarry_iter_next(it), QUARRY_EINVAL);
       quarry_iter_close(it);
     }
-
-    CHECK_OK(quarry_db_metrics(db, &m));
-    CHECK(value(m, QUARRY_METRIC_PUTS) == 100);
-    CHECK(value(m, QUARRY_METRIC_DELETES) == 30);
-    CHECK(value(m, QUARRY_METRIC_DELETE_RANGES) == 2);
-    CHECK(value(m, QUARRY_METRIC_WRITE_BATCHES) == 7);
-    CHECK(value(m, QUARRY_METRIC_KEYS_WRITTEN) == 100 + 30 + 2 + 35);
-    CHECK(value(m, QUARRY_METRIC_WRITTEN_BYTES) == (double)written_bytes);
-    CHECK(value(m, QUARRY_METRIC_WAL_SYNCED) == 10);
-    CHECK(value(m, QUARRY_METRIC_GETS) == 200); /* the refused one (key too large) is not a get */
-    CHECK(value(m, QUARRY_METRIC_MULTI_GETS) == 3);
-    CHECK(value(m, QUARRY_METRIC_MULTI_GET_KEYS) == 12);
-    CHECK(value(m, QUARRY_METRIC_KEYS_READ) == 150 + 6 + 100);
-    CHECK(value(m, QUARRY_METRIC_READ_BYTES) == (double)read_bytes);
-    CHECK(value(m, QUARRY_METRIC_ITERATOR_SEEKS) == 4 + 1);
-    CHECK(value(m, QUARRY_METRIC_ITERATOR_STEPS) == 9 + (double)steps_in_walk);
-    CHECK(value(m, QUARRY_METRIC_ERRORS) == 3);
-    CHECK_EQ_INT(quarry_metrics_errors(m, QUARRY_EINVAL), 3);
-    CHECK_EQ_INT(quarry_metrics_errors(m, QUARRY_EIO), 0);
-    CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_GET)->count, 200);
-    CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_PUT)->count, 100);
-    CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_WRITE_BATCH)->count, 7);
-    CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_MULTI_GET)->count, 3);
-    CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_ITERATOR_SEEK)->count, 5);
-    {
-      const quarry_histogram *h = hist(m, QUARRY_HISTOGRAM_GET);
-      double p50 = quarry_histogram_quantile(h, 0.5), p99 = quarry_histogram_quantile(h, 0.99),
-             p999 = quarry_histogram_quantile(h, 0.999);
-      CHECK(p50 > 0 && p50 <= p99 && p99 <= p999);
-      CHECK(p999 < 1.0); /* memtable reads */
-    }
-    quarry_metrics_free(m);
+    w->steps_in_walk = steps_in_walk;
   }
+  w->written_bytes = written_bytes;
+  w->read_bytes = read_bytes;
+}
 
+/* A db after the workload, flushed and closed, for the cases that reopen it. */
+static void make_db(const char *path, quarry_options **o) {
+  quarry_cf *items;
+  workload w;
+  quarry_db *db = open_items(path, o, &items);
+  run_workload(db, items, &w);
+  CHECK_OK(quarry_db_flush(db, NULL));
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+}
+
+TEST(fresh_engine) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_cf *items;
+  quarry_db *db = open_items(path, &o, &items);
+  quarry_metrics *m;
+
+  /* a fresh engine: everything zero */
+  CHECK_OK(quarry_db_metrics(db, &m));
+  CHECK_EQ_INT(quarry_metrics_flags(m), 1);
+  CHECK(value(m, QUARRY_METRIC_GETS) == 0);
+  CHECK(value(m, QUARRY_METRIC_HANDLES) == 1);
+  CHECK_EQ_INT(quarry_metrics_cf_count(m), 2);
+  CHECK_STR(quarry_metrics_cf_name(m, 0), "default");
+  CHECK_STR(quarry_metrics_cf_name(m, 1), "items");
+  CHECK_ERR(quarry_metrics_value(m, QUARRY_METRIC_BLOCK_CACHE_HITS, NULL), QUARRY_ENOTSUPPORTED);
+  CHECK_CONTAINS(quarry_last_error(), "statistics");
+  quarry_metrics_free(m);
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  quarry_options_free(o);
+  check_rmrf(dir);
+}
+
+TEST(counters_and_histograms) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_cf *items;
+  quarry_db *db = open_items(path, &o, &items);
+  quarry_metrics *m;
+  workload w;
+
+  run_workload(db, items, &w);
+  CHECK_OK(quarry_db_metrics(db, &m));
+  CHECK(value(m, QUARRY_METRIC_PUTS) == 100);
+  CHECK(value(m, QUARRY_METRIC_DELETES) == 30);
+  CHECK(value(m, QUARRY_METRIC_DELETE_RANGES) == 2);
+  CHECK(value(m, QUARRY_METRIC_WRITE_BATCHES) == 7);
+  CHECK(value(m, QUARRY_METRIC_KEYS_WRITTEN) == 100 + 30 + 2 + 35);
+  CHECK(value(m, QUARRY_METRIC_WRITTEN_BYTES) == (double)w.written_bytes);
+  CHECK(value(m, QUARRY_METRIC_WAL_SYNCED) == 10);
+  CHECK(value(m, QUARRY_METRIC_GETS) == 200); /* the refused one (key too large) is not a get */
+  CHECK(value(m, QUARRY_METRIC_MULTI_GETS) == 3);
+  CHECK(value(m, QUARRY_METRIC_MULTI_GET_KEYS) == 12);
+  CHECK(value(m, QUARRY_METRIC_KEYS_READ) == 150 + 6 + 100);
+  CHECK(value(m, QUARRY_METRIC_READ_BYTES) == (double)w.read_bytes);
+  CHECK(value(m, QUARRY_METRIC_ITERATOR_SEEKS) == 4 + 1);
+  CHECK(value(m, QUARRY_METRIC_ITERATOR_STEPS) == 9 + (double)w.steps_in_walk);
+  CHECK(value(m, QUARRY_METRIC_ERRORS) == 3);
+  CHECK_EQ_INT(quarry_metrics_errors(m, QUARRY_EINVAL), 3);
+  CHECK_EQ_INT(quarry_metrics_errors(m, QUARRY_EIO), 0);
+  CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_GET)->count, 200);
+  CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_PUT)->count, 100);
+  CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_WRITE_BATCH)->count, 7);
+  CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_MULTI_GET)->count, 3);
+  CHECK_EQ_INT(hist(m, QUARRY_HISTOGRAM_ITERATOR_SEEK)->count, 5);
+  {
+    const quarry_histogram *h = hist(m, QUARRY_HISTOGRAM_GET);
+    double p50 = quarry_histogram_quantile(h, 0.5), p99 = quarry_histogram_quantile(h, 0.99),
+           p999 = quarry_histogram_quantile(h, 0.999);
+    CHECK(p50 > 0 && p50 <= p99 && p99 <= p999);
+    CHECK(p999 < 1.0); /* memtable reads */
+  }
+  quarry_metrics_free(m);
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  quarry_options_free(o);
+  check_rmrf(dir);
+}
+
+TEST(rocksdb_figures_and_prometheus) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_cf *items;
+  quarry_db *db = open_items(path, &o, &items);
+  quarry_metrics *m;
+  workload w;
+  char *text;
+
+  run_workload(db, items, &w);
   /* RocksDB figures: after a flush the families have table files and key estimates */
   CHECK_OK(quarry_db_flush(db, NULL));
   CHECK_OK(quarry_db_metrics(db, &m));
@@ -318,7 +374,24 @@ int main(void) {
     CHECK(text == NULL);
   }
   quarry_metrics_free(m);
+  CHECK_NO_CHILDREN(db);
+  CHECK_OK(quarry_db_close(db));
+  quarry_options_free(o);
+  check_rmrf(dir);
+}
 
+TEST(four_threads) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_cf *items;
+  quarry_db *db = open_items(path, &o, &items);
+  quarry_metrics *m;
+  workload w;
+  pthread_t th[N_THREADS];
+  size_t i;
+
+  run_workload(db, items, &w);
   /* four threads: no count is lost across the stripes */
   shared_db = db;
   for (i = 0; i < N_THREADS; i++)
@@ -333,7 +406,18 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   CHECK_ERR(quarry_db_metrics(NULL, &m), QUARRY_ECLOSED);
+  quarry_options_free(o);
+  check_rmrf(dir);
+}
 
+TEST(metrics_off) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  quarry_metrics *m;
+
+  make_db(path, &o);
   /* metrics = false: nothing is recorded, RocksDB figures are still there */
   CHECK_OK(quarry_options_set_bool(o, "metrics", 0));
   CHECK_OK(quarry_db_open(path, o, &db));
@@ -346,7 +430,20 @@ int main(void) {
   CHECK(value(m, QUARRY_METRIC_SIZE_BYTES) > 0);
   quarry_metrics_free(m);
   CHECK_OK(quarry_db_close(db));
+  quarry_options_free(o);
+  check_rmrf(dir);
+}
 
+TEST(statistics_on) {
+  const char *dir = check_tmpdir(0, "metrics");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  quarry_metrics *m;
+  char key[32], *text;
+  size_t i;
+
+  make_db(path, &o);
   /* statistics = true: block cache hits and misses */
   CHECK_OK(quarry_options_set_bool(o, "metrics", 1));
   CHECK_OK(quarry_options_set_bool(o, "statistics", 1));
@@ -370,8 +467,5 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   quarry_options_free(o);
-
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -2,25 +2,15 @@
  * create_if_missing, modes' guards, destroy. */
 #include "check.h"
 
-int main(void) {
-  const char *dir = check_tmpdir(0, "open");
-  const char *path = check_path(0, dir, "db");
+/* Creates the database every later case starts from: families users, logs and later (tmp was
+ * created and dropped), alice in users, l1 in logs, k in default; closed. */
+static void create_db(const char *path) {
   quarry_options *o;
   quarry_db *db;
   quarry_cf *users, *logs, *cf;
   char **names;
   int64_t num;
   const char *str;
-
-  /* create_if_missing = false on a missing database */
-  CHECK_OK(quarry_options_new(NULL, &o));
-  CHECK_OK(quarry_options_set_bool(o, "create_if_missing", 0));
-  db = (quarry_db *)1;
-  CHECK_ERR(quarry_db_open(path, o, &db), QUARRY_ENOTFOUND);
-  CHECK(db == NULL);
-  CHECK_CONTAINS(quarry_last_error(), "does not exist");
-  CHECK_ERR(quarry_list_column_families(path, &names), QUARRY_ENOTFOUND);
-  quarry_options_free(o);
 
   /* create with two families */
   CHECK_OK(quarry_options_new(NULL, &o));
@@ -72,7 +62,40 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   CHECK_OK(quarry_db_close(NULL));
+}
 
+TEST(create_if_missing_false) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  char **names;
+
+  /* create_if_missing = false on a missing database */
+  CHECK_OK(quarry_options_new(NULL, &o));
+  CHECK_OK(quarry_options_set_bool(o, "create_if_missing", 0));
+  db = (quarry_db *)1;
+  CHECK_ERR(quarry_db_open(path, o, &db), QUARRY_ENOTFOUND);
+  CHECK(db == NULL);
+  CHECK_CONTAINS(quarry_last_error(), "does not exist");
+  CHECK_ERR(quarry_list_column_families(path, &names), QUARRY_ENOTFOUND);
+  quarry_options_free(o);
+
+  check_rmrf(dir);
+}
+
+TEST(create_families_and_drop) {
+  const char *dir = check_tmpdir(0, "open");
+  create_db(check_path(0, dir, "db"));
+  check_rmrf(dir);
+}
+
+TEST(list_without_opening) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  char **names;
+
+  create_db(path);
   /* list without opening */
   CHECK_OK(quarry_list_column_families(path, &names));
   CHECK_EQ_INT(check_count_names(names), 4);
@@ -80,6 +103,16 @@ int main(void) {
   CHECK(check_has_name(names, "logs") && check_has_name(names, "later"));
   quarry_free_names(names);
 
+  check_rmrf(dir);
+}
+
+TEST(reopen_opens_every_family) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  quarry_db *db;
+  quarry_cf *users, *logs, *cf;
+
+  create_db(path);
   /* reopen with no family listed: all of them are opened, data persisted */
   CHECK_OK(quarry_db_open(path, NULL, &db));
   CHECK_OK(quarry_db_cf(db, "users", &users));
@@ -91,6 +124,17 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
 
+  check_rmrf(dir);
+}
+
+TEST(read_only) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  quarry_cf *cf;
+
+  create_db(path);
   /* read_only: opens, reads, refuses writes and family creation */
   CHECK_OK(quarry_options_new(NULL, &o));
   CHECK_OK(quarry_options_set_string(o, "mode", "read_only"));
@@ -107,6 +151,16 @@ int main(void) {
   CHECK_CONTAINS(quarry_last_error(), "'missing'");
   quarry_options_free(o);
 
+  check_rmrf(dir);
+}
+
+TEST(secondary_needs_a_path) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+
+  create_db(path);
   /* secondary needs a secondary_path */
   CHECK_OK(quarry_options_new(NULL, &o));
   CHECK_OK(quarry_options_set_string(o, "mode", "secondary"));
@@ -114,6 +168,17 @@ int main(void) {
   CHECK_CONTAINS(quarry_last_error(), "secondary_path");
   quarry_options_free(o);
 
+  check_rmrf(dir);
+}
+
+TEST(destroy) {
+  const char *dir = check_tmpdir(0, "open");
+  const char *path = check_path(0, dir, "db");
+  quarry_options *o;
+  quarry_db *db;
+  char **names;
+
+  create_db(path);
   /* destroy */
   CHECK_OK(quarry_destroy(path));
   CHECK_ERR(quarry_list_column_families(path, &names), QUARRY_ENOTFOUND);
@@ -123,6 +188,4 @@ int main(void) {
   quarry_options_free(o);
 
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -14,7 +14,7 @@ static const char *get_str(const quarry_options *o, const char *name) {
   return s;
 }
 
-static void check_table(void) {
+TEST(option_table) {
   static const char *const tuning[] = {
       "write_buffer_mb", "block_cache_mb", "max_open_files", "compression",
       "bottommost_compression", "bloom_bits", "block_size_kb", "max_background_jobs", "wal",
@@ -48,7 +48,7 @@ static void check_table(void) {
   CHECK(presets[3] == NULL);
 }
 
-static void check_presets(void) {
+TEST(presets) {
   quarry_options *o;
   CHECK_OK(quarry_options_new(NULL, &o));
   CHECK_STR(get_str(o, "preset"), "default");
@@ -86,7 +86,7 @@ static void check_presets(void) {
   quarry_options_free(o);
 }
 
-static void check_setters(void) {
+TEST(setters) {
   quarry_options *o;
   int64_t n;
   CHECK_OK(quarry_options_new(NULL, &o));
@@ -131,7 +131,8 @@ static void check_setters(void) {
   quarry_options_free(NULL);
 }
 
-static void check_env(const char *dir) {
+TEST(environment) {
+  const char *dir = check_tmpdir(0, "tuning");
   quarry_options *o;
   quarry_db *db;
   char *prop;
@@ -190,10 +191,12 @@ static void check_env(const char *dir) {
   unsetenv("QUARRY_DB_BOTTOMMOST_COMPRESSION");
   CHECK_OK(quarry_options_apply_env(o));
   quarry_options_free(o);
+  check_rmrf(dir);
 }
 
 /* Every preset and compression opens (the codecs are linked into this RocksDB). */
-static void check_open_presets(const char *dir) {
+TEST(open_every_preset) {
+  const char *dir = check_tmpdir(0, "tuning");
   const char *const *p;
   static const char *const comps[] = {"none", "lz4", "zstd"};
   size_t i;
@@ -217,16 +220,5 @@ static void check_open_presets(const char *dir) {
       CHECK_OK(quarry_db_close(db));
     }
   }
-}
-
-int main(void) {
-  const char *dir = check_tmpdir(0, "tuning");
-  check_table();
-  check_presets();
-  check_setters();
-  check_env(dir);
-  check_open_presets(dir);
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -29,7 +29,7 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-int main(void) {
+TEST(reused_write_batch) {
   const char *dir = check_tmpdir(0, "rw_reuse");
   size_t big_len = (size_t)3 << 20, i;
   char *big = malloc(big_len);
@@ -78,6 +78,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(db));
   free(big);
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -54,7 +54,7 @@ static size_t count_prefix(quarry_db *db, const char *prefix) {
   return n;
 }
 
-int main(void) {
+TEST(second_open_shares_the_engine) {
   const char *dir = check_tmpdir(0, "shared");
   const char *path = check_path(0, dir, "db");
   const char *other_spelling = check_path(1, dir, "./db/");
@@ -66,7 +66,6 @@ int main(void) {
   quarry_snapshot *snap;
   quarry_batch *batch;
   char **names;
-  int i;
 
   /* a second read_write open (another spelling of the path) shares the engine */
   CHECK_OK(quarry_options_new(NULL, &o));
@@ -171,6 +170,17 @@ int main(void) {
   CHECK_OK(quarry_db_close(ro));
   /* the engine is closed: RocksDB's LOCK is free (another process could open it now) */
 
+  check_rmrf(dir);
+}
+
+TEST(read_only_first_gets_its_own_instance) {
+  const char *dir = check_tmpdir(0, "shared");
+  const char *path = check_path(0, dir, "db");
+  quarry_db *a, *ro;
+  quarry_options *o;
+
+  CHECK_OK(quarry_db_open(path, NULL, &a)); /* a database to open read_only */
+  CHECK_OK(quarry_db_close(a));
   /* read_only first: an instance of its own, as from another process; a writer opened next
    * gets another instance, and the read_only one keeps the view of its open */
   CHECK_OK(quarry_options_new(NULL, &o));
@@ -185,6 +195,18 @@ int main(void) {
   CHECK_OK(quarry_db_close(a));
   CHECK_OK(quarry_db_close(ro));
 
+  check_rmrf(dir);
+}
+
+TEST(four_threads_on_two_handles) {
+  const char *dir = check_tmpdir(0, "shared");
+  const char *path = check_path(0, dir, "db");
+  quarry_db *a;
+  int i;
+
+  CHECK_OK(quarry_db_open(path, NULL, &a)); /* a write made before, durable after */
+  PUT(a, NULL, "newer", "seen");
+  CHECK_OK(quarry_db_close(a));
   /* four threads, two per handle, lose no write */
   CHECK_OK(quarry_db_open(path, NULL, &handles[0]));
   CHECK_OK(quarry_db_open(path, NULL, &handles[1]));
@@ -216,6 +238,4 @@ int main(void) {
   CHECK_OK(quarry_db_close(a));
   CHECK_OK(quarry_destroy(path));
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

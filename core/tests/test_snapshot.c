@@ -20,7 +20,7 @@ static void check_get_at(quarry_db *db, const quarry_snapshot *s, const char *ke
   quarry_value_free(v);
 }
 
-int main(void) {
+TEST(snapshot_isolates_reads) {
   const char *dir = check_tmpdir(0, "snapshot");
   const char *path = check_path(0, dir, "db");
   const char *path2 = check_path(1, dir, "db2");
@@ -109,6 +109,4 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

@@ -61,7 +61,7 @@ static void *families(void *arg) {
   return NULL;
 }
 
-int main(void) {
+TEST(one_db_many_threads) {
   const char *dir = check_tmpdir(0, "threads");
   pthread_t t[N_WORKERS + 1];
   char **names;
@@ -79,6 +79,4 @@ int main(void) {
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
   check_rmrf(dir);
-  printf("ok\n");
-  return 0;
 }

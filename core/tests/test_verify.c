@@ -59,6 +59,11 @@ static void test_vectors(int hw) {
   free(million);
 }
 
+TEST(sha256_portable) { test_vectors(0); }
+
+/* The x86 SHA extensions, where the CPU has them (the default then). */
+TEST(sha256_hw) { test_vectors(1); }
+
 static quarry_db *open_db(const char *path, const char *mode) {
   quarry_options *o;
   quarry_db *db;
@@ -82,7 +87,8 @@ static void digest_of(quarry_db *db, quarry_cf *cf, const quarry_snapshot *s, ch
 }
 
 /* The documented format, computed by hand for a tiny database. */
-static void test_format(const char *dir) {
+TEST(digest_format) {
+  const char *dir = check_tmpdir(0, "verify");
   quarry_db *db = open_db(check_path(1, dir, "fmt"), NULL);
   quarry_cf *a;
   quarry_scan_report *r;
@@ -139,10 +145,12 @@ static void test_format(const char *dir) {
   quarry_scan_report_free(r);
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
+  check_rmrf(dir);
 }
 
 /* Same contents through different histories give the same digest; any change alters it. */
-static void test_determinism(const char *dir) {
+TEST(digest_determinism) {
+  const char *dir = check_tmpdir(0, "verify");
   quarry_db *x = open_db(check_path(1, dir, "x"), NULL);
   quarry_db *y = open_db(check_path(2, dir, "y"), NULL);
   quarry_cf *xa, *ya, *xb;
@@ -204,6 +212,7 @@ static void test_determinism(const char *dir) {
   CHECK_NO_CHILDREN(x);
   CHECK_OK(quarry_db_close(x));
   CHECK_OK(quarry_db_close(y));
+  check_rmrf(dir);
 }
 
 /* Finds the single .sst file of dir (static buffer). */
@@ -253,7 +262,8 @@ static long flip_in(const char *path, const char *needle) {
   return off;
 }
 
-static void test_verify_report_and_corruption(const char *dir) {
+TEST(verify_report_and_corruption) {
+  const char *dir = check_tmpdir(0, "verify");
   const char *path = check_path(1, dir, "v");
   quarry_db *db = open_db(path, NULL);
   quarry_cf *a, *b;
@@ -335,16 +345,5 @@ static void test_verify_report_and_corruption(const char *dir) {
   CHECK_ERR(quarry_db_digest(db, NULL, NULL, &r), QUARRY_ECORRUPTION);
   CHECK_NO_CHILDREN(db);
   CHECK_OK(quarry_db_close(db));
-}
-
-int main(void) {
-  const char *dir = check_tmpdir(0, "verify");
-  test_vectors(0); /* the portable SHA-256 */
-  test_vectors(1); /* the x86 SHA extensions, where the CPU has them (the default then) */
-  test_format(dir);
-  test_determinism(dir);
-  test_verify_report_and_corruption(dir);
   check_rmrf(dir);
-  printf("test_verify: ok\n");
-  return 0;
 }
