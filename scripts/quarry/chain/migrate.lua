@@ -40,8 +40,15 @@ end
 -- creation was interrupted holds only those: LOCK, LOG, IDENTITY, MANIFEST-*, OPTIONS-*, *.log).
 local ROCKSDB_FILE = { "^LOCK$", "^LOG", "^IDENTITY$", "^MANIFEST%-%d+$", "^OPTIONS%-%d+", "^%d+%.log$",
   "^%d+%.sst$", "^CURRENT" }
+local function quoted(path) return "'" .. path:gsub("'", "'\\''") .. "'" end
+
+-- Does path exist as something other than a directory (a regular file given as --db)?
+local function exists_not_dir(path)
+  return os.execute("test -e " .. quoted(path) .. " && test ! -d " .. quoted(path)) == true
+end
+
 local function dir_entries(path)
-  local p = io.popen("ls -A -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local p = io.popen("ls -A -- " .. quoted(path) .. " 2>/dev/null")
   local n = 0
   for name in p:lines() do
     local own = false
@@ -58,6 +65,7 @@ end
 -- else a sentence naming what was found ("DIR holds 4,616 keys in the default family and no
 -- chain store").
 function M.foreign_content(path)
+  if exists_not_dir(path) then return ("%s is a file, not a database directory"):format(path) end
   local ok, names = pcall(quarry.list_column_families, path)
   if not ok then
     if dir_entries(path) > 0 and not io.open(path .. "/CURRENT", "rb") then
@@ -176,7 +184,8 @@ local function new_run(options)
     compressed = source_path:match("%.lz4$") ~= nil,
     fmt = type(options.format) == "table" and options.format or formats.load(options.format),
     layout = layouts.load(options.layout),
-    created_dir = not io.open(options.db .. "/CURRENT", "rb"),
+    -- a refused migration removes what it created: never a file the user named as --db
+    created_dir = not io.open(options.db .. "/CURRENT", "rb") and not exists_not_dir(options.db),
     group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS,
     group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024,
     count = 0, skipped = 0, added = 0, groups = 0, committed = false,

@@ -1,0 +1,56 @@
+-- 39-cli_messages: messages that say what happened and what to do, with the exit status of
+-- docs/tools.md (0 ok, 1 a failed check or operation, 2 bad usage): a regular file given as
+-- --db, invalid hex in --from/--to and keys, a read-only restore target, disk full and trailing
+-- bytes during a migration, --report json on a failed migration, unknown presets, and
+-- `backup purge --keep 0` without --force.
+local quarry = require("quarry")
+local helpers = require("spec.helpers")
+
+-- Runs `quarry <args...>` and checks its exit status; returns stdout, stderr.
+local function expect(code, ...)
+  local got, out, err = helpers.run_quarry({ ... })
+  assert(got == code, ("quarry %s: exit %s, expected %d\nstdout: %s\nstderr: %s"):format(
+    table.concat({ ... }, " "), tostring(got), code, out, err))
+  return out, err
+end
+
+local function has(text, want)
+  assert(text:find(want, 1, true), ("%q lacks %q"):format(text, want))
+end
+
+-- A small chain dump of n blocks (quarry gen), its path.
+local function dump(dir, n)
+  local path = dir .. "/chain.json"
+  expect(0, "gen", "--blocks", tostring(n), "--seed", "7", "--out", path)
+  return path
+end
+
+after_each(function()
+  helpers.collect_and_cleanup()
+end)
+
+describe("a regular file given as --db", function()
+  it("is named as a file, not a database directory, by every command that opens one", function()
+    local dir = helpers.tmpdir("msg-file")
+    local file = dir .. "/notadb"
+    helpers.write_file(file, "hello\n")
+    local want = "it is a file, not a database directory"
+    for _, args in ipairs({ { "verify" }, { "scan" }, { "get", "k" }, { "count" }, { "cfs" },
+      { "props" }, { "stats" }, { "export", "--json", dir .. "/out.json" }, { "digest" },
+      { "compact" } }) do
+      local cmd = { args[1], "--db", file }
+      for i = 2, #args do cmd[#cmd + 1] = args[i] end
+      local _, err = expect(1, table.unpack(cmd))
+      has(err, want)
+      assert.is_nil(err:find("does not exist", 1, true), err)
+    end
+    -- migrate refuses it and leaves it alone (a refused migration removes only what it created)
+    local _, err = expect(1, "migrate", "--json", dump(dir, 3), "--db", file)
+    has(err, "is a file, not a database directory")
+    assert.are.equal("hello\n", helpers.read_file(file))
+    helpers.raises_code("InvalidArgument", "it is a file, not a database directory", quarry.open,
+      file, { mode = "read_only" })
+    helpers.raises_code("InvalidArgument", "it is a file, not a database directory",
+      quarry.list_column_families, file)
+  end)
+end)
