@@ -83,3 +83,24 @@ describe("keys given in hex", function()
     has(out, "0")
   end)
 end)
+
+describe("an unknown --preset", function()
+  it("is bad usage (exit 2) listing the presets, in every command that takes --preset", function()
+    local dir = helpers.tmpdir("msg-preset")
+    local src = dump(dir, 3)
+    local names = {}
+    for name in pairs(quarry.presets) do names[#names + 1] = name end
+    for _, args in ipairs({
+      { "migrate", "--json", src, "--db", dir .. "/db" },
+      { "bench", "migrate", "--source", src, "--dir", dir .. "/bench" },
+      { "bench", "fillseq", "--num", "10", "--db", dir .. "/suite" },
+    }) do
+      args[#args + 1] = "--preset"
+      args[#args + 1] = "bogus"
+      local _, err = expect(2, table.unpack(args))
+      has(err, "'--preset' must be one of")
+      for _, name in ipairs(names) do has(err, "'" .. name .. "'") end
+    end
+    assert.is_false(helpers.exists(dir .. "/db"))
+  end)
+end)
