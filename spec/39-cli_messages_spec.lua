@@ -124,3 +124,44 @@ describe("backup purge --keep 0", function()
     has(out, "kept 0: none")
   end)
 end)
+
+describe("backup restore onto a file system it cannot write", function()
+  local function is_root()
+    local p = io.popen("id -u")
+    local uid = p:read("l")
+    p:close()
+    return uid == "0"
+  end
+
+  it("names the real cause (read-only file system, or no permission), not ENOENT", function()
+    local dir = helpers.tmpdir("msg-restore")
+    local db = quarry.open(dir .. "/db")
+    db:put("k", "v")
+    db:close()
+    local bdir = dir .. "/backups"
+    expect(0, "backup", "create", "--db", dir .. "/db", "--backup-dir", bdir)
+    local target = dir .. "/ro"
+    os.execute("mkdir " .. helpers.shell_quote(target))
+    local q = helpers.shell_quote(target)
+    if is_root() then
+      -- a read-only tmpfs of 1 MiB, unmounted whatever happens
+      if not os.execute("mount -t tmpfs -o ro,size=1m tmpfs " .. q .. " 2>/dev/null") then
+        pending("mount -t tmpfs failed (no CAP_SYS_ADMIN in this container?)")
+        return
+      end
+      finally(function() os.execute("umount " .. q) end)
+      for _, args in ipairs({ { "--db", target .. "/x" }, { "--db", target .. "/x", "--wal-dir", target .. "/w" } }) do
+        local _, err = expect(1, "backup", "restore", "--backup-dir", bdir, table.unpack(args))
+        has(err, "cannot restore into " .. target .. "/x: mkdir " .. target .. "/x")
+        has(err, "Read-only file system (the file system is mounted read-only: restore onto a writable one)")
+        assert.is_nil(err:find("No such file", 1, true), err)
+      end
+    else
+      -- not root: a parent directory without write permission
+      os.execute("chmod 555 " .. q)
+      finally(function() os.execute("chmod 755 " .. q) end)
+      local _, err = expect(1, "backup", "restore", "--backup-dir", bdir, "--db", target .. "/x")
+      has(err, "Permission denied (no write permission in its parent directory)")
+    end
+  end)
+end)
