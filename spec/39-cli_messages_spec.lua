@@ -165,3 +165,96 @@ describe("backup restore onto a file system it cannot write", function()
     end
   end)
 end)
+
+describe("a failed migration", function()
+  local json = require("quarry.json")
+
+  it("trailing bytes after a complete dump: every block committed, the bytes named", function()
+    local dir = helpers.tmpdir("msg-trailing")
+    local src = dump(dir, 30)
+    local f = assert(io.open(src, "ab"))
+    f:write("garbage\n")
+    f:close()
+    local _, err = expect(1, "migrate", "--json", src, "--db", dir .. "/db", "--quiet", "--verify")
+    has(err, ("all 30 blocks of %s are committed (heights 0..29), but the dump has trailing bytes " ..
+      "after its end, at line "):format(src))
+    has(err, "after its end, at line 33, column ")
+    has(err, "the store is complete and consistent")
+    expect(0, "verify", "--db", dir .. "/db")
+    -- --report json: the report, with the error, as one JSON document on stdout; exit status 1
+    local out = expect(1, "migrate", "--json", src, "--db", dir .. "/db2", "--quiet", "--report", "json")
+    local doc = json.decode(out)
+    assert.are.equal(30, doc.blocks)
+    assert.are.equal(29, doc.tip)
+    assert.are.equal("TrailingBytes", doc.error.code)
+    has(doc.error.message, "parse error at line")
+  end)
+
+  it("--report json prints the report with the error when a block is refused", function()
+    local dir = helpers.tmpdir("msg-report")
+    local src = dump(dir, 30)
+    local text = helpers.read_file(src)
+    -- block 20 claims a different previous hash: refused, groups of 10 before it committed
+    local n = 0
+    text = text:gsub('"previous_hash":"(%x+)"', function(h)
+      n = n + 1
+      if n == 21 then return '"previous_hash":"' .. ("0"):rep(#h) .. '"' end
+    end)
+    helpers.write_file(src, text)
+    local out, err = expect(1, "migrate", "--json", src, "--db", dir .. "/db", "--group", "10",
+      "--quiet", "--report", "json")
+    has(err, "stopped; the groups before this block are committed")
+    local doc = json.decode(out)
+    assert.are.equal("InvalidChain", doc.error.code)
+    assert.are.equal(20, doc.error.block)
+    has(doc.error.message, "block 20")
+    assert.are.equal(20, doc.blocks)
+    assert.are.equal(19, doc.tip)
+    assert.are.equal(src, doc.source)
+    -- and a migration that fails before any block (a missing dump): still one document
+    out = expect(1, "migrate", "--json", dir .. "/missing.json", "--db", dir .. "/db3", "--report", "json")
+    doc = json.decode(out)
+    has(doc.error.message, "missing.json")
+    assert.are.equal(dir .. "/missing.json", doc.source)
+    assert.are.equal(dir .. "/db3", doc.db)
+    assert.is_nil(doc.blocks) -- the store was not opened: nothing known about it
+  end)
+
+  it("disk full: says the committed groups are safe and to run again with --resume", function()
+    -- the message alone, from a fabricated NoSpace error
+    local M = require("quarry.cli.commands.migrate")
+    local err = setmetatable({ code = "NoSpace", message = "IO error: No space left on device: While " ..
+      "appending to file: db/000004.log: No space left on device; the database handle is now in a " ..
+      "failed state: close and reopen it" }, { __name = "fake" })
+    local msg = M.failure_message(err, { opened = true, blocks = 2100, base = 0, tip = 2099 })
+    has(msg, "quarry migrate: the disk is full: IO error: No space left on device")
+    has(msg, "stopped; 2100 blocks (heights 0..2099) are committed and safe")
+    has(msg, "free some space, then run the same command again with --resume")
+    assert.is_nil(msg:find("close and reopen", 1, true), msg)
+    assert.are.equal("NoSpace", M.error_member(err, { block = 7 }).code)
+  end)
+
+  it("disk full on a small tmpfs (root only): the same message, and --resume finishes", function()
+    local dir = helpers.tmpdir("msg-full")
+    local src = dir .. "/chain.json"
+    expect(0, "gen", "--blocks", "3000", "--seed", "3", "--out", src)
+    local mnt = dir .. "/mnt"
+    os.execute("mkdir " .. helpers.shell_quote(mnt))
+    local q = helpers.shell_quote(mnt)
+    if not os.execute("mount -t tmpfs -o size=2m tmpfs " .. q .. " 2>/dev/null") then
+      pending("needs root: cannot mount a tmpfs here")
+      return
+    end
+    finally(function() os.execute("umount " .. q) end)
+    local _, err = expect(1, "migrate", "--json", src, "--db", mnt .. "/db", "--group", "100", "--quiet")
+    has(err, "quarry migrate: the disk is full: ")
+    assert(err:find("stopped; %d+ blocks %(heights 0%.%.%d+%) are committed and safe") or
+      err:find("stopped; what earlier runs committed is safe", 1, true), err)
+    has(err, "run the same command again with --resume")
+    assert.is_nil(err:find("close and reopen", 1, true), err)
+    assert(os.execute("mount -o remount,size=64m " .. q))
+    local out = expect(0, "migrate", "--json", src, "--db", mnt .. "/db", "--group", "100", "--quiet",
+      "--resume", "--verify")
+    has(out, "integrity     ok")
+  end)
+end)

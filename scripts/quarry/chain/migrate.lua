@@ -239,11 +239,20 @@ local function stream(run)
   local decode, start_tip = formats.decode, run.start_tip
   local g = store:group()
   while true do
-    local record = reader:next()
+    local okr, record = pcall(reader.next, reader)
+    if not okr then
+      -- a parse error after the end of the blocks (trailing bytes): every block was read, so
+      -- they are committed as usual, then the migration fails naming the bytes (M.run)
+      if not (reader.complete and reader:complete()) then error(record, 0) end
+      run.trailing = record
+      break
+    end
     if record == nil then break end
     run.count = run.count + 1
+    run.current = run.count - 1
     local model = decode(fmt, record, "block " .. (run.count - 1))
     local idx = type(model) == "table" and rawget(model, "index") or nil
+    if math.type(idx) == "integer" then run.current = idx end
     if start_tip and math.type(idx) == "integer" and idx <= start_tip then
       check_same_block(store, model, idx, run.source_path)
       run.skipped = run.skipped + 1
@@ -307,7 +316,7 @@ local function report(run)
     txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
     load_seconds = run.t_load,
   }
-  if options.verify then
+  if options.verify and not run.trailing then -- the source would raise its trailing bytes again
     local src = open_input(options, run.fmt)
     r.verify = store:verify({ source = src })
     src:close()
@@ -328,18 +337,46 @@ end
 -- leaves nothing behind.
 function M.run(options)
   local run = new_run(options)
-  open_ends(run)
-  local ok, res = pcall(function()
+  local ok, res = pcall(open_ends, run)
+  if not ok then
+    M.record_failure(run, res)
+    error(res, 0)
+  end
+  ok, res = pcall(function()
     finish(run, stream(run))
     return report(run)
   end)
   pcall(run.reader.close, run.reader)
+  if not ok or run.trailing then M.record_failure(run, ok and run.trailing or res, ok and res or nil) end
   run.store:close()
   if not ok then
     if run.created_dir and not run.committed and not options.resume then M.remove_new_store(options.db) end
     error(res, 0)
   end
+  if run.trailing then error(run.trailing, 0) end
   return res
+end
+
+-- What a failed migration leaves, into options.failure (a table the caller passes, filled when
+-- M.run raises): source, db, format, layout; opened (the store was opened), blocks, base, tip
+-- (what the store holds committed, tip nil when empty), added (blocks of this run committed), groups (committed by this run),
+-- block (the height being added, or the record number, when known), trailing (every block was
+-- read and committed; the dump has bytes after its end), report (the full report then), error.
+function M.record_failure(run, err, full)
+  local f = run.options.failure
+  if type(f) ~= "table" then return end
+  local store = run.store
+  f.source, f.db, f.error = run.source_path, run.options.db, err
+  f.format, f.layout = run.fmt and run.fmt.name, run.layout and run.layout.name
+  f.groups, f.elapsed = run.groups, clock() - run.t0
+  f.block = chain.is_invalid(err) and err.height or run.current
+  f.trailing, f.report = run.trailing ~= nil, full
+  f.opened = store ~= nil
+  f.base, f.tip = store and store.base, store and store.tip_height
+  f.blocks = f.tip and (f.tip - (f.base or 0) + 1) or (f.opened and 0 or nil)
+  -- the blocks of this run that are committed: the store's tip against where it started
+  local start = run.start_tip
+  f.added = f.tip and (f.tip - (start or ((f.base or 0) - 1))) or (f.opened and 0 or nil)
 end
 
 return M
