@@ -325,44 +325,13 @@ local function report(run)
   return r
 end
 
--- migrate.run(options) -> report
--- options: json (path of the dump) or from_db and from_layout (a store of a layout as the
---   source), db (path), layout (name or FILE.lua; default "quarry-chain"), format (name,
---   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
---   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
---   chain.open options), on_progress(state) (after each group and now and then: state =
---   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added).
--- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
--- the offending one are committed, nothing of it is. A refused migration into a new directory
--- leaves nothing behind.
-function M.run(options)
-  local run = new_run(options)
-  local ok, res = pcall(open_ends, run)
-  if not ok then
-    M.record_failure(run, res)
-    error(res, 0)
-  end
-  ok, res = pcall(function()
-    finish(run, stream(run))
-    return report(run)
-  end)
-  pcall(run.reader.close, run.reader)
-  if not ok or run.trailing then M.record_failure(run, ok and run.trailing or res, ok and res or nil) end
-  run.store:close()
-  if not ok then
-    if run.created_dir and not run.committed and not options.resume then M.remove_new_store(options.db) end
-    error(res, 0)
-  end
-  if run.trailing then error(run.trailing, 0) end
-  return res
-end
-
 -- What a failed migration leaves, into options.failure (a table the caller passes, filled when
 -- M.run raises): source, db, format, layout; opened (the store was opened), blocks, base, tip
--- (what the store holds committed, tip nil when empty), added (blocks of this run committed), groups (committed by this run),
--- block (the height being added, or the record number, when known), trailing (every block was
--- read and committed; the dump has bytes after its end), report (the full report then), error.
-function M.record_failure(run, err, full)
+-- (what the store holds committed, tip nil when empty), added (blocks of this run committed),
+-- groups (committed by this run), block (the height being added, or the record number, when
+-- known), trailing (every block was read and committed; the dump has bytes after its end),
+-- report (the full report then), error.
+local function record_failure(run, err, full)
   local f = run.options.failure
   if type(f) ~= "table" then return end
   local store = run.store
@@ -378,5 +347,43 @@ function M.record_failure(run, err, full)
   local start = run.start_tip
   f.added = f.tip and (f.tip - (start or ((f.base or 0) - 1))) or (f.opened and 0 or nil)
 end
+
+-- migrate.run(options) -> report
+-- options: json (path of the dump) or from_db and from_layout (a store of a layout as the
+--   source), db (path), layout (name or FILE.lua; default "quarry-chain"), format (name,
+--   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
+--   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
+--   chain.open options), on_progress(state) (after each group and now and then: state =
+--   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added),
+--   failure (a table filled when the migration fails: record_failure above).
+-- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
+-- the offending one are committed, nothing of it is. A refused migration into a new directory
+-- leaves nothing behind.
+function M.run(options)
+  local run = new_run(options)
+  local ok, res = pcall(open_ends, run)
+  if not ok then
+    record_failure(run, res)
+    if run.store then -- opened, then refused (already holds blocks without --resume)
+      pcall(run.reader.close, run.reader)
+      run.store:close()
+    end
+    error(res, 0)
+  end
+  ok, res = pcall(function()
+    finish(run, stream(run))
+    return report(run)
+  end)
+  pcall(run.reader.close, run.reader)
+  if not ok or run.trailing then record_failure(run, ok and run.trailing or res, ok and res or nil) end
+  run.store:close()
+  if not ok then
+    if run.created_dir and not run.committed and not options.resume then M.remove_new_store(options.db) end
+    error(res, 0)
+  end
+  if run.trailing then error(run.trailing, 0) end
+  return res
+end
+
 
 return M
