@@ -112,6 +112,30 @@ describe("batches", function()
     assert.are.equal("2", db:get("after"))
   end)
 
+  it("coroutine.close() inside the function form closes the batch at once and writes nothing", function()
+    local seen
+    local co = coroutine.create(function()
+      db:write(function(b)
+        seen = b
+        b:put("before", "1")
+        coroutine.yield("paused")
+        b:put("after", "2")
+      end)
+    end)
+    collectgarbage("stop") -- the batch must be closed by coroutine.close, not by a collection
+    local ok, paused = coroutine.resume(co)
+    assert.is_true(ok)
+    assert.are.equal("paused", paused)
+    assert.are.equal(1, db:live_children().batches)
+    assert.is_true(coroutine.close(co))
+    local live, text = db:live_children().batches, tostring(seen)
+    collectgarbage("restart")
+    assert.are.equal(0, live)
+    assert.matches("closed", text)
+    assert.is_nil(db:get("before"))
+    assert.is_nil(db:get("after"))
+  end)
+
   it("persists committed batches after a reopen", function()
     db:write(function(b)
       for i = 1, 100 do

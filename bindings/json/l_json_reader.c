@@ -459,6 +459,16 @@ static int r_header(lua_State *L) {
   return 1;
 }
 
+/* Did the top-level array (or the object holding the key) end? A parse error after that is in
+ * trailing bytes: every element was read. False for JSON Lines. */
+static int r_complete(lua_State *L) {
+  qj_reader *r = toreader(L, 1);
+  lua_pushboolean(L, r->started && r->b.header_done &&
+                         (r->b.mode == QJ_MODE_ARRAY || r->b.mode == QJ_MODE_OBJECT ||
+                          (r->b.mode == QJ_MODE_AUTO && r->b.key_found)));
+  return 1;
+}
+
 static int r_format(lua_State *L) {
   qj_reader *r = toreader(L, 1);
   static const char *const names[] = {"document", "array", "object", "auto", "jsonl"};
@@ -564,7 +574,7 @@ void qj_reader_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"next", r_next},     {"each", r_each},     {"offset", r_offset},
       {"compressed_offset", r_compressed_offset}, {"size", r_size},
-      {"header", r_header}, {"format", r_format}, {"close", r_close},
+      {"header", r_header}, {"complete", r_complete}, {"format", r_format}, {"close", r_close},
       {NULL, NULL}};
   luaL_newmetatable(L, QJ_READER_MT);
   luaL_newlib(L, methods);

@@ -152,7 +152,9 @@ static quarry_write_options unpack_wopts(lua_KContext ctx) {
 }
 
 /* Continuation of the function form: the user's function has returned or raised (status).
- * Stack: db, fn, wopts, batch [, error]. The temporary batch is closed in every case. */
+ * Stack: db, fn, wopts, batch [, error]. The temporary batch is closed in every case: here, or
+ * (its slot is to-be-closed) when the function returns or raises, or when coroutine.close()
+ * ends a coroutine suspended inside fn. */
 static int write_fn_done(lua_State *L, int status, lua_KContext ctx) {
   ql_db *d = ql_todb(L, 1);
   ql_batch *b = ql_tobatch(L, 4);
@@ -186,6 +188,8 @@ static int db_write(lua_State *L) {
     ctx = pack_wopts(&wo);
     lua_settop(L, 3);
     ql_batch_push(L, 1, "write"); /* index 4 */
+    /* to-be-closed: coroutine.close() on a coroutine suspended inside fn closes it at once */
+    lua_toclose(L, 4);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 4);
     return write_fn_done(L, lua_pcallk(L, 1, 0, 0, ctx, write_fn_done), ctx);

@@ -971,6 +971,22 @@ static int rocksdb_restore(quarry_backups *b, uint32_t id, const char *db_dir,
   return rc;
 }
 
+/* Creates the directory a restore writes into (RocksDB ignores a failed mkdir there and then
+ * reports ENOENT opening it): a read-only file system, a parent without write permission or a
+ * full disk is named here, with what to do. An existing directory is left as it is. */
+static int make_restore_dir(const char *dir, const char *target) {
+  int e;
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+    return 0;
+  e = errno;
+  return q_fail(e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "cannot restore into %s: mkdir %s: %s (%s)",
+                target, dir, strerror(e),
+                e == EROFS    ? "the file system is mounted read-only: restore onto a writable one"
+                : e == EACCES ? "no write permission in its parent directory"
+                : e == ENOSPC ? "free some space and run the restore again"
+                              : "nothing was restored");
+}
+
 static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
                           const quarry_restore_options *ropts) {
   char tmp[PATH_MAX], old[PATH_MAX], db_dir[PATH_MAX];
@@ -984,7 +1000,9 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
     /* WAL files in their own directory: RocksDB restores in place (it empties both first). */
     if ((rc = check_target(ropts->wal_dir, "WAL directory", ropts->overwrite, &wstate)) != 0)
       return rc;
-    if ((rc = rocksdb_restore(b, id, db_dir, ropts->wal_dir)) != 0)
+    if ((rc = make_restore_dir(db_dir, db_dir)) != 0 ||
+        (rc = make_restore_dir(ropts->wal_dir, db_dir)) != 0 ||
+        (rc = rocksdb_restore(b, id, db_dir, ropts->wal_dir)) != 0)
       return rc;
     if ((rc = q_fsync_dir(db_dir)) != 0 || (rc = q_fsync_parent(db_dir)) != 0 ||
         (rc = q_fsync_dir(ropts->wal_dir)) != 0 || (rc = q_fsync_parent(ropts->wal_dir)) != 0)
@@ -996,6 +1014,8 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
       snprintf(old, sizeof old, "%s.replaced-%ld", db_dir, (long)getpid()) >= (int)sizeof old)
     return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
   if ((rc = q_remove_tree(tmp)) != 0)
+    return rc;
+  if ((rc = make_restore_dir(tmp, db_dir)) != 0)
     return rc;
   if ((rc = rocksdb_restore(b, id, tmp, tmp)) != 0 || (rc = q_fsync_dir(tmp)) != 0) {
     q_remove_tree(tmp);

@@ -236,6 +236,16 @@ static int file_exists(const char *dir, const char *name) {
   return stat(buf, &st) == 0;
 }
 
+/* QUARRY_EINVAL when path exists and is not a directory (a regular file given as --db): saying
+ * "does not exist" there, or RocksDB's mkdir error, misleads. 0 otherwise (missing included). */
+static int check_not_file(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+    return q_fail(QUARRY_EINVAL, "cannot open database %s: it is a %s, not a database directory",
+                  path, S_ISREG(st.st_mode) ? "file" : "special file");
+  return 0;
+}
+
 static int add_name(char ***names, size_t *n, const char *name) {
   size_t i;
   char **grown, *copy;
@@ -270,7 +280,7 @@ static int family_names(const quarry_options *o, const char *path, const rocksdb
   int rc = 0, exists;
   *out = NULL;
   *n = 0;
-  if ((rc = add_name(out, n, "default")) != 0)
+  if ((rc = check_not_file(path)) != 0 || (rc = add_name(out, n, "default")) != 0)
     return rc;
   exists = file_exists(path, "CURRENT");
   if (exists) {
@@ -773,6 +783,8 @@ int quarry_list_column_families(const char *path, char ***names) {
   *names = NULL;
   if (path == NULL)
     return q_fail(QUARRY_EINVAL, "list_column_families: path is NULL");
+  if ((rc = check_not_file(path)) != 0)
+    return rc;
   if (!file_exists(path, "CURRENT"))
     return q_fail(QUARRY_ENOTFOUND, "database %s does not exist", path);
   o = rocksdb_options_create();

@@ -40,8 +40,15 @@ end
 -- creation was interrupted holds only those: LOCK, LOG, IDENTITY, MANIFEST-*, OPTIONS-*, *.log).
 local ROCKSDB_FILE = { "^LOCK$", "^LOG", "^IDENTITY$", "^MANIFEST%-%d+$", "^OPTIONS%-%d+", "^%d+%.log$",
   "^%d+%.sst$", "^CURRENT" }
+local function quoted(path) return "'" .. path:gsub("'", "'\\''") .. "'" end
+
+-- Does path exist as something other than a directory (a regular file given as --db)?
+local function exists_not_dir(path)
+  return os.execute("test -e " .. quoted(path) .. " && test ! -d " .. quoted(path)) == true
+end
+
 local function dir_entries(path)
-  local p = io.popen("ls -A -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local p = io.popen("ls -A -- " .. quoted(path) .. " 2>/dev/null")
   local n = 0
   for name in p:lines() do
     local own = false
@@ -58,6 +65,7 @@ end
 -- else a sentence naming what was found ("DIR holds 4,616 keys in the default family and no
 -- chain store").
 function M.foreign_content(path)
+  if exists_not_dir(path) then return ("%s is a file, not a database directory"):format(path) end
   local ok, names = pcall(quarry.list_column_families, path)
   if not ok then
     if dir_entries(path) > 0 and not io.open(path .. "/CURRENT", "rb") then
@@ -176,7 +184,8 @@ local function new_run(options)
     compressed = source_path:match("%.lz4$") ~= nil,
     fmt = type(options.format) == "table" and options.format or formats.load(options.format),
     layout = layouts.load(options.layout),
-    created_dir = not io.open(options.db .. "/CURRENT", "rb"),
+    -- a refused migration removes what it created: never a file the user named as --db
+    created_dir = not io.open(options.db .. "/CURRENT", "rb") and not exists_not_dir(options.db),
     group_blocks = options.group_blocks or M.DEFAULT_GROUP_BLOCKS,
     group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024,
     count = 0, skipped = 0, added = 0, groups = 0, committed = false,
@@ -245,11 +254,20 @@ local function stream(run)
   local decode, start_tip = formats.decode, run.start_tip
   local g = store:group()
   while true do
-    local record = reader:next()
+    local okr, record = pcall(reader.next, reader)
+    if not okr then
+      -- a parse error after the end of the blocks (trailing bytes): every block was read, so
+      -- they are committed as usual, then the migration fails naming the bytes (M.run)
+      if not (reader.complete and reader:complete()) then error(record, 0) end
+      run.trailing = record
+      break
+    end
     if record == nil then break end
     run.count = run.count + 1
+    run.current = run.count - 1
     local model = decode(fmt, record, "block " .. (run.count - 1))
     local idx = type(model) == "table" and rawget(model, "index") or nil
+    if math.type(idx) == "integer" then run.current = idx end
     if start_tip and math.type(idx) == "integer" and idx <= start_tip then
       check_same_block(store, model, idx, run.source_path)
       run.skipped = run.skipped + 1
@@ -313,7 +331,7 @@ local function report(run)
     txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
     load_seconds = run.t_load,
   }
-  if options.verify then
+  if options.verify and not run.trailing then -- the source would raise its trailing bytes again
     local src = open_input(options, run.fmt)
     r.verify = store:verify({ source = src })
     src:close()
@@ -322,30 +340,65 @@ local function report(run)
   return r
 end
 
+-- What a failed migration leaves, into options.failure (a table the caller passes, filled when
+-- M.run raises): source, db, format, layout; opened (the store was opened), blocks, base, tip
+-- (what the store holds committed, tip nil when empty), added (blocks of this run committed),
+-- groups (committed by this run), block (the height being added, or the record number, when
+-- known), trailing (every block was read and committed; the dump has bytes after its end),
+-- report (the full report then), error.
+local function record_failure(run, err, full)
+  local f = run.options.failure
+  if type(f) ~= "table" then return end
+  local store = run.store
+  f.source, f.db, f.error = run.source_path, run.options.db, err
+  f.format, f.layout = run.fmt and run.fmt.name, run.layout and run.layout.name
+  f.groups, f.elapsed = run.groups, clock() - run.t0
+  f.block = chain.is_invalid(err) and err.height or run.current
+  f.trailing, f.report = run.trailing ~= nil, full
+  f.opened = store ~= nil
+  f.base, f.tip = store and store.base, store and store.tip_height
+  f.blocks = f.tip and (f.tip - (f.base or 0) + 1) or (f.opened and 0 or nil)
+  -- the blocks of this run that are committed: the store's tip against where it started
+  local start = run.start_tip
+  f.added = f.tip and (f.tip - (start or ((f.base or 0) - 1))) or (f.opened and 0 or nil)
+end
+
 -- migrate.run(options) -> report
 -- options: json (path of the dump) or from_db and from_layout (a store of a layout as the
 --   source), db (path), layout (name or FILE.lua; default "quarry-chain"), format (name,
 --   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
 --   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
 --   chain.open options), on_progress(state) (after each group and now and then: state =
---   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added).
+--   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added),
+--   failure (a table filled when the migration fails: record_failure above).
 -- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
 -- the offending one are committed, nothing of it is. A refused migration into a new directory
 -- leaves nothing behind.
 function M.run(options)
   local run = new_run(options)
-  open_ends(run)
-  local ok, res = pcall(function()
+  local ok, res = pcall(open_ends, run)
+  if not ok then
+    record_failure(run, res)
+    if run.store then -- opened, then refused (already holds blocks without --resume)
+      pcall(run.reader.close, run.reader)
+      run.store:close()
+    end
+    error(res, 0)
+  end
+  ok, res = pcall(function()
     finish(run, stream(run))
     return report(run)
   end)
   pcall(run.reader.close, run.reader)
+  if not ok or run.trailing then record_failure(run, ok and run.trailing or res, ok and res or nil) end
   run.store:close()
   if not ok then
     if run.created_dir and not run.committed and not options.resume then M.remove_new_store(options.db) end
     error(res, 0)
   end
+  if run.trailing then error(run.trailing, 0) end
   return res
 end
+
 
 return M

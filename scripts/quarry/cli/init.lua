@@ -40,6 +40,23 @@ function M.parser(name, description)
   return p
 end
 
+-- The tuning presets (quarry.presets), "default" first, then by name.
+function M.preset_names()
+  local names = {}
+  for name in pairs(require("quarry").presets) do
+    if name ~= "default" then names[#names + 1] = name end
+  end
+  table.sort(names)
+  table.insert(names, 1, "default")
+  return names
+end
+
+-- Adds --preset to parser p: an unknown preset is a usage error (exit 2) listing the presets.
+function M.preset_option(p, description, default)
+  local names = M.preset_names()
+  return p:option("--preset", description, default):choices(names)
+end
+
 -- Parses argv with parser; on a usage error prints it and returns nil, 2.
 function M.parse(parser, argv)
   local ok, res = parser:pparse(argv)

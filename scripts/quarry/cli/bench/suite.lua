@@ -324,7 +324,7 @@ local function parser(others)
   p:option("--value-size", "Value size in bytes", "100"):convert(tonumber)
   p:option("--batch", "Keys per batch (fillbatch, multireadrandom)", "1000"):convert(tonumber)
   p:option("--db", "Directory for the databases (default: a temporary one, removed after)")
-  p:option("--preset", "Quarry preset (db_bench gets the same tuning)", "default")
+  cli.preset_option(p, "Quarry preset (db_bench gets the same tuning)", "default")
   p:option("--seed", "Random seed (keys and values)", "301"):convert(tonumber)
   p:option("--repeat", "Runs of each workload, alternating with db_bench's; the best of each side "
     .. "is reported, the ratio is the median of the runs' ratios", "1"):convert(tonumber)

@@ -47,7 +47,8 @@ local function parser()
   r:flag("--overwrite", "Replace the database at --db (it must hold a database and not be open)")
   local g = p:command("purge", "Delete all but the newest N backups")
   g:option("--backup-dir", "The backup directory"):count(1)
-  g:option("--keep", "How many of the newest backups to keep"):count(1):convert(count(0))
+  g:option("--keep", "How many of the newest backups to keep (0 needs --force)"):count(1):convert(count(0))
+  g:flag("--force", "Allow --keep 0: delete every backup")
   return p
 end
 
@@ -130,6 +131,11 @@ function commands.restore(args, D)
 end
 
 function commands.purge(args)
+  if args.keep == 0 and not args.force then
+    io.stderr:write(("quarry backup: purge --keep 0 deletes every backup in %s: add --force to do " ..
+      "that, or keep at least one (--keep 1)\n"):format(args.backup_dir))
+    return cli.EXIT_USAGE
+  end
   local b <close> = open_backups(args.backup_dir, { create_if_missing = false })
   local before = #b:list()
   b:purge(args.keep)

@@ -36,7 +36,7 @@ workload("migrate", {
     c:option("--dir", "Work directory (default: a fresh one under /tmp, removed after)")
     c:option("--source", "Use this dump instead of generating one")
     c:flag("--lz4", "Generate an LZ4-compressed dump (.json.lz4)")
-    c:option("--preset", "Tuning preset of the store")
+    cli.preset_option(c, "Tuning preset of the store")
     c:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
     c:flag("--keep", "Keep the work directory")
     c:option("--report", "text or json", "text"):choices({ "text", "json" })

@@ -19,9 +19,7 @@ function M.run(argv)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local o = { estimate = args.estimate }
-  for _, name in ipairs({ "from", "to", "prefix" }) do
-    if args[name] then o[name] = C.key_arg(args, args[name]) end
-  end
+  if not C.key_options("count", args, { "from", "to", "prefix" }, o) then return cli.EXIT_USAGE end
   local session <close> = C.open_session(args)
   local names = args.all and session.db:column_families() or { args.cf or "default" }
   local results = {}

@@ -14,7 +14,14 @@ function M.run(argv)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local list = {}
-  for i, text in ipairs(args.key) do list[i] = C.key_arg(args, text) end
+  for i, text in ipairs(args.key) do
+    local k, err = C.key_arg(args, text, "key")
+    if k == nil then
+      cli.fail("get", err)
+      return cli.EXIT_USAGE
+    end
+    list[i] = k
+  end
   local fmt = C.formatter_from_args(args)
   local session <close> = C.open_session(args)
   local missing = C.get(session, { cf = args.cf }, list, fmt, C.stdout_writer())

@@ -101,6 +101,61 @@ function M.report_table(r)
   return t
 end
 
+-- The "error" member of a failed migration's JSON report: code, message, block (the height being
+-- added when known).
+function M.error_member(err, failure)
+  local quarry = require("quarry")
+  local e = { message = M.error_text(err) }
+  if type(err) == "table" and err.code then e.code = err.code
+  elseif quarry.is_error(err) then e.code = err.code
+  else e.code = "Failed" end
+  if failure.trailing then e.code = "TrailingBytes" end
+  e.block = failure.block
+  return e
+end
+
+-- The message of an error, without the library's own prefix or its advice to API callers.
+function M.error_text(err)
+  local quarry = require("quarry")
+  local text = (quarry.is_error(err) or type(err) == "table") and err.message or tostring(err)
+  return (tostring(text):gsub("; the database handle is now in a failed state: close and reopen it$", ""))
+end
+
+local function is_no_space(err)
+  local quarry = require("quarry")
+  if quarry.is_error(err) and err.code == "NoSpace" then return true end
+  return tostring(type(err) == "table" and err.message or err):find("No space left on device", 1, true) ~= nil
+end
+
+-- "N blocks (heights a..b)" committed in the store, or "no block".
+local function committed(f)
+  if not f.opened then return "what earlier runs committed is" end
+  if not f.tip then return "no block is committed, the store is" end
+  return ("%d blocks (heights %d..%d) are committed and"):format(f.blocks, f.base or 0, f.tip)
+end
+
+-- The lines a failed migration prints on stderr: what happened, what is committed, what to do.
+function M.failure_message(err, f)
+  local chain = require("quarry.chain")
+  local P = "quarry migrate: "
+  if chain.is_invalid(err) then
+    return P .. tostring(err) .. "\n" .. P .. "stopped; the groups before this block are committed, " ..
+      "nothing of its group is (fix the dump, then run again with --resume)"
+  end
+  local text = M.error_text(err)
+  if f.trailing then
+    local where = text:match("parse error (at line .*)$") or text
+    return P .. ("all %d blocks of %s are committed (heights %d..%d), but the dump has trailing bytes after its end, %s")
+      :format(f.blocks, f.source, f.base or 0, f.tip or -1, where) .. "\n" ..
+      P .. "the store is complete and consistent; remove what follows the blocks to make the dump valid JSON"
+  end
+  if is_no_space(err) then
+    return P .. "the disk is full: " .. text .. "\n" .. P .. ("stopped; %s safe, nothing of the " ..
+      "group being written is: free some space, then run the same command again with --resume"):format(committed(f))
+  end
+  return P .. text
+end
+
 -- The test hooks (specs only): QUARRY_TEST_KILL_AT=H kills the process with SIGKILL right after
 -- block H is added (a crash in the middle of a group); QUARRY_TEST_DELAY=S sleeps S seconds
 -- after each block. nil when neither is set.
@@ -125,7 +180,7 @@ function M.run(argv)
   p:option("--from-db", "Read the blocks from a database of --from-layout instead of a dump")
   p:option("--from-layout", "The layout of --from-db", "quarry-chain")
   p:option("--db", "The chain store directory (created when missing)"):count(1)
-  p:option("--preset", "Tuning preset: default, production, development")
+  cli.preset_option(p, "Tuning preset")
   p:flag("--verify", "After loading, check every invariant and compare every block with the source")
   p:flag("--resume", "Continue a migration into a non-empty store (after a crash or kill)")
   p:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
@@ -148,7 +203,9 @@ function M.run(argv)
   local enabled -- nil: draw when stderr is a terminal
   if args.quiet then enabled = false end
   local bar = progress.bar({ label = "migrate", enabled = enabled })
+  local failure = {}
   local ok, r = pcall(migrate.run, {
+    failure = failure,
     json = args.json, db = args.db, preset = args.preset, resume = args.resume,
     verify = args.verify, group_blocks = args.group, group_mb = args.group_mb,
     format = args.format, key = args.key, layout = args.layout,
@@ -158,13 +215,15 @@ function M.run(argv)
   })
   bar:done()
   if not ok then
-    if chain.is_invalid(r) then
-      io.stderr:write("quarry migrate: ", tostring(r), "\n",
-        "quarry migrate: stopped; the groups before this block are committed, nothing of its group is " ..
-        "(fix the dump, then run again with --resume)\n")
-      return cli.EXIT_FAILED
+    failure.source = failure.source or args.json or args.from_db
+    failure.db = failure.db or args.db
+    if args.report == "json" then
+      local t = M.report_table(failure.report or failure)
+      t.error = M.error_member(r, failure)
+      print(require("quarry.json").encode(t))
     end
-    error(r, 0)
+    io.stderr:write(M.failure_message(r, failure), "\n")
+    return cli.EXIT_FAILED
   end
   if args.report == "json" then
     print(require("quarry.json").encode(M.report_table(r)))

@@ -23,10 +23,7 @@ function M.run(argv)
     return cli.EXIT_USAGE
   end
   local o = { cf = args.cf, max = args.max_keys, keys_only = args.keys_only, reverse = args.reverse }
-  for _, name in ipairs({ "from", "to" }) do
-    if args[name] then o[name] = C.key_arg(args, args[name]) end
-  end
-  if args.prefix then o.prefix = C.key_arg(args, args.prefix) end
+  if not C.key_options("scan", args, { "from", "to", "prefix" }, o) then return cli.EXIT_USAGE end
   local fmt = C.formatter_from_args(args)
   local session <close> = C.open_session(args)
   C.scan(session, o, fmt, C.stdout_writer())

@@ -267,9 +267,33 @@ function M.formatter_from_args(args)
   })
 end
 
---- A key argument: parsed with keys.parse (hex input with --hex / --key-hex, like ldb).
-function M.key_arg(args, text)
-  return keys.check(text, { hex = args.hex or args.key_hex })
+--- A key argument: parsed with keys.parse (hex input with --hex / --key-hex, like ldb). what
+--- names it in the message ("--from", "key"). Returns bytes, or nil and a usage message naming
+--- the option and the value (the command exits 2).
+function M.key_arg(args, text, what)
+  local hex = args.hex or args.key_hex
+  local k, err = keys.parse(text, { hex = hex })
+  if k ~= nil then return k end
+  if not hex then return nil, ("%s '%s' is not a valid key: %s"):format(what or "key", text, err) end
+  return nil, ("%s '%s' is not hex%s (%s takes keys as hex digits, with or without 0x)"):format(
+    what or "key", text, err:find("^odd") and ": odd number of digits" or "",
+    args.hex and "--hex" or "--key-hex")
+end
+
+--- Every key argument of a command (name -> option word), parsed into o[name]; on a bad one,
+--- prints "quarry <command>: <message>" and returns false (the command exits 2).
+function M.key_options(command, args, names, o)
+  for _, name in ipairs(names) do
+    if args[name] then
+      local k, err = M.key_arg(args, args[name], "--" .. name)
+      if k == nil then
+        io.stderr:write("quarry ", command, ": ", err, "\n")
+        return false
+      end
+      o[name] = k
+    end
+  end
+  return true
 end
 
 --- A line writer to stdout.

@@ -130,14 +130,16 @@ M.forms = {
 ---   height:<n>       8-byte big-endian integer (the chain store's blocks and undo families)
 ---   hash:<hex>, tx:<id>  the chain store's hashes / txs keys; utxo:<h>:<t>:<n> its utxo keys
 ---   anything else    the text itself
---- With opts.hex (ldb's --key_hex), text made of hex digits is hex, with or without 0x.
+--- With opts.hex (ldb's --key_hex), text that is not a literal or a typed form (name:...) is
+--- hex, with or without 0x: anything else there ("zz", odd digits) is refused, as ldb does.
 --- Returns bytes, or nil and a message.
 function M.parse(text, opts)
   if type(text) ~= "string" then return nil, "key expected, got " .. type(text) end
-  if opts and opts.hex and (text:find("^0[xX]%x*$") or text:find("^%x+$")) then
+  local first = text:sub(1, 1)
+  local typed = first == '"' or first == "'" or M.forms[text:match("^(%l+):") or ""] ~= nil
+  if opts and opts.hex and not typed then
     return M.fromhex((text:gsub("^0[xX]", "")))
   end
-  local first = text:sub(1, 1)
   if first == '"' or first == "'" then return M.unquote(text) end
   local h = text:match("^0[xX](.*)$")
   if h then return M.fromhex(h) end

@@ -153,6 +153,9 @@ function M.open(path, options)
   if type(path) ~= "string" or path == "" then error("no database directory given (--db DIR)", 0) end
   path = path:gsub("(.)/+$", "%1")
   if not exists(path .. "/CURRENT") then
+    -- a regular file: the core says so ("it is a file, not a database directory")
+    local okl, err = pcall(quarry.list_column_families, path)
+    if not okl and quarry.is_error(err) and err.code == "InvalidArgument" then error(err.message, 0) end
     error(("%s is not a RocksDB database (no CURRENT file)"):format(path), 0)
   end
   local self = setmetatable({ path = path, want_chain = options.chain ~= false }, Session)
