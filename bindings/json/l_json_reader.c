@@ -242,12 +242,8 @@ static void scan(qj_reader *r) {
 /* Keeps the message of a parse error (user value UV_ERROR): the elements completed before the
  * error are returned first, then every call raises it. */
 static void parse_error(lua_State *L, qj_reader *r) {
-  uint64_t line, col;
   char what[400];
-  qj_builder_linecol(&r->b, r->b.err_pos, &line, &col);
-  snprintf(what, sizeof what, "parse error at line %llu, column %llu (byte %llu): %s",
-           (unsigned long long)line, (unsigned long long)col, (unsigned long long)r->b.err_pos,
-           r->b.err);
+  qj_builder_errmsg(&r->b, what, sizeof what);
   lua_getiuservalue(L, 1, UV_NAME);
   lua_pushfstring(L, "json: %s: %s", lua_tostring(L, -1), what);
   ql_push_error(L, quarry_err_name(QUARRY_EINVAL), "json.reader", lua_tostring(L, -1));
@@ -487,7 +483,7 @@ static int r_close(lua_State *L) {
 }
 
 static const char *const reader_opts[] = {"format", "key", "name", "max_depth", "key_order",
-                                          "lone_surrogates", "numbers", NULL};
+                                          "lone_surrogates", "numbers", "duplicates", NULL};
 
 /* json.reader(path | fn [, opts]) */
 static int l_reader(lua_State *L) {
