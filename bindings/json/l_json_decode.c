@@ -336,6 +336,11 @@ static int push_string(qj_builder *b, const unsigned char *v, size_t len) {
   if (!utf8_ok(b, p + 1, (size_t)(end - p - 1)) || !unescape(b, p + 1, (size_t)(end - p - 1), &outlen))
     return 0;
   lua_pushlstring(L, b->sbuf, outlen);
+  if (b->scap > QJ_CHUNK) { /* a large string: do not keep a copy of its size for the next ones */
+    free(b->sbuf);
+    b->sbuf = NULL;
+    b->scap = 0;
+  }
   return 1;
 }
 
