@@ -178,8 +178,34 @@ describe("json.decode structure", function()
     assert.equal('{"z":1,"m":{"y":1,"b":2},"b":4,"c":3}', json.encode(v))
   end)
 
-  it("duplicate keys: the last value wins, at the first position", function()
-    assert.equal('{"a":3,"b":2}', roundtrip('{"a":1,"b":2,"a":3}'))
+  -- duplicate member names: text, line, column, byte of the repeated name's opening quote, name
+  local dups = {
+    { '{"a":1,"b":2,"a":3}', 1, 14, 13, "a" },
+    { '{"x":{"amount":1,\n  "amount":2}}', 2, 3, 20, "amount" },
+    { '[{"k":1},{"k":1,"j":{},"k":2}]', 1, 24, 23, "k" },
+    { '{"a\\u0041":1,"aA":2}', 1, 14, 13, "aA" },   -- the same name once unescaped
+  }
+  for _, c in ipairs(dups) do
+    it(("refuses the duplicate member in %q by default"):format(c[1]), function()
+      for _, opts in ipairs({ {}, { key_order = false } }) do
+        local ok, err = pcall(json.decode, c[1], opts)
+        assert.is_false(ok)
+        assert.equal("InvalidArgument", err.code)
+        assert.equal("json.decode", err.op)
+        assert.equal(('json: duplicate member "%s" at line %d, column %d (byte %d)'):format(c[5], c[2], c[3], c[4]),
+          err.message)
+      end
+    end)
+  end
+
+  it("duplicates = \"first\" keeps the first value, \"last\" the last, both at the first position", function()
+    local doc = '{"a":1,"b":2,"a":{"deep":[1,{"a":0}]}}'
+    for _, ko in ipairs({ true, false }) do
+      assert.equal('{"a":1,"b":2}', roundtrip(doc, { duplicates = "first", key_order = ko }))
+      assert.equal('{"a":{"deep":[1,{"a":0}]},"b":2}', roundtrip(doc, { duplicates = "last", key_order = ko }))
+    end
+    assert.same({ "a", "b" }, json.keys(json.decode(doc, { duplicates = "last" })))
+    assert.has_error(function() json.decode("{}", { duplicates = "any" }) end)
   end)
 
   it("key_order = false skips the order (keys then sort)", function()

@@ -271,6 +271,35 @@ describe("json.reader", function()
     assert.matches("line 17777, column 28", err, 1, true)
   end)
 
+  it("refuses a duplicate member name, after the elements before it", function()
+    local lines = { '{"h":1,"amount":5}', '{"h":2,"x":{"amount":5,', '  "amount":6}}', '{"h":3}' }
+    local p = tmpfile("dup.jsonl")
+    write_file(p, table.concat(lines, "\n") .. "\n")
+    local r = json.reader(p)
+    assert.equal(1, r:next().h)
+    local ok, err = pcall(r.next, r)
+    assert.is_false(ok)
+    assert.equal("InvalidArgument", err.code)
+    assert.equal(("json: %s: duplicate member \"amount\" at line 3, column 3 (byte 45)"):format(p), err.message)
+    -- every chunking of a source function and LZ4 name the same place
+    local text = table.concat(lines, "\n")
+    for _, size in ipairs({ 1, 7, 4096 }) do
+      ok, err = pcall(collect, json.reader(chunked(text, size), { name = "d" }))
+      assert.equal('json: d: duplicate member "amount" at line 3, column 3 (byte 45)', err.message)
+    end
+    write_file(p, json.lz4_compress(text))
+    ok, err = pcall(collect, json.reader(p, { name = "d" }))
+    assert.equal('json: d: duplicate member "amount" at line 3, column 3 (byte 45)', err.message)
+    -- the options of json.decode
+    assert.equal(6, collect(json.reader(chunked(text, 5), { duplicates = "last" }))[2].x.amount)
+    assert.equal(5, collect(json.reader(chunked(text, 5), { duplicates = "first" }))[2].x.amount)
+    -- a header member or a second array under the key
+    ok, err = pcall(collect, json.reader(chunked('{"chain":"a","chain":"b","blocks":[1]}', 3), { name = "h" }))
+    assert.equal('json: h: duplicate member "chain" at line 1, column 14 (byte 13)', err.message)
+    ok, err = pcall(collect, json.reader(chunked('{"blocks":[1],"blocks":[2]}', 3), { name = "k" }))
+    assert.equal('json: k: duplicate member "blocks" at line 1, column 15 (byte 14)', err.message)
+  end)
+
   it("is unusable after an error, and closed after a loop", function()
     local p = tmpfile("c.json")
     write_file(p, "[1,2,]")

@@ -43,6 +43,9 @@ const char *qj_optstring(lua_State *L, const char *op, int idx, const char *name
 void qj_checkopts(lua_State *L, const char *op, int idx, const char *const *known);
 
 /* ---- l_json_decode.c: the value builder behind json.decode and json.reader -------------------- */
+/* What a repeated member name in an object does (option duplicates). */
+enum { QJ_DUP_ERROR, QJ_DUP_FIRST, QJ_DUP_LAST };
+
 enum qj_mode {
   QJ_MODE_DOC,    /* one document: json.decode */
   QJ_MODE_ARRAY,  /* stream the elements of the top-level array */
@@ -60,9 +63,11 @@ typedef struct qj_builder {
   int replace_surrogates; /* lone surrogates become U+FFFD instead of an error */
   int float_numbers;      /* non-integers decode to floats (lossy) instead of json.number */
   int keep_order;         /* objects record their key order */
+  int duplicates;         /* a repeated member name: QJ_DUP_ERROR, QJ_DUP_FIRST or QJ_DUP_LAST */
   unsigned char *kind;    /* per level (1..max_depth+1): 'a' array, 'o' object, 'd' diverted */
   lua_Integer *count;     /* per level: elements or keys stored so far */
   int *hint;              /* per level: size of the last container closed there (presizing) */
+  unsigned char *dup;     /* per object level: the pending member's name was seen before */
   /* stack slots (absolute indices) of the cached values of the current call */
   int s_object_mt, s_array_mt, s_number_mt, s_queue;
   lua_Integer q_tail;     /* queue: value at 2i-1, end offset at 2i, i in 1..q_tail/2 */
@@ -84,8 +89,11 @@ typedef struct qj_builder {
   /* scratch for strings with escapes */
   char *sbuf;
   size_t scap;
+  /* absolute offset of the opening quote of the last string or key pushed */
+  uint64_t str_start;
   /* error detected by a callback (the callback returned 0) */
   int failed;
+  int err_dup; /* the error is a duplicate member name: err holds the name (cut to fit) */
   uint64_t err_pos;
   char err[200];
   /* set by the reader: called with the header table on top when the top-level object opens */
@@ -106,6 +114,10 @@ int qj_builder_feed(qj_builder *b, const unsigned char *chunk, size_t len, uint6
 void qj_builder_linecol(qj_builder *b, uint64_t pos, uint64_t *line, uint64_t *col);
 /* Counts the lines of the fed chunk up to its end (call after a successful feed). */
 void qj_builder_count_lines(qj_builder *b);
+/* Formats b's error (after qj_builder_feed returned -1) as "parse error at line L, column C
+ * (byte B): what" or, for a duplicate member name, "duplicate member "NAME" at line L, column C
+ * (byte B)", into out[0..n). */
+void qj_builder_errmsg(qj_builder *b, char *out, size_t n);
 /* Reads decode options from the table at idx into b (before qj_builder_init's allocations). */
 void qj_builder_options(lua_State *L, const char *op, int idx, qj_builder *b, int *max_depth);
 

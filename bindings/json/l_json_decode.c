@@ -107,16 +107,18 @@ static int top_done(qj_builder *b) {
 }
 
 /* Stack: [object, key, value] -> [object]. The first occurrence of a key fixes its position in the
- * key order (object[1..n]); a later duplicate replaces the value (last wins). */
+ * key order (object[1..n]); a repeated name (b->dup, set by cb_map_key) keeps the first value or
+ * takes the last one at the first's position, as opts.duplicates says ("error" stopped earlier). */
 static int object_set(qj_builder *b) {
   lua_State *L = b->L;
-  if (b->keep_order) {
-    lua_pushvalue(L, -2);
-    if (lua_rawget(L, -4) == LUA_TNIL) {
-      lua_pushvalue(L, -3);
-      lua_rawseti(L, -5, ++b->count[b->depth]);
+  if (b->dup[b->depth]) {
+    if (b->duplicates == QJ_DUP_FIRST) {
+      lua_pop(L, 2);
+      return 1;
     }
-    lua_pop(L, 1);
+  } else if (b->keep_order) {
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -4, ++b->count[b->depth]);
   }
   lua_rawset(L, -3);
   return 1;
@@ -309,6 +311,7 @@ static int push_string(qj_builder *b, const unsigned char *v, size_t len) {
   if (b->chunk != NULL && pv >= c0 && pv + len <= c0 + b->chunk_len) {
     if (!utf8_ok(b, v, len))
       return 0;
+    b->str_start = b->chunk_base + (uint64_t)(pv - c0) - 1;
     lua_pushlstring(L, (const char *)v, len);
     return 1;
   }
@@ -329,9 +332,15 @@ static int push_string(qj_builder *b, const unsigned char *v, size_t len) {
     }
   }
   size_t outlen = 0;
+  b->str_start = b->chunk_base + (uint64_t)(p - b->chunk);
   if (!utf8_ok(b, p + 1, (size_t)(end - p - 1)) || !unescape(b, p + 1, (size_t)(end - p - 1), &outlen))
     return 0;
   lua_pushlstring(L, b->sbuf, outlen);
+  if (b->scap > QJ_CHUNK) { /* a large string: do not keep a copy of its size for the next ones */
+    free(b->sbuf);
+    b->sbuf = NULL;
+    b->scap = 0;
+  }
   return 1;
 }
 
@@ -448,12 +457,41 @@ static int cb_start_map(void *ctx) {
   return 1;
 }
 
+/* A member name seen before in this object: an error naming it, or b->dup for object_set. */
+static int duplicate(qj_builder *b, const unsigned char *v, size_t len) {
+  if (b->duplicates != QJ_DUP_ERROR) {
+    b->dup[b->depth] = 1;
+    return 1;
+  }
+  fail(b, "%.*s", (int)(len < 120 ? len : 120), (const char *)v);
+  b->err_pos = b->str_start;
+  b->err_dup = 1;
+  return 0;
+}
+
+/* Stack: [object] -> [object, key]. One rawget per member finds a repeated name in O(1) (the object
+ * is its own hash set); skipped when nothing needs it (key_order = false, duplicates = "last"). */
 static int cb_map_key(void *ctx, const unsigned char *v, size_t len) {
   qj_builder *b = CTX;
+  lua_State *L = b->L;
   if (b->depth == 1 && (b->mode == QJ_MODE_OBJECT || b->mode == QJ_MODE_AUTO) &&
-      len == b->key_len && memcmp(v, b->key, len) == 0)
+      len == b->key_len && memcmp(v, b->key, len) == 0) {
+    if (b->key_found && b->duplicates == QJ_DUP_ERROR) { /* a second streamed member */
+      if (!push_string(b, v, len))
+        return 0;
+      return duplicate(b, v, len);
+    }
     b->key_pending = 1;
-  return push_string(b, v, len);
+  }
+  if (!push_string(b, v, len))
+    return 0;
+  b->dup[b->depth] = 0;
+  if (!b->keep_order && b->duplicates == QJ_DUP_LAST)
+    return 1;
+  lua_pushvalue(L, -1);
+  int seen = lua_rawget(L, -3) != LUA_TNIL;
+  lua_pop(L, 1);
+  return seen ? duplicate(b, v, len) : 1;
 }
 
 static void set_hint(qj_builder *b) {
@@ -518,8 +556,9 @@ int qj_builder_init(qj_builder *b, enum qj_mode mode, int max_depth) {
   b->kind = malloc((size_t)max_depth + 2);
   b->count = malloc(sizeof *b->count * ((size_t)max_depth + 2));
   b->hint = calloc((size_t)max_depth + 2, sizeof *b->hint);
+  b->dup = calloc((size_t)max_depth + 2, 1);
   b->h = yajl_alloc(&callbacks, NULL, b);
-  if (b->kind == NULL || b->count == NULL || b->hint == NULL || b->h == NULL)
+  if (b->kind == NULL || b->count == NULL || b->hint == NULL || b->dup == NULL || b->h == NULL)
     return -1;
   if (mode == QJ_MODE_AUTO || mode == QJ_MODE_LINES || mode == QJ_MODE_OBJECT)
     yajl_config(b->h, yajl_allow_multiple_values, 1);
@@ -536,6 +575,8 @@ void qj_builder_free(qj_builder *b) {
   b->count = NULL;
   free(b->hint);
   b->hint = NULL;
+  free(b->dup);
+  b->dup = NULL;
   free(b->sbuf);
   b->sbuf = NULL;
   b->scap = 0;
@@ -577,6 +618,18 @@ int qj_builder_feed(qj_builder *b, const unsigned char *chunk, size_t len, uint6
   return -1;
 }
 
+void qj_builder_errmsg(qj_builder *b, char *out, size_t n) {
+  uint64_t line, col;
+  qj_builder_linecol(b, b->err_pos, &line, &col);
+  if (b->err_dup)
+    snprintf(out, n, "duplicate member \"%s\" at line %llu, column %llu (byte %llu)", b->err,
+             (unsigned long long)line, (unsigned long long)col, (unsigned long long)b->err_pos);
+  else
+    snprintf(out, n, "parse error at line %llu, column %llu (byte %llu): %s",
+             (unsigned long long)line, (unsigned long long)col, (unsigned long long)b->err_pos,
+             b->err);
+}
+
 void qj_builder_options(lua_State *L, const char *op, int idx, qj_builder *b, int *max_depth) {
   const char *s;
   *max_depth = (int)qj_optint(L, op, idx, "max_depth", QJ_DEFAULT_MAX_DEPTH, 1, QJ_MAX_MAX_DEPTH);
@@ -586,6 +639,15 @@ void qj_builder_options(lua_State *L, const char *op, int idx, qj_builder *b, in
     b->replace_surrogates = 1;
   else if (strcmp(s, "error") != 0)
     ql_raisef(L, QUARRY_EINVAL, op, "json: option lone_surrogates: expected \"error\" or \"replace\", got \"%s\"", s);
+  s = qj_optstring(L, op, idx, "duplicates", "error", NULL);
+  if (strcmp(s, "error") == 0)
+    b->duplicates = QJ_DUP_ERROR;
+  else if (strcmp(s, "first") == 0)
+    b->duplicates = QJ_DUP_FIRST;
+  else if (strcmp(s, "last") == 0)
+    b->duplicates = QJ_DUP_LAST;
+  else
+    ql_raisef(L, QUARRY_EINVAL, op, "json: option duplicates: expected \"error\", \"first\" or \"last\", got \"%s\"", s);
   s = qj_optstring(L, op, idx, "numbers", "exact", NULL);
   if (strcmp(s, "float") == 0)
     b->float_numbers = 1;
@@ -601,7 +663,7 @@ static int builder_gc(lua_State *L) {
 }
 
 static const char *const decode_opts[] = {"max_depth", "key_order", "lone_surrogates", "numbers",
-                                          NULL};
+                                          "duplicates", NULL};
 
 static int l_decode(lua_State *L) {
   size_t len;
@@ -629,13 +691,12 @@ static int l_decode(lua_State *L) {
   if (rc == 0)
     rc = qj_builder_feed(b, NULL, 0, len);
   if (rc != 0) {
-    uint64_t line, col;
     b->chunk = (const unsigned char *)text; /* count lines over the whole text */
     b->chunk_len = len;
     b->chunk_base = 0;
-    qj_builder_linecol(b, b->err_pos, &line, &col);
-    lua_pushfstring(L, "json: parse error at line %I, column %I (byte %I): %s", (lua_Integer)line,
-                    (lua_Integer)col, (lua_Integer)b->err_pos, b->err);
+    char what[400];
+    qj_builder_errmsg(b, what, sizeof what);
+    lua_pushfstring(L, "json: %s", what);
     qj_builder_free(b);
     return ql_raisef(L, QUARRY_EINVAL, "json.decode", "%s", lua_tostring(L, -1));
   }

@@ -242,12 +242,8 @@ static void scan(qj_reader *r) {
 /* Keeps the message of a parse error (user value UV_ERROR): the elements completed before the
  * error are returned first, then every call raises it. */
 static void parse_error(lua_State *L, qj_reader *r) {
-  uint64_t line, col;
   char what[400];
-  qj_builder_linecol(&r->b, r->b.err_pos, &line, &col);
-  snprintf(what, sizeof what, "parse error at line %llu, column %llu (byte %llu): %s",
-           (unsigned long long)line, (unsigned long long)col, (unsigned long long)r->b.err_pos,
-           r->b.err);
+  qj_builder_errmsg(&r->b, what, sizeof what);
   lua_getiuservalue(L, 1, UV_NAME);
   lua_pushfstring(L, "json: %s: %s", lua_tostring(L, -1), what);
   ql_push_error(L, quarry_err_name(QUARRY_EINVAL), "json.reader", lua_tostring(L, -1));
@@ -315,6 +311,17 @@ static void start(lua_State *L, qj_reader *r) {
   r->started = 1;
 }
 
+/* After a string much larger than a chunk, gives back what pend grew to for it. */
+static void pend_shrink(qj_reader *r) {
+  if (r->pend_cap <= 16 * QJ_CHUNK || r->pend_len > 2 * QJ_CHUNK)
+    return;
+  unsigned char *p = realloc(r->pend, 2 * QJ_CHUNK);
+  if (p != NULL) {
+    r->pend = p;
+    r->pend_cap = 2 * QJ_CHUNK;
+  }
+}
+
 /* Gives yajl pend[0..n) and keeps the rest. */
 static int feed(lua_State *L, qj_reader *r, size_t n) {
   if (qj_builder_feed(&r->b, r->pend, n, r->fed) != 0) {
@@ -327,7 +334,24 @@ static int feed(lua_State *L, qj_reader *r, size_t n) {
   r->pend_len -= n;
   r->scan_pos -= n;
   r->safe -= n;
+  pend_shrink(r);
   return 0;
+}
+
+/* Where to end the next chunk given to yajl: pend[0..safe), or, when safe is the opening quote of
+ * an unfinished string, before the structural byte that precedes it. yajl copies the first token
+ * of every chunk into its own buffer (its lexer resumes there), and a string found in that buffer
+ * rather than in the chunk is decoded once more by push_string: a 50 MB string first in a chunk
+ * cost two extra copies of it. After a one-byte token (',' ':' '[' '{') it is read in place. */
+static size_t cut(const qj_reader *r) {
+  size_t i = r->safe;
+  if (!r->in_str || i == 0 || i >= r->pend_len || r->pend[i] != '"')
+    return i;
+  while (i > 0 && is_space(r->pend[i - 1]))
+    i--;
+  if (i > 0 && memchr(",:[{", r->pend[i - 1], 4) != NULL)
+    return i - 1;
+  return r->safe;
 }
 
 static void step(lua_State *L, qj_reader *r) {
@@ -343,8 +367,9 @@ static void step(lua_State *L, qj_reader *r) {
     return;
   }
   scan(r);
-  if (r->safe > 0)
-    feed(L, r, r->safe);
+  size_t n = cut(r);
+  if (n > 0)
+    feed(L, r, n);
 }
 
 /* Pops the next queued element onto the stack (queue at qidx); returns 0 if the queue is empty. */
@@ -497,7 +522,7 @@ static int r_close(lua_State *L) {
 }
 
 static const char *const reader_opts[] = {"format", "key", "name", "max_depth", "key_order",
-                                          "lone_surrogates", "numbers", NULL};
+                                          "lone_surrogates", "numbers", "duplicates", NULL};
 
 /* json.reader(path | fn [, opts]) */
 static int l_reader(lua_State *L) {
