@@ -397,11 +397,11 @@ static int open_error(const char *path, char *err) {
 }
 
 /* docs/design.md#f14: a read-only open lists the table files of the MANIFEST it read, then opens
- * them; a writer compacting meanwhile deletes some, and RocksDB answers Corruption/IOError naming
- * a missing .sst. Is err that race? */
+ * them and the WALs; a writer compacting or flushing meanwhile deletes some, and RocksDB answers
+ * Corruption/IOError naming a missing .sst/.ldb/.log. Is err that race? */
 static int missing_table_race(const char *err) {
   return (strstr(err, "Can't access") || strstr(err, "No such file")) &&
-         (strstr(err, ".sst") || strstr(err, ".ldb"));
+         (strstr(err, ".sst") || strstr(err, ".ldb") || strstr(err, ".log"));
 }
 
 #define Q_RO_ATTEMPTS 5
@@ -428,8 +428,8 @@ static rocksdb_t *open_read_only(q_engine *eng, const char *path, char **names, 
       snprintf(text, sizeof text, "%s", err);
       rocksdb_free(err);
       *rc = q_fail(QUARRY_ETRYAGAIN,
-                   "database %s: %d read-only opens in a row found a table file deleted by the "
-                   "process writing it (compaction) between reading the MANIFEST and opening the "
+                   "database %s: %d read-only opens in a row found a file deleted by the "
+                   "process writing it (compaction, flush) between reading the MANIFEST and opening the "
                    "file (%s); this is not damage: try again, or open it with mode = "
                    "\"secondary\", which follows a live writer",
                    path, Q_RO_ATTEMPTS, text);
