@@ -26,12 +26,11 @@ describe("corruption injection", function()
       "an SST corruption error did not name the file")
   end)
 
-  -- KNOWN BUG (RocksDB 7.8 MANIFEST recovery, reached through quarry.open): a damaged record at
-  -- the MANIFEST's tail (here the edit that installed the flushed table files) is dropped like a
-  -- torn write; the open succeeds and the flushed keys are gone with no error (2 of 200 MANIFEST
-  -- trials, seed 424242). Reproduction: byte 239 of the 361-byte MANIFEST-000005 XOR 0xc7.
-  ;(os.getenv("QUARRY_REL_STRICT") == "1" and it or pending)(
-    "a damaged MANIFEST tail is reported, not silently dropped", function()
+  -- RocksDB 7.8 drops a damaged record at the MANIFEST's tail (here the edit that installed the
+  -- flushed table file of "blocks") like a torn write and would open without those keys (2 of 200
+  -- MANIFEST trials, seed 424242; byte 239 of the 361-byte MANIFEST-000005 XOR 0xc7). The core's
+  -- open-time check (docs/design.md#f13) refuses it with Corruption naming the table file.
+  it("a damaged MANIFEST tail is refused at open, naming the lost table file", function()
     local dir = R.dir("manifest-tail")
     C.build(dir .. "/db")
     local f = assert(io.open(dir .. "/db/MANIFEST-000005", "r+b"))
@@ -43,5 +42,9 @@ describe("corruption injection", function()
     local out = R.run(("%s %s %s trial %s MANIFEST-000005"):format(R.lua_env(), R.lua,
       "spec/reliability/corrupt.lua", R.q(dir .. "/db")))
     R.expect(not out:find("outcome=silent_loss", 1, true), out, "flushed keys silently lost")
+    R.expect(out:find("outcome=detected_open named=1", 1, true), out, "not refused naming the MANIFEST")
+    R.expect(out:find("000012.sst", 1, true), out, "the lost table file is not named")
+    -- nothing was deleted: the lost table file is still there for a repair
+    R.expect(io.open(dir .. "/db/000012.sst", "rb") ~= nil, out, "the lost table file was deleted")
   end)
 end)

@@ -406,6 +406,50 @@ static int open_error(const char *path, char *err) {
   return q_fail(code, "cannot open database %s: %s", path, text);
 }
 
+/* docs/design.md#f14: a read-only open lists the table files of the MANIFEST it read, then opens
+ * them and the WALs; a writer compacting or flushing meanwhile deletes some, and RocksDB answers
+ * Corruption/IOError naming a missing .sst/.ldb/.log. Is err that race? */
+static int missing_table_race(const char *err) {
+  return (strstr(err, "Can't access") || strstr(err, "No such file")) &&
+         (strstr(err, ".sst") || strstr(err, ".ldb") || strstr(err, ".log"));
+}
+
+#define Q_RO_ATTEMPTS 5
+
+/* rocksdb_open_for_read_only_column_families, retried while it loses the race with a writer's
+ * deletion of compacted files (20, 40, 80, 160 ms apart); then TryAgain saying so. */
+static rocksdb_t *open_read_only(q_engine *eng, const char *path, char **names, size_t n,
+                                 const rocksdb_options_t **cfopts,
+                                 rocksdb_column_family_handle_t **handles, int *rc) {
+  int attempt;
+  *rc = 0;
+  for (attempt = 1;; attempt++) {
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open_for_read_only_column_families(
+        eng->ropts, path, (int)n, (const char *const *)names, cfopts, handles, 0, &err);
+    if (err == NULL)
+      return db;
+    if (!missing_table_race(err)) {
+      *rc = open_error(path, err);
+      return NULL;
+    }
+    if (attempt == Q_RO_ATTEMPTS) {
+      char text[512];
+      snprintf(text, sizeof text, "%s", err);
+      rocksdb_free(err);
+      *rc = q_fail(QUARRY_ETRYAGAIN,
+                   "database %s: %d read-only opens in a row found a file deleted by the "
+                   "process writing it (compaction, flush) between reading the MANIFEST and opening the "
+                   "file (%s); this is not damage: try again, or open it with mode = "
+                   "\"secondary\", which follows a live writer",
+                   path, Q_RO_ATTEMPTS, text);
+      return NULL;
+    }
+    rocksdb_free(err);
+    usleep(20000u << (attempt - 1));
+  }
+}
+
 /* Opens a new RocksDB instance for path with opts (copied). Registry lock held. */
 static int engine_open(const char *key, const char *path, const quarry_options *opts,
                        q_engine **out) {
@@ -446,11 +490,15 @@ static int engine_open(const char *key, const char *path, const quarry_options *
   for (i = 0; i < n; i++)
     cfopts[i] = eng->ropts;
 
+  /* docs/design.md#f13: RocksDB's read-write open deletes the table files a damaged MANIFEST lost
+   * the records of, and opens without their keys: look before it does. */
+  if (eng->mode != Q_MODE_SECONDARY && file_exists(path, "CURRENT") &&
+      (rc = q_manifest_check(path, eng->ropts, names, n)) != 0)
+    goto fail;
   switch (eng->mode) {
   case Q_MODE_READ_ONLY:
-    eng->rdb = rocksdb_open_for_read_only_column_families(eng->ropts, path, (int)n,
-                                                           (const char *const *)names, cfopts,
-                                                           handles, 0, &err);
+    if ((eng->rdb = open_read_only(eng, path, names, n, cfopts, handles, &rc)) == NULL)
+      goto fail;
     break;
   case Q_MODE_SECONDARY:
     eng->rdb = rocksdb_open_as_secondary_column_families(eng->ropts, path,

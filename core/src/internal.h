@@ -52,6 +52,13 @@ int q_options_copy(const quarry_options *src, quarry_options **out);
 /* "read_write" | "read_only" | "secondary" (static). */
 const char *q_mode_name(int mode);
 
+/* ---- manifest.c: the open-time MANIFEST check (docs/design.md#f13) ---------------------------
+ * Before an open of path with the families names (n): table files in the directory that the
+ * MANIFEST does not list, holding keys the database does not have and that no WAL holds, mean
+ * MANIFEST records were lost: QUARRY_ECORRUPTION naming them. 0 otherwise (also when another
+ * process holds the LOCK, or when RocksDB cannot open it: its open reports that). */
+int q_manifest_check(const char *path, const rocksdb_options_t *ropts, char **names, size_t n);
+
 /* ---- children ------------------------------------------------------------------------------ */
 typedef enum { Q_CHILD_ITER = 1, Q_CHILD_SNAPSHOT = 2, Q_CHILD_BATCH = 3 } q_child_kind;
 
