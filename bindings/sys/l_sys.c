@@ -1,6 +1,6 @@
 /* l_sys.c: the module quarry.sys: what the quarry command needs from the operating system and
  * that is not storage: the monotonic clock, the process id, atomic file replacement, and the
- * signal catcher (l_signal.c). */
+ * signal catcher (l_signal.c), the outputs of the tools and scratch directories (l_output.c). */
 #include "lsys.h"
 
 #include <time.h>
@@ -44,5 +44,6 @@ QL_EXPORT int luaopen_quarry_sys(lua_State *L) {
   luaL_newlib(L, sys_fns);
   ql_error_open(L);
   ql_signal_open(L);
+  ql_output_open(L);
   return 1;
 }

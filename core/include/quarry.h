@@ -329,7 +329,9 @@ QUARRY_API int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Durable file replacement (core/src/files.c): a reader of path sees the old file or the new
- * one, never a part. The new content goes to a temporary file created O_CREAT|O_EXCL|O_NOFOLLOW
+ * one, never a part. "-" (stdout), a FIFO or a character device (or a link to one, such as
+ * /dev/stdout) is streamed to instead, never replaced; any other symbolic link is refused
+ * (QUARRY_EINVAL naming it), as is a directory or another file type. The new content goes to a temporary file created O_CREAT|O_EXCL|O_NOFOLLOW
  * (mode 0644 before the umask) under a random name "<path>.tmp-XXXXXX" in path's directory;
  * commit fsyncs it, renames it over path and fsyncs the directory. Used by backups' seals, the
  * JSON writer and quarry.sys.write_atomic.
@@ -351,6 +353,12 @@ QUARRY_API void quarry_file_abort(quarry_file *f);
 QUARRY_API const char *quarry_file_temp_path(const quarry_file *f);
 /* The whole sequence for data already in memory: create, write, commit. */
 QUARRY_API int quarry_file_write_atomic(const char *path, const void *data, size_t len);
+/* 1 when f streams to its target ("-", a FIFO, a character device) instead of replacing it. */
+QUARRY_API int quarry_file_streaming(const quarry_file *f);
+/* Creates a new directory, mode 0700, "<$TMPDIR or /tmp>/<prefix>.XXXXXX" (mkdtemp(3); prefix
+ * NULL or "" is "quarry", must not contain '/'), its path written to buf (cap bytes, caller's).
+ * The caller removes it. QUARRY_EINVAL for a bad prefix or a path too long, QUARRY_EIO. */
+QUARRY_API int quarry_file_mkdtemp(const char *prefix, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------------------------
  * Checkpoints, backups, verification (core/src/checkpoint.c, backup.c, verify.c)

@@ -1,40 +1,73 @@
 /* checkpoint.c: consistent, openable copies of an open database (RocksDB's checkpoint: hard links
- * on the same filesystem, copies across), made durable: the new directory and its parent fsynced. */
+ * on the same filesystem, copies across), made durable: the new directory and its parent fsynced.
+ * Staged in a private mkdtemp directory beside the target, never at a predictable name. */
 #include "files.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int quarry_db_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
-  char *err = NULL, dir[PATH_MAX];
+  char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX], inner[PATH_MAX + 4];
   int rc;
   if ((rc = q_db_check_read_write(db, "checkpoint", " (it flushes the memtables first)",
                                    "take the checkpoint")) != 0)
     return rc;
   if ((rc = q_check_new_dir(target, "checkpoint target")) != 0)
     return rc;
-  /* RocksDB stages into "<dir>.tmp": "cp/" must not become "cp/.tmp" */
-  if ((rc = q_trim_slashes(target, dir, sizeof dir)) != 0)
+  if ((rc = q_trim_slashes(target, dir, sizeof dir)) != 0 ||
+      (rc = q_parent_dir(dir, parent, sizeof parent)) != 0)
     return rc;
+  /* RocksDB stages into "<dir>.tmp", a predictable name: a stale one makes it fail ("exists"),
+   * and one planted as a symbolic link to a directory has that directory's files deleted by
+   * its cleanup. So it works in a new private directory (mkdtemp: mode 0700, beside the target,
+   * the same filesystem for hard links) where no one else can plant anything, and the finished
+   * copy is renamed to the target, never over anything (RENAME_NOREPLACE). */
+  if (snprintf(stage, sizeof stage, "%s/.quarry-checkpoint.XXXXXX", parent) >= (int)sizeof stage - 3)
+    return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
+  if (mkdtemp(stage) == NULL)
+    return q_fail(errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO,
+                  "cannot create a staging directory in %s for the checkpoint %s: %s", parent, dir,
+                  strerror(errno));
+  if (snprintf(inner, sizeof inner, "%s/cp", stage) >= (int)sizeof inner) { /* not reached */
+    rmdir(stage);
+    return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
+  }
   cp = rocksdb_checkpoint_object_create(db->rdb, &err);
-  if (err)
+  if (err) {
+    q_remove_tree(stage);
     return q_status_from_rocksdb(err);
+  }
   /* log_size_for_flush = 0: always flush the memtables first. With the WAL on this only makes
    * the copied WAL short; with the WAL off (the development preset) it is what puts recent
    * writes into the checkpoint at all. */
-  rocksdb_checkpoint_create(cp, dir, 0, &err);
+  rocksdb_checkpoint_create(cp, inner, 0, &err);
   rocksdb_checkpoint_object_destroy(cp);
   if (err) {
-    rc = q_status_code(err);
-    if (strstr(err, "exists")) /* created by someone else since q_check_new_dir */
-      rc = q_fail(QUARRY_EINVAL, "checkpoint target %s already exists; choose a new directory "
-                                 "(%s)", dir, err);
-    else
-      rc = q_fail(rc, "checkpoint into %s failed: %s", dir, err);
+    rc = q_fail(q_status_code(err), "checkpoint into %s failed: %s", dir, err);
     rocksdb_free(err);
+    q_remove_tree(stage);
     return rc;
   }
+  if ((rc = q_fsync_dir(inner)) != 0) {
+    q_remove_tree(stage);
+    return rc;
+  }
+  if (renameat2(AT_FDCWD, inner, AT_FDCWD, dir, RENAME_NOREPLACE) != 0) {
+    int e = errno;
+    q_remove_tree(stage);
+    if (e == EEXIST) /* created by someone else since q_check_new_dir */
+      return q_fail(QUARRY_EINVAL, "checkpoint target %s already exists; choose a new directory",
+                    dir);
+    return q_fail(QUARRY_EIO, "cannot rename the checkpoint %s to %s: %s", inner, dir,
+                  strerror(e));
+  }
+  rmdir(stage);
   /* RocksDB syncs each file it writes or copies (hard-linked tables were synced when written)
    * and the new directory after renaming it into place, but not the parent (docs/design.md#f6): without
    * that fsync a power cut can lose the directory entry of a checkpoint reported as made. The

@@ -192,8 +192,9 @@ int q_read_file(const char *path, char **out, size_t *len) {
 /* ---- durable replacement of a file (quarry_file_*) ----------------------------------------- */
 struct quarry_file {
   int fd;
+  int stream; /* 1: written straight to the target (a FIFO, a character device, stdout) */
   char *path; /* the target */
-  char *tmp;  /* "<path>.tmp-XXXXXX" */
+  char *tmp;  /* "<path>.tmp-XXXXXX"; NULL when streaming */
 };
 
 static int errno_code(int e) { return e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO; }
@@ -220,25 +221,114 @@ static void file_free(quarry_file *f) {
   free(f);
 }
 
+/* The name written in messages: the temporary file, or the target when streaming. */
+static const char *file_name(const quarry_file *f) {
+  if (!f->stream)
+    return f->tmp;
+  return strcmp(f->path, "-") == 0 ? "standard output" : f->path;
+}
+
+/* An output that is streamed to rather than replaced: a FIFO or a character device. */
+static int is_stream_type(mode_t m) { return S_ISFIFO(m) || S_ISCHR(m); }
+
+/* Opens the stream output of f->path (already known to be "-", /dev/stdout, /dev/stderr, a FIFO
+ * or a character device, or a link to one of those: follow_link). */
+static int open_stream(quarry_file *f, int follow_link) {
+  struct stat st;
+  f->stream = 1;
+  if (strcmp(f->path, "-") == 0 || strcmp(f->path, "/dev/stdout") == 0)
+    f->fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  else if (strcmp(f->path, "/dev/stderr") == 0)
+    f->fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+  else {
+    /* no O_CREAT: nothing is made; O_NOFOLLOW when the name was not a link, so a link swapped
+     * in since the lstat is refused (ELOOP) rather than written through */
+    f->fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOCTTY | (follow_link ? 0 : O_NOFOLLOW));
+    if (f->fd >= 0 && (fstat(f->fd, &st) != 0 || !is_stream_type(st.st_mode))) {
+      close(f->fd);
+      f->fd = -1;
+      return q_fail(QUARRY_EINVAL, "%s changed while it was opened (no longer a FIFO or a "
+                                   "character device); not written", f->path);
+    }
+  }
+  if (f->fd < 0) {
+    int e = errno;
+    return q_fail(errno_code(e), "cannot open %s for writing: %s", file_name(f), strerror(e));
+  }
+  return 0;
+}
+
+/* Why the temporary file beside path could not be created, said about path's directory. */
+static int create_failed(const quarry_file *f, int e) {
+  char parent[PATH_MAX];
+  struct stat st;
+  if ((e == ENOENT || e == ENOTDIR) && q_parent_dir(f->path, parent, sizeof parent) == 0) {
+    if (stat(parent, &st) != 0)
+      return q_fail(QUARRY_EIO, "cannot write %s: the directory %s does not exist; create it "
+                                "first or choose another path", f->path, parent);
+    if (!S_ISDIR(st.st_mode))
+      return q_fail(QUARRY_EIO, "cannot write %s: %s is not a directory", f->path, parent);
+  }
+  if (f->tmp == NULL)
+    return q_fail(errno_code(e), "cannot write %s: %s", f->path, strerror(e));
+  return q_fail(errno_code(e), "cannot create %s (to write %s): %s", f->tmp, f->path,
+                strerror(e));
+}
+
 int quarry_file_create(const char *path, quarry_file **out) {
   quarry_file *f;
+  struct stat st;
   size_t n;
-  int tries;
+  int tries, rc;
   *out = NULL;
   if (path == NULL || *path == '\0')
     return q_fail(QUARRY_EINVAL, "file_create: the path must be a non-empty string");
   n = strlen(path);
   if (n + 12 >= PATH_MAX)
     return q_fail(QUARRY_EINVAL, "file_create: path too long: %s", path);
-  if ((f = calloc(1, sizeof *f)) == NULL || (f->path = strdup(path)) == NULL ||
-      (f->tmp = malloc(n + 12)) == NULL) {
-    if (f != NULL) {
-      free(f->path);
-      free(f);
-    }
+  if ((f = calloc(1, sizeof *f)) == NULL || (f->path = strdup(path)) == NULL) {
+    free(f);
     return q_fail(QUARRY_ENOMEM, "out of memory");
   }
   f->fd = -1;
+  /* what the user named decides how it is written: a regular file (or nothing yet) is
+   * replaced atomically; "-", a FIFO or a character device is streamed to; a symbolic link is
+   * never replaced nor written through, unless it leads to a FIFO or a character device
+   * (/dev/stdout, /dev/fd/N); anything else is refused */
+  if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
+      strcmp(path, "/dev/stderr") == 0) {
+    rc = open_stream(f, 1);
+  } else if (lstat(path, &st) != 0) {
+    int e = errno;
+    rc = e == ENOENT ? 0 : create_failed(f, e);
+  } else if (S_ISLNK(st.st_mode)) {
+    struct stat target;
+    if (stat(path, &target) == 0 && is_stream_type(target.st_mode))
+      rc = open_stream(f, 1);
+    else
+      rc = q_fail(QUARRY_EINVAL, "%s is a symbolic link: quarry neither replaces a link nor "
+                                 "writes through one; give the link's target explicitly", path);
+  } else if (is_stream_type(st.st_mode)) {
+    rc = open_stream(f, 0);
+  } else if (S_ISDIR(st.st_mode)) {
+    rc = q_fail(QUARRY_EINVAL, "%s is a directory; give a file name", path);
+  } else if (!S_ISREG(st.st_mode)) {
+    rc = q_fail(QUARRY_EINVAL, "%s is not a regular file, a FIFO or a character device; not "
+                               "replaced", path);
+  } else {
+    rc = 0;
+  }
+  if (rc != 0 || f->stream) {
+    if (rc != 0)
+      file_free(f);
+    else
+      *out = f;
+    return rc;
+  }
+  if ((f->tmp = malloc(n + 12)) == NULL) {
+    file_free(f);
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  }
   for (tries = 0; tries < 100 && f->fd < 0; tries++) {
     snprintf(f->tmp, n + 12, "%s.tmp-XXXXXX", path);
     random_suffix(f->tmp);
@@ -247,8 +337,7 @@ int quarry_file_create(const char *path, quarry_file **out) {
       break;
   }
   if (f->fd < 0) {
-    int e = errno;
-    int rc = q_fail(errno_code(e), "cannot create %s: %s", f->tmp, strerror(e));
+    rc = create_failed(f, errno);
     file_free(f);
     return rc;
   }
@@ -263,7 +352,7 @@ int quarry_file_write(quarry_file *f, const void *data, size_t len) {
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0)
-      return q_fail(errno_code(errno), "cannot write %s: %s", f->tmp, strerror(errno));
+      return q_fail(errno_code(errno), "cannot write %s: %s", file_name(f), strerror(errno));
     p += w;
     len -= (size_t)w;
   }
@@ -272,11 +361,17 @@ int quarry_file_write(quarry_file *f, const void *data, size_t len) {
 
 int quarry_file_commit(quarry_file *f) {
   int rc = 0;
-  if (fsync(f->fd) != 0)
-    rc = q_fail(errno_code(errno), "fsync of %s failed: %s", f->tmp, strerror(errno));
+  /* a stream is synced when it can be (stdout redirected to a file); a FIFO or a terminal
+   * cannot (EINVAL) and has nothing to make durable */
+  if (fsync(f->fd) != 0 && !(f->stream && (errno == EINVAL || errno == EROFS || errno == ENOTSUP)))
+    rc = q_fail(errno_code(errno), "fsync of %s failed: %s", file_name(f), strerror(errno));
   if (close(f->fd) != 0 && rc == 0)
-    rc = q_fail(errno_code(errno), "cannot close %s: %s", f->tmp, strerror(errno));
+    rc = q_fail(errno_code(errno), "cannot close %s: %s", file_name(f), strerror(errno));
   f->fd = -1;
+  if (f->stream) {
+    file_free(f);
+    return rc;
+  }
   if (rc == 0 && rename(f->tmp, f->path) != 0)
     rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
   if (rc != 0) {
@@ -295,11 +390,34 @@ void quarry_file_abort(quarry_file *f) {
   if (f->fd >= 0)
     close(f->fd);
   f->fd = -1;
-  unlink(f->tmp);
+  if (!f->stream)
+    unlink(f->tmp);
   file_free(f);
 }
 
-const char *quarry_file_temp_path(const quarry_file *f) { return f->tmp; }
+int quarry_file_streaming(const quarry_file *f) { return f->stream; }
+
+int quarry_file_mkdtemp(const char *prefix, char *buf, size_t cap) {
+  const char *base = getenv("TMPDIR");
+  struct stat st;
+  if (prefix == NULL || *prefix == '\0')
+    prefix = "quarry";
+  if (strchr(prefix, '/') != NULL)
+    return q_fail(QUARRY_EINVAL, "mkdtemp: the prefix must not contain '/': %s", prefix);
+  if (base == NULL || base[0] != '/' || stat(base, &st) != 0 || !S_ISDIR(st.st_mode))
+    base = "/tmp";
+  if (snprintf(buf, cap, "%s%s%s.XXXXXX", base, base[strlen(base) - 1] == '/' ? "" : "/",
+               prefix) >= (int)cap)
+    return q_fail(QUARRY_EINVAL, "mkdtemp: path too long under %s", base);
+  if (mkdtemp(buf) == NULL) { /* mode 0700, a new name: never an existing directory */
+    int e = errno;
+    return q_fail(errno_code(e), "cannot create a temporary directory under %s: %s", base,
+                  strerror(e));
+  }
+  return 0;
+}
+
+const char *quarry_file_temp_path(const quarry_file *f) { return f->stream ? f->path : f->tmp; }
 
 int quarry_file_write_atomic(const char *path, const void *data, size_t len) {
   quarry_file *f;

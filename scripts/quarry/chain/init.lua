@@ -152,10 +152,13 @@ function M.open_reader(path, options)
       error(store, 0)
     end
   end
-  local scratch = os.tmpname()
-  os.remove(scratch)
-  local store = M.open(path, { mode = "secondary", secondary_path = scratch, db = options.db,
-    format = options.format })
+  local scratch = require("quarry.sys").mkdtemp("quarry-secondary") -- new, mode 0700
+  local ok, store = pcall(M.open, path, { mode = "secondary", secondary_path = scratch,
+    db = options.db, format = options.format })
+  if not ok then
+    os.execute("rm -rf '" .. scratch:gsub("'", "'\\''") .. "'")
+    error(store, 0)
+  end
   store.scratch = scratch
   return store
 end

@@ -384,10 +384,8 @@ M.CHECKS = {
 }
 
 local function scratch_dir()
-  local p = io.popen("mktemp -d -t quarry-verify.XXXXXXXX 2>/dev/null")
-  local dir = p:read("l")
-  p:close()
-  if not dir or dir == "" then fail("cannot create a scratch directory (mktemp -d)") end
+  local ok, dir = pcall(require("quarry.sys").mkdtemp, "quarry-verify") -- new, mode 0700
+  if not ok then fail("cannot create a scratch directory: " .. tostring(dir.message or dir)) end
   return dir
 end
 

@@ -20,13 +20,52 @@ function M.pid()
   return math.tointeger(pid)
 end
 
---- Size in bytes of the file at path, or nil when it cannot be opened.
+--- Size in bytes of the regular file at path, or nil when it is not one or cannot be opened
+--- ("-", a FIFO, a device: opening a FIFO to measure it would block).
 function M.file_size(path)
+  if require("quarry.sys").file_kind(path) ~= "file" then return nil end
   local f = io.open(path, "rb")
   if not f then return nil end
   local n = f:seek("end")
   f:close()
   return n
+end
+
+--- The stream a command's summary line goes to: stderr when the output itself is streamed to
+--- stdout ("-", /dev/stdout), so that the data stays clean; stdout otherwise.
+function M.summary_stream(out)
+  if out == "-" or out == "/dev/stdout" or out == "/proc/self/fd/1" or out == "/dev/fd/1" then
+    return io.stderr
+  end
+  return io.stdout
+end
+
+--- Reports an output that could not be opened (a quarry error from json.writer or
+--- quarry.sys.output: a symbolic link, a directory, a missing parent directory...) as
+--- "quarry <name>: <message>" without the writer's prefix; returns the exit status: 2 for a
+--- refused path (InvalidArgument), 1 otherwise. Other errors are raised again.
+function M.output_failed(name, err)
+  local quarry = require("quarry")
+  if not quarry.is_error(err) then error(err, 0) end
+  local msg = tostring(err.message):gsub("^json%.writer: ", ""):gsub("^output: ", "")
+  io.stderr:write("quarry ", name, ": ", msg, "\n")
+  return err.code == "InvalidArgument" and 2 or 1
+end
+
+--- A path for a temporary file inside a new private directory (quarry.sys.mkdtemp: mode 0700,
+--- a name no one else holds), so that no other user can plant a link there or read it;
+--- M.remove_temp(path) removes the file and its directory.
+function M.temp_file(name)
+  return require("quarry.sys").mkdtemp("quarry-tmp") .. "/" .. (name or "file")
+end
+
+function M.remove_temp(path)
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir and dir:match("/quarry%-tmp%.[%w]+$") then
+    os.execute("rm -rf '" .. dir:gsub("'", "'\\''") .. "'")
+  else
+    os.remove(path)
+  end
 end
 
 --- Peak resident memory of this process in bytes (VmHWM), or nil.

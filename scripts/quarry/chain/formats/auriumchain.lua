@@ -74,11 +74,7 @@ Writer.__index = Writer
 Writer.__name = "quarry.chain.formats.auriumchain.writer"
 
 local function put(w, ...)
-  local ok, err = w.f:write(...)
-  if not ok then
-    w:abort()
-    error(("auriumchain writer: cannot write %s: %s"):format(w.tmp or w.path, err), 0)
-  end
+  w.f:write(...) -- quarry.sys.output: raises (and removes the temporary file) on a failure
 end
 
 --- w:write(record): appends one block. Raises like quarry.json.encode (the record is dropped,
@@ -90,34 +86,20 @@ function Writer:write(record)
   self.n = self.n + 1
 end
 
---- w:close(): ends the array and renames the temporary file over the target. Idempotent.
+--- w:close(): ends the array; fsyncs and renames the temporary file over the target (or ends
+--- the stream). Idempotent.
 function Writer:close()
   if self.done then return end
-  put(self, self.n == 0 and "[]" or "\n]")
-  local ok, err = self.f:flush()
-  if not ok then
-    self:abort()
-    error(("auriumchain writer: cannot write %s: %s"):format(self.tmp or self.path, err), 0)
-  end
   self.done = true
-  if self.tmp then
-    self.f:close()
-    local rok, rerr = os.rename(self.tmp, self.path)
-    if not rok then
-      os.remove(self.tmp)
-      error(("auriumchain writer: cannot rename %s: %s"):format(self.tmp, rerr), 0)
-    end
-  end
+  put(self, self.n == 0 and "[]" or "\n]")
+  self.f:close()
 end
 
 --- w:abort(): removes the temporary file; the target stays as it was. Idempotent.
 function Writer:abort()
   if self.done then return end
   self.done = true
-  if self.tmp then
-    self.f:close()
-    os.remove(self.tmp)
-  end
+  self.f:abort()
 end
 
 --- w:count(): blocks written.
@@ -130,34 +112,19 @@ Writer.__close = function(w, err)
 end
 Writer.__gc = function(w) w:abort() end
 
---- writer(path [, opts]) -> w: writes what the node's save_to_file writes. `path` "-" streams to
---- standard output; otherwise the text goes to a new temporary file beside `path` (random name)
---- renamed over it by w:close(). Options: none yet (`opts` is accepted for the engine's sake;
---- `compress = "lz4"` is refused: the node reads plain JSON only).
+--- writer(path [, opts]) -> w: writes what the node's save_to_file writes, through
+--- quarry.sys.output (the core's quarry_file_*): a new temporary file beside `path`
+--- (O_CREAT|O_EXCL|O_NOFOLLOW, random name) fsynced and renamed over it by w:close(); "-", a FIFO
+--- or a character device is streamed to; a symbolic link is refused. Options: none yet (`opts`
+--- is accepted for the engine's sake; `compress = "lz4"` is refused: the node reads plain JSON
+--- only).
 function M.writer(path, opts)
   opts = opts or {}
   if opts.compress ~= nil and opts.compress ~= "none" then
     error("auriumchain writer: the node reads plain JSON only (compress = \"none\")", 2)
   end
-  local w = setmetatable({ path = path, n = 0, done = false }, Writer)
-  if path == "-" then
-    w.f = io.stdout
-    return w
-  end
-  for _ = 1, 16 do
-    local tmp = ("%s.%08x.tmp"):format(path, math.random(0, 0x7fffffff))
-    local probe = io.open(tmp, "rb")
-    if probe then
-      probe:close()
-    else
-      local f, err = io.open(tmp, "wb")
-      if not f then error(("auriumchain writer: cannot create %s: %s"):format(tmp, err), 2) end
-      f:setvbuf("full", 1 << 16)
-      w.f, w.tmp = f, tmp
-      return w
-    end
-  end
-  error("auriumchain writer: no free temporary name beside " .. path, 2)
+  local f = require("quarry.sys").output(path)
+  return setmetatable({ path = path, n = 0, done = false, f = f }, Writer)
 end
 
 return M

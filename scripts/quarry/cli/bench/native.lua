@@ -120,7 +120,8 @@ function M.run(spec, run)
   local parts = { sh_quote(run.exe) }
   for _, x in ipairs(flags) do parts[#parts + 1] = sh_quote(x) end
   local command = table.concat(parts, " ")
-  local rss_file = os.tmpname()
+  local system = require("quarry.cli.system")
+  local rss_file = system.temp_file("rss") -- its private directory holds err_file too
   local timer = find_time()
   local full = command
   if run.wrap then -- e.g. valgrind (quarry.cli.bench.callgrind): no peak RSS then
@@ -128,7 +129,7 @@ function M.run(spec, run)
   elseif timer then
     full = timer .. " -f %M -o " .. sh_quote(rss_file) .. " " .. command
   end
-  local err_file = os.tmpname()
+  local err_file = rss_file:gsub("[^/]*$", "stderr")
   -- stderr apart: db_bench writes its progress there, without newlines.
   local p = assert(io.popen(full .. " 2>" .. sh_quote(err_file)))
   local out = p:read("a")
@@ -138,8 +139,7 @@ function M.run(spec, run)
     local ef = io.open(err_file, "rb")
     local err = ef and ef:read("a") or ""
     if ef then ef:close() end
-    os.remove(rss_file)
-    os.remove(err_file)
+    system.remove_temp(rss_file) -- and err_file, in the same directory
     error(("db_bench %s failed:\n%s\n%s%s"):format(spec.native, command, out:sub(-2000),
       err:gsub("%.%.%. finished %d+ ops%s*", ""):sub(-2000)), 0)
   end
@@ -151,7 +151,7 @@ function M.run(spec, run)
     f:close()
     r.rss_kb = tonumber(txt:match("(%d+)%s*$"))
   end
-  os.remove(rss_file)
+  system.remove_temp(rss_file)
   return r
 end
 

@@ -170,14 +170,15 @@ local function run_child(name, run)
     .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), run.num,
     run.reads, a.key_size, a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
   if run.wrap then cmd = run.wrap .. " " .. cmd end
-  local err_file = os.tmpname()
+  local system = require("quarry.cli.system")
+  local err_file = system.temp_file("stderr")
   local p = assert(io.popen(cmd .. " 2>" .. q(err_file)))
   local out = p:read("a")
   local ok = p:close()
   local ef = io.open(err_file, "rb")
   local err = ef and ef:read("a") or ""
   if ef then ef:close() end
-  os.remove(err_file)
+  system.remove_temp(err_file)
   if not ok then error(("quarry bench %s (child process) failed: %s"):format(name, err), 0) end
   return require("quarry.json").decode(out, { numbers = "float" })
 end
@@ -259,7 +260,8 @@ end
 -- Writes a PNG bar chart of the ratios (gnuplot) with the targets marked.
 function M.chart(report, path)
   local native = require("quarry.cli.bench.native")
-  local data = os.tmpname()
+  local system = require("quarry.cli.system")
+  local data = system.temp_file("chart.dat")
   local f = assert(io.open(data, "wb"))
   local n, ymax = 0, 0
   for _, rec in ipairs(report.results) do
@@ -272,7 +274,7 @@ function M.chart(report, path)
   end
   f:close()
   if n == 0 then
-    os.remove(data)
+    system.remove_temp(data)
     return nil, "no ratios to chart (run with --compare)"
   end
   local script = table.concat({
@@ -295,13 +297,13 @@ function M.chart(report, path)
       .. " using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.6 lc rgb '#c0392b' title 'target', "
       .. "1 with lines dt 2 lc rgb '#555555' title 'parity'",
   }, "\n")
-  local sf = os.tmpname()
+  local sf = data:gsub("[^/]*$", "chart.gp") -- beside data, in its private directory
   f = assert(io.open(sf, "wb"))
   f:write(script, "\n")
   f:close()
   local ok = os.execute("gnuplot " .. native.sh_quote(sf) .. " 2>&1")
   os.remove(sf)
-  os.remove(data)
+  system.remove_temp(data)
   if not (ok == true or ok == 0) then return nil, "gnuplot failed (install gnuplot-nox)" end
   return true
 end
@@ -442,8 +444,7 @@ local function make_base(run)
   local base = run.args.db
   local temporary = base == nil
   if temporary then
-    base = os.tmpname()
-    os.remove(base)
+    base = require("quarry.sys").mkdtemp("quarry-bench") -- new, mode 0700
   end
   assert(os.execute("mkdir -p " .. native.sh_quote(base)))
   run.qdir, run.ndir = base .. "/quarry", base .. "/db_bench"
@@ -520,7 +521,7 @@ local function count_side(run, spec, name, side)
   local sums = {}
   for pass = 0, 2 do -- 0: one operation, not counted: the first open after a fill
     -- replays its WAL into a table file, which neither counted pass should carry
-    local file = os.tmpname()
+    local file = require("quarry.cli.system").temp_file("callgrind.out")
     run.wrap = pass > 0 and cg.prefix(file) or nil
     local saved_num, saved_reads = run.num, run.reads
     if pass < 2 then
@@ -532,11 +533,11 @@ local function count_side(run, spec, name, side)
     end)
     run.num, run.reads, run.wrap = saved_num, saved_reads, nil
     if not okr then
-      os.remove(file)
+      require("quarry.cli.system").remove_temp(file)
       error(rerr, 0)
     end
     if pass > 0 then sums[pass] = cg.read(file) end
-    os.remove(file)
+    require("quarry.cli.system").remove_temp(file)
   end
   return cg.per_op(sums[2], sums[1], ops)
 end

@@ -47,8 +47,7 @@ workload("migrate", {
     local dir = args.dir
     local made = false
     if not dir then
-      dir = os.tmpname()
-      os.remove(dir)
+      dir = require("quarry.sys").mkdtemp("quarry-bench") -- new, mode 0700
       made = true
     end
     assert(os.execute("mkdir -p " .. sh(dir)))

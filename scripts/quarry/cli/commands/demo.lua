@@ -10,6 +10,17 @@ function M.run(argv)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local quarry = require("quarry")
+  -- the demo writes its own keys: into an existing database (a chain store...) they would be
+  -- garbage; whatever is there (a directory, a file, a link, even a dangling one) is refused
+  local file_kind = require("quarry.sys").file_kind
+  local kind = file_kind(args.db)
+  if kind ~= nil then
+    local what = kind == "directory" and (file_kind(args.db .. "/CURRENT") and "a database"
+      or "a directory") or ("a " .. kind)
+    io.stderr:write(("quarry demo: %s already exists (%s); the demo creates a new database: give "
+      .. "a path that does not exist (--db NEW_DIR)\n"):format(args.db, what))
+    return cli.EXIT_USAGE
+  end
 
   print(("quarry %s over RocksDB %s"):format(quarry.version, quarry.rocksdb_version))
   do

@@ -35,10 +35,17 @@ function M.run(argv)
   local ok, n, format = pcall(require("quarry.chain.export").run, store, args.json,
     { format = args.format, container = args.container })
   store:close()
-  if not ok then error(n, 0) end
+  local system = require("quarry.cli.system")
+  if not ok then
+    if require("quarry").is_error(n) and (n.op == "json.writer" or n.op == "output") then
+      return system.output_failed("export", n)
+    end
+    error(n, 0)
+  end
   local secs = clock() - t0
-  print(("exported %d blocks to %s (%s, %s) in %.2f s"):format(n, args.json, format,
-    require("quarry.cli.format").bytes(require("quarry.cli.system").file_size(args.json)), secs))
+  local size = system.file_size(args.json)
+  system.summary_stream(args.json):write(("exported %d blocks to %s (%s, %s) in %.2f s\n"):format(
+    n, args.json, format, size and require("quarry.cli.format").bytes(size) or "streamed", secs))
   return cli.EXIT_OK
 end
 

@@ -176,10 +176,17 @@ function M.run(argv)
     :choices({ "object", "array", "jsonl" })
   p:option("--max-txs", "Most transactions in a block besides the coinbase", "8"):convert(math.tointeger)
   p:flag("--plain", "Only the reference fields (no unknown fields here and there)")
+  -- "--blocks -5": argparse would take -5 for an option ("Did you mean '-h'?")
+  for i = 1, #argv - 1 do
+    if argv[i] == "--blocks" and argv[i + 1]:match("^%-") then
+      io.stderr:write("quarry gen: --blocks must be a positive integer, got ", argv[i + 1], "\n")
+      return cli.EXIT_USAGE
+    end
+  end
   local args, status = cli.parse(p, argv)
   if not args then return status end
-  if not args.blocks or args.blocks < 0 then
-    io.stderr:write("quarry gen: --blocks must be a non-negative integer\n")
+  if not args.blocks or args.blocks < 1 then
+    io.stderr:write("quarry gen: --blocks must be a positive integer, got ", tostring(args.blocks), "\n")
     return cli.EXIT_USAGE
   end
   if not args.seed then
@@ -197,7 +204,9 @@ function M.run(argv)
     wopts.header = { chain = "quarry-synthetic" }
     wopts.key = "blocks"
   end
-  local w = json.writer(args.out, wopts)
+  local system = require("quarry.cli.system")
+  local wok, w = pcall(json.writer, args.out, wopts)
+  if not wok then return system.output_failed("gen", w) end
   local ok, st = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
     max_txs = args.max_txs }, function(block) w:write(block) end)
   if not ok then
@@ -205,9 +214,10 @@ function M.run(argv)
     error(st, 0)
   end
   w:close()
-  local size = require("quarry.cli.system").file_size(args.out)
-  print(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s, %s)"):format(
-    st.blocks, st.txs, st.utxos, args.out, format, require("quarry.cli.format").bytes(size)))
+  local size = system.file_size(args.out)
+  system.summary_stream(args.out):write(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s%s)\n"):format(
+    st.blocks, st.txs, st.utxos, args.out, format,
+    size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
   return cli.EXIT_OK
 end
 

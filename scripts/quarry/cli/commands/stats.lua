@@ -71,6 +71,9 @@ function M.run(argv)
       io.stderr:write("quarry stats: ", err.message, "\n")
       return cli.EXIT_USAGE
     end
+    if quarry.is_error(err) and err.op == "write_atomic" then -- --textfile: a link, no directory...
+      return require("quarry.cli.system").output_failed("stats", err)
+    end
     error(err, 0)
   end
   return cli.EXIT_OK

@@ -16,9 +16,7 @@ local shell_quote = require("quarry.cli.system").shell_quote
 function M.open(path, secondary_path)
   local scratch
   if not secondary_path then
-    local tmp = os.tmpname() -- a unique name; a directory of that name replaces the file
-    os.remove(tmp)
-    scratch = tmp .. ".quarry-secondary"
+    scratch = require("quarry.sys").mkdtemp("quarry-secondary") -- new, mode 0700
     secondary_path = scratch
   end
   local h = {}
@@ -30,7 +28,12 @@ function M.open(path, secondary_path)
     end
     error(db, 0)
   end
-  h.db = open()
+  local ok, db = pcall(open)
+  if not ok then
+    if scratch then os.execute("rm -rf " .. shell_quote(scratch)) end
+    error(db, 0)
+  end
+  h.db = db
   -- The families a secondary sees are those of its open: reopen when the primary made others.
   function h.refresh()
     h.db:catch_up()
