@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake make gcc g++ pkg-config
   librocksdb-dev liblz4-dev libyajl-dev liblua5.4-dev lua5.4
-  lua-busted lua-argparse lua-socket lua-readline lua-check
+  lua-busted lua-argparse lua-socket lua-readline lua-check luarocks
   rocksdb-tools tmux
   clang libclang-rt-14-dev
   valgrind gnuplot-nox time
