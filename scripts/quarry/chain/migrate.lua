@@ -212,6 +212,8 @@ local function seen_source(seen)
   function src.close() end
   return src
 end
+-- for the specs (spec/38-pipes_spec.lua): the record of a stream and the source over it
+M._new_seen, M._see, M._seen_source = new_seen, see, seen_source
 
 -- The state of one migration: what every step reads and updates.
 local function new_run(options)

@@ -86,7 +86,7 @@ function M.report_table(r)
   local t = {}
   for _, k in ipairs({ "source", "source_size", "json_bytes", "db", "db_size", "ratio",
     "ratio_to_file", "blocks", "added", "skipped", "groups", "base", "tip", "tip_hash", "txs",
-    "utxos", "supply", "load_seconds", "elapsed", "format", "layout" }) do
+    "utxos", "supply", "load_seconds", "elapsed", "format", "layout", "stream" }) do
     t[k] = r[k]
   end
   -- amounts beyond 2^63 are written as decimal strings (exact)
