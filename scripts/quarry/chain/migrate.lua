@@ -166,21 +166,60 @@ local function open_target(options, fmt, lay)
 end
 
 -- The source of a migration: a dump (--json) or a layout's database (--from-db).
-local function open_input(options, fmt)
+local function open_input(options, fmt, input)
   if options.from_db then
     local r, f = layouts.source(options.from_db, options.from_layout or layouts.DEFAULT, options.format)
     return r, f
   end
-  return formats.open_dump(fmt, options.json, options.key), fmt
+  return formats.open_dump(fmt, input or options.json, options.key), fmt
 end
+
+-- A migration's record of the blocks it read from a stream (`-`, a pipe, a FIFO), which cannot be
+-- read twice: a 128-bit digest (quarry.chain.digest's lanes) of each block's model as read, its
+-- index kept too. `--verify` compares every stored block with it instead of the source.
+local function new_seen()
+  return { a = {}, b = {}, index = {}, n = 0 }
+end
+
+local function see(seen, model)
+  local digest = require("quarry.chain.digest")
+  local a, b = digest.feed(json_encode(model), 0x6a09e667f3bcc908, -4942790177534073029)
+  local n = seen.n + 1
+  seen.a[n], seen.b[n], seen.n = a, b, n
+  local idx = type(model) == "table" and rawget(model, "index") or nil
+  seen.index[n] = math.type(idx) == "integer" and idx or false
+end
+
+-- A source for verify.run over what a stream gave: its next() returns each block's digest,
+-- compare_block(token, block) compares the stored block with it.
+local function seen_source(seen)
+  local json = require("quarry.json")
+  local i = 0
+  local src = {}
+  function src.next()
+    if i >= seen.n then return nil end
+    i = i + 1
+    local idx = seen.index[i]
+    return json.object({ index = idx or json.null, _a = seen.a[i], _b = seen.b[i] })
+  end
+  function src.compare_block(_, token, block)
+    local digest = require("quarry.chain.digest")
+    local a, b = digest.feed(json_encode(block), 0x6a09e667f3bcc908, -4942790177534073029)
+    if a == rawget(token, "_a") and b == rawget(token, "_b") then return nil end
+    return "the stored block differs from the block read from the stream (digests of the block's JSON differ)"
+  end
+  function src.offset() return 0 end
+  function src.close() end
+  return src
+end
+-- for the specs (spec/38-pipes_spec.lua): the record of a stream and the source over it
+M._new_seen, M._see, M._seen_source = new_seen, see, seen_source
 
 -- The state of one migration: what every step reads and updates.
 local function new_run(options)
   local source_path = options.from_db or options.json
-  local source_size = options.from_db and 0 or formats.file_size(source_path)
-  if not source_size then fail("cannot open %s", source_path) end
-  return {
-    options = options, t0 = clock(), source_path = source_path, source_size = source_size,
+  local run = {
+    options = options, t0 = clock(), source_path = source_path, source_name = source_path,
     compressed = source_path:match("%.lz4$") ~= nil,
     fmt = type(options.format) == "table" and options.format or formats.load(options.format),
     layout = layouts.load(options.layout),
@@ -190,6 +229,16 @@ local function new_run(options)
     group_bytes = (options.group_mb or M.DEFAULT_GROUP_MB) * 1024 * 1024,
     count = 0, skipped = 0, added = 0, groups = 0, committed = false,
   }
+  if options.from_db then
+    run.source_size = 0
+  else
+    -- the dump, opened once: a file, or a stream read as it comes (`-`, a pipe, a FIFO)
+    run.input = formats.input(source_path)
+    run.source_name, run.stream = run.input.name, run.input.stream
+    run.source_size = run.input.size or 0
+    if run.stream and options.verify then run.seen = new_seen() end
+  end
+  return run
 end
 
 -- Progress for on_progress: { blocks, added, bytes, fraction, elapsed }.
@@ -197,7 +246,9 @@ local function progress_state(run)
   local reader, size = run.reader, run.source_size
   local off = reader:offset()
   local frac
-  if reader.total then
+  if run.stream then
+    frac = nil -- a stream: its length is not known
+  elseif reader.total then
     frac = reader.total > 0 and off / reader.total or 1
   elseif run.compressed then
     frac = size > 0 and reader:compressed_offset() / size or 1
@@ -230,7 +281,7 @@ end
 
 -- Step 1: the source and the target, or nothing left behind.
 local function open_ends(run)
-  run.reader, run.fmt = open_input(run.options, run.fmt)
+  run.reader, run.fmt = open_input(run.options, run.fmt, run.input)
   local okt, store = pcall(open_target, run.options, run.fmt, run.layout)
   if not okt then
     run.reader:close()
@@ -265,7 +316,10 @@ local function stream(run)
     if record == nil then break end
     run.count = run.count + 1
     run.current = run.count - 1
+    -- what --verify compares a store with: a layout's record as read, or the chain store's model
+    if run.seen and not run.layout.chain_store then see(run.seen, record) end
     local model = decode(fmt, record, "block " .. (run.count - 1))
+    if run.seen and run.layout.chain_store then see(run.seen, model) end
     local idx = type(model) == "table" and rawget(model, "index") or nil
     if math.type(idx) == "integer" then run.current = idx end
     if start_tip and math.type(idx) == "integer" and idx <= start_tip then
@@ -295,8 +349,9 @@ end
 local function finish(run, g)
   if run.count == 0 then
     g:discard()
-    fail("%s holds no blocks (%s): nothing to migrate", run.source_path,
-      run.source_size == 0 and "the file is empty" or "an empty array of blocks")
+    local empty = run.stream and run.reader:compressed_offset() == 0 or not run.stream and run.source_size == 0
+    fail("%s holds no blocks (%s): nothing to migrate", run.source_name,
+      empty and (run.stream and "the input is empty" or "the file is empty") or "an empty array of blocks")
   end
   local reader = run.reader
   local header = reader:header()
@@ -305,7 +360,12 @@ local function finish(run, g)
   run.committed, run.groups = true, run.groups + 1
   -- JSON bytes: the file's size, or for LZ4 every byte the reader decompressed (next() has
   -- returned nil, so offset() counts the whole input, closing brackets included).
-  run.json_bytes = run.compressed and reader:offset() or run.source_size
+  -- A stream: every byte it gave (decompressed), and as its size what was read from it.
+  if run.stream then
+    run.json_bytes, run.source_size = reader:offset(), reader:compressed_offset()
+  else
+    run.json_bytes = run.compressed and reader:offset() or run.source_size
+  end
   reader:close()
   run.t_load = clock() - run.t0
   if run.options.on_progress then
@@ -322,7 +382,7 @@ local function report(run)
   local st = store:stats()
   local json_bytes, source_size = run.json_bytes, run.source_size
   local r = {
-    source = run.source_path, source_size = source_size, json_bytes = json_bytes,
+    source = run.source_path, source_size = source_size, json_bytes = json_bytes, stream = run.stream,
     db = options.db, db_size = size, format = run.fmt.name, layout = run.layout.name,
     ratio = json_bytes > 0 and size / json_bytes or nil,
     ratio_to_file = source_size > 0 and size / source_size or nil,
@@ -332,7 +392,9 @@ local function report(run)
     load_seconds = run.t_load,
   }
   if options.verify and not run.trailing then -- the source would raise its trailing bytes again
-    local src = open_input(options, run.fmt)
+    -- a file is read again; a stream cannot be: the stored blocks are compared with the digests
+    -- of the blocks as they were read (docs/tools.md, "Inputs")
+    local src = run.seen and seen_source(run.seen) or open_input(options, run.fmt)
     r.verify = store:verify({ source = src })
     src:close()
   end

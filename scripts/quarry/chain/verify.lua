@@ -359,6 +359,11 @@ local function compare_source(st, h, block)
     return
   end
   if not block then return end
+  if source.compare_block then -- what a stream gave a migration: digests of the blocks it read
+    local msg = source:compare_block(src, block)
+    if msg then fail(st.r, "source", "block %d: %s", h, msg) end
+    return
+  end
   local okd, model = pcall(formats.decode, st.fmt, src, "block " .. h)
   if not okd then
     fail(st.r, "source", "block %d: %s", h, tostring(model))
@@ -530,7 +535,8 @@ M.FINAL_STEPS = { check_undo_rest, check_source_rest, check_tip_base, check_hash
   check_tx_index_reverse, check_utxo_family, check_supply, check_counts, check_relaxed }
 
 -- verify.run(store [, options]) -> report
--- options: source (an open reader of the dump in the store's format: every block is compared),
+-- options: source (an open reader of the dump in the store's format: every block is compared;
+-- a source with compare_block(token, block) -> nil | message compares each block itself),
 -- progress(height, tip) called now and then.
 -- report = { ok, checks = { name = { ok, failures, first = { messages } } }, order = { names },
 --            summary = { base, tip, tip_hash, blocks, txs, utxos, supply }, relaxed = counts,

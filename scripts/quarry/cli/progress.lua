@@ -32,6 +32,13 @@ function M.bar(options)
     if now - self.last < (options.every or 0.2) then return end
     self.last = now
     local elapsed = math.max(now - self.start, 1e-6)
+    if fraction == nil then -- a stream: how much is left is not known; counts and rates only
+      io.stderr:write(("\r%s %d blocks  %.0f blocks/s  %.1f MB  %.1f MB/s \27[K"):format(self.label,
+        blocks, blocks / elapsed, (bytes or 0) / 1e6, (bytes or 0) / elapsed / 1e6))
+      io.stderr:flush()
+      self.drawn = true
+      return
+    end
     fraction = math.max(0, math.min(fraction or 0, 1))
     local width = 24
     local fill = math.floor(fraction * width + 0.5)

@@ -298,14 +298,6 @@ local function member_list(obj)
   return table.concat(t, ", ")
 end
 
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
 -- Does an element look like a container of blocks rather than a block (no index field and at
 -- least one member holding an array)?
 local function looks_like_container(fmt, e)
@@ -318,36 +310,201 @@ local function looks_like_container(fmt, e)
   return false
 end
 
--- formats.open_dump(fmt, path [, key]) -> reader (quarry.json reader positioned before the first
--- block; r:next() gives records). key: the member holding the blocks (--key), overriding the
--- format's. Raises "no array of blocks in F (members: ...)" when the blocks are not found.
-function M.open_dump(fmt, path, key)
-  local base = path:gsub("%.lz4$", "")
-  local jsonl = base:match("%.jsonl$") or base:match("%.ndjson$")
-  if key then return json.reader(path, { format = "object", key = key }) end
-  if jsonl then return json.reader(path, { format = "jsonl" }) end
-  local member = member_of(fmt.container)
-  if member then
-    local r = json.reader(path, { format = "auto", key = member })
-    local ok, err = pcall(r.next, r)
-    r:close()
-    if ok then return json.reader(path, { format = "auto", key = member }) end
-    if not tostring(err):find("has no member", 1, true) then error(err, 0) end
+---------------------------------------------------------------------------------------------------
+-- Inputs: a file, `-` (stdin), a pipe, a FIFO, a character device
+---------------------------------------------------------------------------------------------------
+
+local CHUNK = 64 * 1024
+-- What a stream keeps of its start while the container is being detected (formats.open_dump).
+M.PROBE_LIMIT = 16 * 1024 * 1024
+
+-- formats.input(path) -> input: the dump at path opened once, read in chunks by input.read()
+-- (nil at the end). input.name names it in messages ("stdin" for `-`); input.size is the size of a
+-- regular file (seekable: input.rewind() goes back to its start), nil for a stream (`-`, a pipe
+-- such as /dev/stdin, a FIFO, a character device), whose input.stream is true.
+-- Raises "cannot open PATH[: reason]".
+function M.input(path)
+  local f, name, kind
+  if path == "-" then
+    f, name = io.stdin, "stdin"
+  else
+    local sys = require("quarry.sys")
+    local why
+    kind, why = sys.file_kind(path)
+    if kind == nil then
+      fail("cannot open %s: %s", path, why == "missing" and "No such file or directory" or tostring(why))
+    end
+    if kind == "directory" then fail("cannot open %s: it is a directory, not a dump", path) end
+    local err
+    f, err = io.open(path, "rb") -- a FIFO: waits for its writer, once
+    if not f then fail("cannot open %s", tostring(err)) end
+    name = path
   end
-  -- An array, JSON Lines, or an object holding the blocks under "blocks".
-  local r = json.reader(path, { format = "auto" })
-  local ok, first = pcall(r.next, r)
-  if ok and r:format() == "jsonl" and looks_like_container(fmt, first) then
-    local members = member_list(first)
-    r:close()
-    error(("no array of blocks in %s (members: %s): use --key NAME or --format NAME"):format(
-      path, members), 0)
+  local size
+  if path ~= "-" and (kind == "file" or kind == "link") then
+    size = f:seek("end") -- nil on a pipe, a FIFO, a terminal behind a link (/dev/stdin)
+    if size then f:seek("set", 0) end
   end
-  r:close()
-  if not ok then error(first, 0) end
-  return json.reader(path, { format = "auto" })
+  local input = { path = path, name = name, size = size, stream = size == nil }
+  function input.read()
+    local s, err = f:read(CHUNK)
+    if s == nil and err then fail("cannot read %s: %s", name, tostring(err)) end
+    return s
+  end
+  function input.rewind()
+    if not size then return false end
+    f:seek("set", 0)
+    return true
+  end
+  function input.close()
+    if f and f ~= io.stdin then f:close() end
+    f = nil
+  end
+  return input
 end
 
-M.file_size = file_size
+-- A source for json.reader over input that keeps what it hands out, up to PROBE_LIMIT bytes,
+-- until stop(); rewind() then gives those bytes again before the rest (false when more were read:
+-- a seekable input seeks back to its start instead).
+local function probe_source(input)
+  local kept, nkept, keeping, over = {}, 0, true, false
+  local replay, ri
+  local src = {}
+  function src.read()
+    if replay then
+      local s = replay[ri]
+      ri = ri + 1
+      if ri > #replay then replay = nil end
+      if s then return s end
+    end
+    local s = input.read()
+    if keeping and s then
+      nkept = nkept + #s
+      if nkept > M.PROBE_LIMIT then keeping, over, kept = false, true, nil
+      else kept[#kept + 1] = s end
+    end
+    return s
+  end
+  function src.stop() keeping, kept = false, nil end
+  function src.rewind()
+    if input.rewind() then
+      keeping, kept, replay = false, nil, nil
+      return true
+    end
+    if over or not kept then return false end
+    replay, ri, keeping, kept = kept, 1, false, nil
+    if #replay == 0 then replay = nil end
+    return true
+  end
+  return src
+end
+
+-- A dump reader: a quarry.json reader over an input, with an element read ahead (the one the
+-- container was detected from) given first, and the input's size.
+local Dump = {}
+Dump.__index = Dump
+Dump.__close = function(self) self:close() end
+Dump.__gc = function(self) self:close() end
+
+local function new_dump(r, input, ahead, has_ahead)
+  return setmetatable({ r = r, input = input, ahead = ahead, has_ahead = has_ahead,
+    size0 = input.size }, Dump)
+end
+
+function Dump:next()
+  if self.has_ahead then
+    self.has_ahead = false
+    local e = self.ahead
+    self.ahead = nil
+    return e
+  end
+  return self.r:next()
+end
+function Dump:each() return Dump.next, self, nil, self end
+function Dump:offset()
+  if self.has_ahead then return 0 end
+  return self.r:offset()
+end
+function Dump:compressed_offset() return self.r:compressed_offset() end
+function Dump:size() return self.size0 end
+function Dump:header() return self.r:header() end
+function Dump:format() return self.r:format() end
+function Dump:complete() return self.r:complete() end
+function Dump:name() return self.input.name end
+function Dump:streaming() return self.input.stream end
+function Dump:close()
+  if self.r then self.r:close() end
+  if self.input then self.input.close() end
+end
+
+-- formats.open_dump(fmt, path_or_input [, key]) -> reader (next, each, offset, compressed_offset,
+-- size, header, format, complete, close) positioned before the first block; r:next() gives
+-- records. path_or_input: a path, `-` or a formats.input. key: the member holding the blocks
+-- (--key), overriding the format's. The container (an array, JSON Lines, an object holding the
+-- blocks under the format's member or "blocks") and LZ4 are told from the content, the input
+-- opened once: an element is read ahead, and a stream keeps its first bytes (PROBE_LIMIT) to read
+-- them again when the format's member is not there. Raises "no array of blocks in F (members:
+-- ...)" when the blocks are not found.
+function M.open_dump(fmt, path, key)
+  local input = type(path) == "table" and path or M.input(path)
+  local name = input.name
+  local ok, res = pcall(function()
+    local base = input.path:gsub("%.lz4$", "")
+    local jsonl = base:match("%.jsonl$") or base:match("%.ndjson$")
+    if key then return new_dump(json.reader(input.read, { format = "object", key = key, name = name }), input) end
+    if jsonl then return new_dump(json.reader(input.read, { format = "jsonl", name = name }), input) end
+    local src = probe_source(input)
+    local member = member_of(fmt.container)
+    if member then
+      local r = json.reader(src.read, { format = "auto", key = member, name = name })
+      local okn, first = pcall(r.next, r)
+      if okn then
+        src.stop()
+        return new_dump(r, input, first, true)
+      end
+      r:close()
+      if not tostring(first):find("has no member", 1, true) then error(first, 0) end
+      if not src.rewind() then
+        error(("cannot tell where the blocks are in %s: its first top-level value has no member %q " ..
+          "and is larger than %d MiB, too much to keep from a stream: use --key NAME or --format NAME")
+          :format(name, member, M.PROBE_LIMIT // (1024 * 1024)), 0)
+      end
+    end
+    -- An array, JSON Lines, or an object holding the blocks under "blocks".
+    src.stop()
+    local r = json.reader(src.read, { format = "auto", name = name })
+    local okn, first = pcall(r.next, r)
+    if not okn then
+      r:close()
+      error(first, 0)
+    end
+    if r:format() == "jsonl" and looks_like_container(fmt, first) then
+      local members = member_list(first)
+      r:close()
+      error(("no array of blocks in %s (members: %s): use --key NAME or --format NAME"):format(
+        name, members), 0)
+    end
+    return new_dump(r, input, first, true)
+  end)
+  if not ok then
+    input.close()
+    error(res, 0)
+  end
+  return res
+end
+
+-- formats.file_size(path) -> bytes of a regular file (nil for anything else: a stream, a
+-- missing file).
+function M.file_size(path)
+  if path == "-" then return nil end
+  local kind = require("quarry.sys").file_kind(path)
+  if kind ~= "file" and kind ~= "link" then return nil end
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
 
 return M

@@ -10,12 +10,13 @@ function M.format_report(r)
   local out = {}
   local function line(fmt, ...) out[#out + 1] = fmt:format(...) end
   local secs = math.max(r.load_seconds or 0, 1e-9)
+  local source = r.source == "-" and "stdin" or r.source
   if (r.json_bytes or 0) > 0 then
     line("migrated %d blocks (%d already there) from %s in %.2f s: %.0f blocks/s, %.1f MB/s of JSON",
-      r.added, r.skipped, r.source, r.load_seconds, r.added / secs, r.json_bytes / secs / 1e6)
+      r.added, r.skipped, source, r.load_seconds, r.added / secs, r.json_bytes / secs / 1e6)
   else
     line("migrated %d blocks (%d already there) from %s in %.2f s: %.0f blocks/s",
-      r.added, r.skipped, r.source, r.load_seconds, r.added / secs)
+      r.added, r.skipped, source, r.load_seconds, r.added / secs)
   end
   if r.tip then
     line("  blocks        %d (heights %d..%d)", r.blocks, r.base, r.tip)
@@ -28,7 +29,11 @@ function M.format_report(r)
   line("  supply        %s", tostring(r.supply))
   for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
   if (r.json_bytes or 0) > 0 then
-    line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
+    if r.stream then
+      line("  source        %s read from a stream, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
+    else
+      line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
+    end
     line("  database      %s on disk (%s, layout %s): %.3f of the JSON, %.3f of the source file",
       bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
   else
@@ -41,7 +46,8 @@ function M.format_report(r)
     if v.ok then
       local n = 0
       for _ in pairs(v.checks) do n = n + 1 end
-      line("  integrity     ok: %d checks passed, every block equals the source", n)
+      line("  integrity     ok: %d checks passed, every block equals the %s", n,
+        r.stream and "block read from the stream (digests)" or "source")
     else
       line("  integrity     FAILED:")
       local verify = require("quarry.chain.verify")
@@ -80,7 +86,7 @@ function M.report_table(r)
   local t = {}
   for _, k in ipairs({ "source", "source_size", "json_bytes", "db", "db_size", "ratio",
     "ratio_to_file", "blocks", "added", "skipped", "groups", "base", "tip", "tip_hash", "txs",
-    "utxos", "supply", "load_seconds", "elapsed", "format", "layout" }) do
+    "utxos", "supply", "load_seconds", "elapsed", "format", "layout", "stream" }) do
     t[k] = r[k]
   end
   -- amounts beyond 2^63 are written as decimal strings (exact)
@@ -172,7 +178,7 @@ end
 
 function M.run(argv)
   local p = cli.parser("migrate", M.summary)
-  p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; .lz4 or not)")
+  p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; LZ4 or not), - for stdin, or a pipe")
   p:option("--format", "The dump's format: quarry (the default), auriumchain, bitcoin-core, or FILE.lua (quarry formats)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",

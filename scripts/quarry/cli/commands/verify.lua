@@ -8,7 +8,7 @@ local M = { summary = "check a chain store's invariants, and every block against
 function M.run(argv)
   local p = cli.parser("verify", M.summary)
   p:option("--db", "The chain store directory"):count(1)
-  p:option("--json", "The JSON dump to compare every block with (.lz4 or not)")
+  p:option("--json", "The JSON dump to compare every block with (LZ4 or not), - for stdin, or a pipe")
   p:option("--format", "The dump's format (default: the one the store was migrated from)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
@@ -65,7 +65,7 @@ function M.run(argv)
       format = r.format, summary = summary, relaxed = relaxed, checks = checks,
       seconds = clock() - t0 }))
   else
-    print(("verify %s (opened %s)%s"):format(args.db, mode, args.json and (" against " .. args.json) or ""))
+    print(("verify %s (opened %s)%s"):format(args.db, mode, args.json and (" against " .. (args.json == "-" and "stdin" or args.json)) or ""))
     if s.tip then
       print(("  %d blocks (heights %d..%d), %d transactions, %d utxos, supply %s (format %s)"):format(
         s.blocks, s.base, s.tip, s.txs, s.utxos, tostring(s.supply), r.format))
