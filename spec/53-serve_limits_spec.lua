@@ -229,7 +229,9 @@ describe("quarry serve limits", function()
     local after = rss_kib(s.pid)
     assert.are.equal(414, code, text)
     assert.matches("request line over 8192 bytes", text, 1, true)
-    assert.is_true(after - before < 4096, ("RSS grew from %d to %d KiB"):format(before, after))
+    -- 20 MB sent; the server may keep a few MiB (the linger's reads; ASan's allocator
+    -- quarantine under the sanitizer build): well under what the line would cost if buffered
+    assert.is_true(after - before < 8192, ("RSS grew from %d to %d KiB for a 20 MB line"):format(before, after))
     -- a request line at the limit is read in full (then 404: no such path)
     code, text = exchange(connect(s), "GET /" .. ("a"):rep(8192 - 15) .. " HTTP/1.1\r\n\r\n")
     assert.are.equal(404, code, text)
