@@ -3,6 +3,7 @@
  * signal catcher (l_signal.c), the outputs of the tools and scratch directories (l_output.c). */
 #include "lsys.h"
 
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,20 @@ static int l_clock(lua_State *L) {
 /* sys.pid(): this process's id. */
 static int l_pid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/* sys.terminal_columns([fd]): the columns of the terminal on fd (default 2, stderr), or nil when fd
+ * is not a terminal or its size is unknown (0). One ioctl: cheap enough for every redraw of a
+ * progress line, so a resized terminal is followed without a SIGWINCH handler. */
+static int l_terminal_columns(lua_State *L) {
+  int fd = (int)luaL_optinteger(L, 1, 2);
+  struct winsize ws;
+  if (!isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushinteger(L, (lua_Integer)ws.ws_col);
   return 1;
 }
 
@@ -36,6 +51,7 @@ static int l_write_atomic(lua_State *L) {
 static const luaL_Reg sys_fns[] = {
   {"clock", l_clock},
   {"pid", l_pid},
+  {"terminal_columns", l_terminal_columns},
   {"write_atomic", l_write_atomic},
   {NULL, NULL},
 };

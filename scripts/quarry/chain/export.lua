@@ -21,7 +21,7 @@ end
 
 -- export.run(store, path [, options]) -> blocks written, container used
 -- options: format (name or FILE.lua; it must be the store's: a dump is written back in the
--- format it came in), container ("object", "array", "jsonl"), on_progress(blocks).
+-- format it came in), container ("object", "array", "jsonl"), on_progress(blocks) every 100 blocks.
 function M.run(store, path, options)
   options = options or {}
   local fmt = store.format
@@ -58,7 +58,7 @@ function M.run(store, path, options)
     for _, block in store:blocks() do
       w:write(encode(fmt, block))
       n = n + 1
-      if on_progress and n % 1000 == 0 then on_progress(n) end
+      if on_progress and n % 100 == 0 then on_progress(n) end
     end
   end)
   if not ok then

@@ -604,10 +604,20 @@ end
 local function run_workloads(run, specs, report, out)
   run.filled = { quarry = false, native = false }
   local measure = run.cg and counted_workload or timed_workload
+  -- progress: workload k of n, drawn before each one and cleared before its record is printed
+  -- (no helper process redraws it during a workload: nothing else runs beside the measurements)
+  local n = #run.args.workloads
+  local bar = require("quarry.cli.progress").bar({ label = "bench", total = n, unit = "workloads",
+    rate = false })
   for i, name in ipairs(run.args.workloads) do
     local spec = specs[i]
-    ensure_data(run, spec)
-    local rec = measure(run, spec, name)
+    bar:update((i - 1) / n, i - 1, nil, name, true)
+    local okw, rec = pcall(function()
+      ensure_data(run, spec)
+      return measure(run, spec, name)
+    end)
+    bar:done()
+    if not okw then error(rec, 0) end
     report.results[#report.results + 1] = rec
     if not run.args.json then print_record(out, run, rec, i == 1) end
   end

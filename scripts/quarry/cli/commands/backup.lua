@@ -66,7 +66,12 @@ function commands.create(args, D)
   local b <close> = open_backups(args.backup_dir, { max_backups = args.max_backups })
   local db = D.open(args.db, "backup")
   local id = D.with(db, function()
-    return b:create(db, { flush = not args.no_flush })
+    -- one blocking call (RocksDB's BackupEngine, no progress callback in its C API): a helper
+    -- process redraws the bytes the backup directory gained so far (new files only: unchanged
+    -- table files are shared) beside the database's size
+    return require("quarry.cli.progress").during({ state = { label = "backup create" },
+      measure = require("quarry.cli.system").shell_quote(args.backup_dir), total = db:size_on_disk() },
+      b.create, b, db, { flush = not args.no_flush })
   end)
   for _, e in ipairs(b:list()) do
     if e.id == id then

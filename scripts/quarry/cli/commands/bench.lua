@@ -69,7 +69,17 @@ workload("migrate", {
     local t0, c0 = clock(), os.clock()
     local r = migrate.open_source(src)
     local nblocks = 0
-    for _ in r:each() do nblocks = nblocks + 1 end
+    local progress = require("quarry.cli.progress")
+    local size = require("quarry.cli.system").file_size(src)
+    local bar = progress.bar({ label = "bench migrate: parse", unit = "blocks" })
+    for _ in r:each() do
+      nblocks = nblocks + 1
+      if nblocks % 256 == 0 then
+        local pos = src:match("%.lz4$") and r.compressed_offset and r:compressed_offset() or r:offset()
+        bar:update(size and size > 0 and pos / size or nil, nblocks, r:offset())
+      end
+    end
+    bar:done()
     local parse_bytes = r:offset()
     r:close()
     local t_parse, c_parse = clock() - t0, os.clock() - c0
@@ -79,8 +89,13 @@ workload("migrate", {
     -- 2. Migrate: validation, encoding, group commits; then flush and compaction.
     local c1 = os.clock()
     local heap = 0 -- the largest Lua heap seen (KiB), sampled as the migration goes
+    bar = progress.bar({ label = "bench migrate: migrate", unit = "blocks" })
     local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group,
-      on_progress = function() heap = math.max(heap, collectgarbage("count")) end })
+      on_progress = function(s)
+        heap = math.max(heap, collectgarbage("count"))
+        bar:update(s.fraction, s.blocks, s.bytes)
+      end })
+    bar:done()
     local c_migrate = os.clock() - c1
     local rss = require("quarry.cli.system").peak_rss()
     local res = {

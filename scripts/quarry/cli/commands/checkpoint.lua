@@ -14,7 +14,13 @@ function M.run(argv)
   return D.run(function()
     local db = D.open(args.db, "checkpoint")
     D.with(db, function()
-      db:checkpoint(args.to)
+      -- one blocking call: a helper process redraws the bytes of the staging directory beside
+      -- the target (core/src/checkpoint.c: hard links on one filesystem, copies across)
+      local sh = require("quarry.cli.system").shell_quote
+      local parent = args.to:match("^(.*)/[^/]+/*$") or "."
+      require("quarry.cli.progress").during({ state = { label = "checkpoint" },
+        measure = sh(parent == "" and "/" or parent) .. "/.quarry-checkpoint.*",
+        total = db:size_on_disk() }, db.checkpoint, db, args.to)
     end)
     -- the copy opens: check it (read-only) and report what it holds
     local c = D.open(args.to, "checkpoint", "read_only")

@@ -16,7 +16,16 @@ function M.run(argv)
     local before, after = D.with(db, function()
       local cf = args.cf and D.family(db, args.cf) or nil
       local b = db:size_on_disk()
-      db:compact(cf)
+      -- one blocking call per family (what db:compact(nil) does in turn): the line, redrawn by
+      -- a helper process during each call, shows the family and how many are done
+      local progress = require("quarry.cli.progress")
+      local names = args.cf and { args.cf } or db:column_families()
+      local start = progress.now()
+      for k, name in ipairs(names) do
+        progress.during({ start = start, state = { label = "compact", fraction = (k - 1) / #names,
+          count = k - 1, total = #names, unit = "families", rate = false, detail = name } },
+          db.compact, db, cf or db:cf(name))
+      end
       return b, db:size_on_disk()
     end)
     print(("compacted %s%s: %s -> %s on disk (%s reclaimed)"):format(args.db,

@@ -32,8 +32,14 @@ function M.run(argv)
   local lay = layouts.load(args.layout)
   local store = lay.chain_store and chain.open_reader(args.db, { format = args.format })
     or layouts.open(args.db, lay, { mode = "read_only", create = false, format = args.format })
+  -- progress: blocks of the store (its tip and base: the total is known), every 1000 blocks
+  local total = store.tip_height and (store.tip_height - (store.base or 0) + 1) or nil
+  local bar = require("quarry.cli.progress").bar({ label = "export", total = total, unit = "blocks" })
   local ok, n, format = pcall(require("quarry.chain.export").run, store, args.json,
-    { format = args.format, container = args.container })
+    { format = args.format, container = args.container, on_progress = function(done)
+      bar:update(total and total > 0 and done / total or nil, done)
+    end })
+  bar:done()
   store:close()
   local system = require("quarry.cli.system")
   if not ok then

@@ -207,8 +207,15 @@ function M.run(argv)
   local system = require("quarry.cli.system")
   local wok, w = pcall(json.writer, args.out, wopts)
   if not wok then return system.output_failed("gen", w) end
+  local bar = require("quarry.cli.progress").bar({ label = "gen", total = args.blocks, unit = "blocks" })
+  local written = 0
   local ok, st = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
-    max_txs = args.max_txs }, function(block) w:write(block) end)
+    max_txs = args.max_txs }, function(block)
+      w:write(block)
+      written = written + 1
+      if written % 64 == 0 then bar:update(written / args.blocks, written) end
+    end)
+  bar:done()
   if not ok then
     w:abort()
     error(st, 0)
