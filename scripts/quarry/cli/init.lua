@@ -26,7 +26,7 @@ function M.usage(out)
     local mod = load_command(name)
     if mod then out:write(string.format("  %-11s %s\n", name, mod.summary or "")) end
   end
-  out:write("\n`quarry <command> --help` documents each command.\n")
+  out:write("\n`quarry help <command>` (or `quarry <command> --help`) documents each command.\n")
 end
 
 -- A usage error: the command's parser prints it; exit status 2.
@@ -74,6 +74,17 @@ end
 
 function M.main(argv)
   local name = argv[1]
+  if name == "help" and argv[2] ~= nil then
+    -- `quarry help COMMAND [SUBCOMMAND]`: the command's own --help
+    if not load_command(argv[2]) then
+      io.stderr:write("quarry: unknown command '", argv[2], "'\n\n")
+      M.usage(io.stderr)
+      return M.EXIT_USAGE
+    end
+    local again = table.move(argv, 2, #argv, 1, {})
+    again[#again + 1] = "--help"
+    return M.main(again)
+  end
   if name == nil or name == "-h" or name == "--help" or name == "help" then
     M.usage(name == nil and io.stderr or io.stdout)
     return name == nil and M.EXIT_USAGE or M.EXIT_OK
