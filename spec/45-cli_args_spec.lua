@@ -33,3 +33,96 @@ describe("quarry help", function()
     has(err, "unknown command 'nosuch'")
   end)
 end)
+
+-- A migrated 12-block chain store, a backup of it and the dump: { dir, db, dump, backups }.
+local function store(tag)
+  local dir = helpers.tmpdir(tag)
+  local s = { dir = dir, db = dir .. "/db", dump = dir .. "/d.json", backups = dir .. "/bk" }
+  expect(0, { "gen", "--blocks", "12", "--seed", "3", "--out", s.dump })
+  expect(0, { "migrate", "--json", s.dump, "--db", s.db })
+  expect(0, { "backup", "create", "--db", s.db, "--backup-dir", s.backups })
+  return s
+end
+
+-- Every command with a machine form: its arguments (s: the store) and its old spelling, if any.
+local function machine_commands(s)
+  local n = 0
+  local function fresh() n = n + 1; return ("%s/out%d"):format(s.dir, n) end
+  return {
+    { "scan", "--db", s.db, "--cf", "meta", old = { "--json" } },
+    { "get", "--db", s.db, "--cf", "meta", "tip", old = { "--json" } },
+    { "count", "--db", s.db, "--cf", "blocks", old = { "--json" } },
+    { "cfs", "--db", s.db, old = { "--json" } },
+    { "props", "--db", s.db, old = { "--json" } },
+    { "stats", "--db", s.db, old = { "--format", "json" } },
+    { "verify", "--db", s.db, "--json", s.dump, old = { "--report", "json" } },
+    { "migrate", "--json", s.dump, "--db", fresh, old = { "--report", "json" } },
+    { "formats" },
+    { "compact", "--db", s.db },
+    { "checkpoint", "--db", s.db, "--to", fresh },
+    { "prune", "--db", s.db, "--before", "2" },
+    { "backup", "list", "--backup-dir", s.backups },
+    { "bench", "fillseq", "--num", "200", "--in-process", "--db", fresh, old = { "--json" } },
+  }
+end
+
+local function argv_of(c, extra)
+  local argv = {}
+  for _, a in ipairs(c) do argv[#argv + 1] = type(a) == "function" and a() or a end
+  for _, a in ipairs(extra) do argv[#argv + 1] = a end
+  return argv
+end
+
+describe("--output json", function()
+  it("prints one JSON document on stdout in every command that has a machine form", function()
+    local json = require("quarry.json")
+    local s = store("args-output")
+    for _, c in ipairs(machine_commands(s)) do
+      local argv = argv_of(c, { "--output", "json" })
+      local out, err = expect(0, argv)
+      local ok, doc = pcall(json.decode, out)
+      assert(ok and type(doc) == "table", ("quarry %s: not one JSON document: %s\n%s"):format(
+        table.concat(argv, " "), tostring(doc), out))
+      assert.is_nil(err:find("deprecated", 1, true), err)
+    end
+  end)
+
+  it("is in every machine command's help, with the old spellings hidden", function()
+    for _, c in ipairs(machine_commands(store("args-help"))) do
+      local argv = argv_of({ c[1], c[1] == "backup" and "list" or nil }, { "--help" })
+      local out = expect(0, argv)
+      has(out, "--output")
+      if c.old then assert.is_nil(out:find(c.old[1] .. " ", 1, true), out) end
+    end
+  end)
+
+  it("still accepts the old spellings, with a one-line deprecation note on stderr", function()
+    local s = store("args-old")
+    for _, c in ipairs(machine_commands(s)) do
+      if c.old then
+        local argv = argv_of(c, c.old)
+        local out, err = expect(0, argv)
+        has(err, "is deprecated: use --output")
+        assert.are.equal(1, select(2, err:gsub("deprecated", "")), err)
+        assert.is_true(out:sub(1, 1) == "{" or out:sub(1, 1) == "[", out)
+      end
+    end
+    -- scan's old --json is JSON Lines: --output jsonl
+    local out, err = expect(0, { "scan", "--db", s.db, "--cf", "meta", "--json" })
+    has(err, "quarry scan: --json is deprecated: use --output jsonl")
+    assert.are.equal(expect(0, { "scan", "--db", s.db, "--cf", "meta", "--output", "jsonl" }), out)
+  end)
+end)
+
+describe("the dump file and the store of a migration", function()
+  it("take the node operators' --json-file and --rocksdb-path", function()
+    local s = store("args-alias")
+    local db = s.dir .. "/node-db"
+    local out = expect(0, { "migrate", "--json-file", s.dump, "--rocksdb-path", db, "--verify" })
+    has(out, "migrated 12 blocks")
+    has(out, "integrity     ok")
+    expect(0, { "verify", "--db", db, "--json-file", s.dump })
+    expect(0, { "export", "--db", db, "--json-file", s.dir .. "/back.json" })
+    assert.are.equal(helpers.read_file(s.dump), helpers.read_file(s.dir .. "/back.json"))
+  end)
+end)

@@ -57,6 +57,60 @@ function M.preset_option(p, description, default)
   return p:option("--preset", description, default):choices(names)
 end
 
+-- ---- machine output: --output FORMAT on every command with a machine form ---------------------
+
+-- The --output declaration of each parser (weak keys: a parser lives for one run).
+local OUTPUT = setmetatable({}, { __mode = "k" })
+
+--- Adds `--output FORMAT` to parser p (choices, default first: { "text", "json" } unless given);
+--- json is one JSON document on stdout. legacy is the old spelling, still accepted with a
+--- deprecation note on stderr: { flag = "--json", means = "json" } (a flag meaning --output
+--- means) or { option = "--report" } (an option taking the same values). After cli.parse the
+--- body finds args.output, and the old field set as the old spelling would have set it
+--- (args.json true for any output but the default; args.report = args.output), so a body written
+--- for the old spelling works unchanged.
+--- default: the value when neither is given (choices[1] unless given; false: none, args.output nil).
+function M.output_option(p, choices, legacy, default)
+  choices = choices or { "text", "json" }
+  if default == nil then default = choices[1] end
+  local spec = { choices = choices, default = default or nil }
+  p:option("--output", ("Output on stdout: %s (default %s; json: one JSON document)")
+    :format(table.concat(choices, ", "), default or choices[1])):choices(choices)
+  if legacy then
+    spec.old = legacy.flag or legacy.option
+    spec.field = spec.old:sub(3):gsub("-", "_")
+    if legacy.flag then
+      spec.means = legacy.means or "json"
+      p:flag(legacy.flag, "Deprecated: --output " .. spec.means):hidden(true)
+    else
+      p:option(legacy.option, "Deprecated: --output"):choices(choices):hidden(true)
+    end
+  end
+  OUTPUT[p] = spec
+  return p
+end
+
+-- Applies the --output declarations of the parsers args went through (p and its invoked commands).
+local function apply_output(p, args)
+  local spec = OUTPUT[p]
+  if spec then
+    if spec.old and args[spec.field] ~= nil and args[spec.field] ~= false then
+      local means = spec.means or args[spec.field]
+      if args.output == nil then args.output = means end
+      io.stderr:write(p._name, ": ", spec.old, spec.means and "" or (" " .. means),
+        " is deprecated: use --output ", means, "\n")
+    end
+    if args.output == nil then args.output = spec.default end
+    if spec.old then
+      if spec.means then args[spec.field] = args.output ~= nil and args.output ~= spec.choices[1]
+      else args[spec.field] = args.output end
+    end
+  end
+  for _, c in ipairs(p._commands or {}) do
+    if args[c._name] then apply_output(c, args) end
+  end
+end
+
 -- Parses argv with parser; on a usage error prints it and returns nil, 2.
 function M.parse(parser, argv)
   local ok, res = parser:pparse(argv)
@@ -64,6 +118,7 @@ function M.parse(parser, argv)
     io.stderr:write(parser:get_usage(), "\n\nerror: ", tostring(res), "\n")
     return nil, M.EXIT_USAGE
   end
+  apply_output(parser, res)
   return res
 end
 

@@ -337,7 +337,7 @@ local function parser(others)
   p:flag("--callgrind", "Count instructions per operation instead of timing (valgrind; both sides "
     .. "with --compare), split by RocksDB, compression, C runtime, Lua, quarry, db_bench")
   p:flag("--plain", "Use single-operation calls only (db:pairs, b:put) instead of the bulk forms")
-  p:flag("--json", "Print the results as JSON instead of a table")
+  cli.output_option(p, nil, { flag = "--json" }) -- json: options, tuning, machine, each run
   p:flag("--in-process", "Run the Lua side in this process (default: a child process per workload)")
   p:flag("--child", "Internal: run one workload on the database --db, print its result as JSON")
     :hidden(true)

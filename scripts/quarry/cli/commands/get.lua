@@ -24,7 +24,9 @@ function M.run(argv)
   end
   local fmt = C.formatter_from_args(args)
   local session <close> = C.open_session(args)
-  local missing = C.get(session, { cf = args.cf }, list, fmt, C.stdout_writer())
+  local write, finish = C.stdout_writer(args)
+  local missing = C.get(session, { cf = args.cf }, list, fmt, write)
+  finish()
   for _, k in ipairs(missing) do
     io.stderr:write("quarry get: not found: ", require("quarry.cli.inspect.keys").typed(k), "\n")
   end
