@@ -126,3 +126,60 @@ describe("the dump file and the store of a migration", function()
     assert.are.equal(helpers.read_file(s.dump), helpers.read_file(s.dir .. "/back.json"))
   end)
 end)
+
+describe("tuning flags", function()
+  local function row(text, name)
+    return text:match("\n  " .. name .. "%s+(%S+)%s+([^\n]+)")
+  end
+
+  it("--db-write-buffer-mb 8 is in effect, from the flag, over QUARRY_DB_WRITE_BUFFER_MB", function()
+    local s = store("args-tuning")
+    local env = { env = { QUARRY_DB_WRITE_BUFFER_MB = "32", QUARRY_DB_BLOCK_CACHE_MB = "64" } }
+    -- at the open of a command (stderr), for a read-only and a read-write open
+    for _, argv in ipairs({ { "count", "--db", s.db, "--cf", "blocks" }, { "compact", "--db", s.db },
+      { "migrate", "--json", s.dump, "--db", s.dir .. "/m" } }) do
+      argv[#argv + 1] = "--db-write-buffer-mb"
+      argv[#argv + 1] = "8"
+      argv[#argv + 1] = "--print-options"
+      local _, err = expect(0, argv, env)
+      local v, src = row(err, "write_buffer_mb")
+      assert.are.equal("8", v, err)
+      assert.are.equal("flag --db-write-buffer-mb", src)
+      v, src = row(err, "block_cache_mb")
+      assert.are.equal("64", v, err)
+      assert.are.equal("environment QUARRY_DB_BLOCK_CACHE_MB", src)
+      v, src = row(err, "bloom_bits")
+      assert.are.equal("10", v, err)
+      assert.are.equal("preset default", src)
+    end
+    -- quarry options --db DIR: what db:tuning() reports, as JSON too
+    local json = require("quarry.json")
+    local doc = json.decode((expect(0, { "options", "--db", s.db, "--db-write-buffer-mb", "8",
+      "--db-compression", "zstd", "--db-wal", "on", "--output", "json" }, env)))
+    local by = {}
+    for _, r in ipairs(doc.options) do by[r.name] = r end
+    assert.are.equal(8, by.write_buffer_mb.value)
+    assert.are.equal("flag --db-write-buffer-mb", by.write_buffer_mb.source)
+    assert.are.equal("zstd", by.compression.value)
+    assert.are.equal(true, by.wal.value)
+    assert.are.equal(64, by.block_cache_mb.value)
+    -- without a flag the environment wins over the preset
+    local out = expect(0, { "options", "--preset", "production" }, env)
+    assert.are.same({ "32", "environment QUARRY_DB_WRITE_BUFFER_MB" }, { row(out, "write_buffer_mb") })
+    assert.are.same({ "production" }, { (select(2, row(out, "bloom_bits"))):match("preset (%S+)") })
+  end)
+
+  it("is one flag per tuning option of quarry.option_list, with its type checked", function()
+    local quarry = require("quarry")
+    local help = expect(0, { "scan", "--help" })
+    for _, o in ipairs(quarry.option_list) do
+      local flag = "--db-" .. o.name:gsub("_", "-")
+      if o.tuning then has(help, flag .. " ") else assert.is_nil(help:find(flag .. " ", 1, true)) end
+    end
+    local s = store("args-tuning-bad")
+    local _, err = expect(2, { "count", "--db", s.db, "--db-wal", "maybe" })
+    has(err, "--db-wal expects on or off")
+    _, err = expect(2, { "count", "--db", s.db, "--db-block-cache-mb", "lots" })
+    has(err, "--db-block-cache-mb expects an integer")
+  end)
+end)

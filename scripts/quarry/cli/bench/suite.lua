@@ -169,6 +169,8 @@ local function run_child(name, run)
   local cmd = ("%s bench %s --child --db %s --num %d --reads %d --key-size %d --value-size %d "
     .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), run.num,
     run.reads, a.key_size, a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
+  local tuning = cli.tuning_argv()
+  if tuning ~= "" then cmd = cmd .. " " .. tuning end
   if run.wrap then cmd = run.wrap .. " " .. cmd end
   local system = require("quarry.cli.system")
   local err_file = system.temp_file("stderr")
