@@ -183,3 +183,60 @@ describe("tuning flags", function()
     has(err, "--db-block-cache-mb expects an integer")
   end)
 end)
+
+describe("the man page and the completions", function()
+  local build = os.getenv("QUARRY_BUILD_DIR") or "build"
+
+  it("are what the build generated, regenerated from the parsers", function()
+    for file, args in pairs({ ["quarry.1"] = { "man" }, ["quarry.bash"] = { "completion", "bash" },
+      ["_quarry"] = { "completion", "zsh" } }) do
+      local built = helpers.read_file(build .. "/doc/" .. file)
+      assert.are.equal(built, (expect(0, args)), file .. " is stale: rebuild")
+    end
+  end)
+
+  it("name every command, subcommand and option the commands accept", function()
+    local gen = require("quarry.cli.docs_gen")
+    local cli = require("quarry.cli")
+    local list = gen.describe()
+    local man = expect(0, { "man" })
+    local bash = expect(0, { "completion", "bash" })
+    local zsh = expect(0, { "completion", "zsh" })
+    local roff = function(s) return (s:gsub("%-", "\\-")) end
+    local names = {}
+    for _, c in ipairs(list) do names[c.name] = c end
+    for _, name in ipairs(cli.commands) do
+      assert(names[name], name .. " is not described")
+      has(man, ".SS quarry " .. roff(name))
+      has(bash, " " .. name .. ") ")
+      has(zsh, "'" .. name .. ":")
+    end
+    local function check(options, where)
+      for _, o in ipairs(options) do
+        for _, n in ipairs(o.names) do
+          has(man, "\\fB" .. roff(n) .. "\\fR")
+          has(bash, n)
+          has(zsh, "'" .. n .. "[")
+        end
+      end
+      assert(#options > 0, where)
+    end
+    local tuned = 0
+    for _, c in ipairs(list) do
+      check(c.options, c.name)
+      for _, s in ipairs(c.commands) do
+        has(man, "quarry " .. roff(c.name .. " " .. s.name))
+        check(s.options, c.name .. " " .. s.name)
+      end
+      -- the options of a command are the ones its --help lists
+      if c.name ~= "run" and #c.commands == 0 then
+        local help = expect(0, { c.name, "--help" })
+        for _, o in ipairs(c.options) do has(help, o.names[1]) end
+        for _, o in ipairs(c.options) do if o.names[1] == "--db-write-buffer-mb" then tuned = tuned + 1 end end
+      end
+    end
+    assert.is_true(tuned >= 15, "commands with the tuning flags: " .. tuned)
+    -- hidden old spellings are not offered
+    assert.is_nil(bash:find("--report", 1, true))
+  end)
+end)

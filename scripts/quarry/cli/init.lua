@@ -8,7 +8,7 @@ local M = {}
 M.commands = {
   "gen", "migrate", "verify", "export", "stats", "shell", "scan", "get", "count", "cfs", "props",
   "compact", "checkpoint", "backup", "digest", "prune", "serve", "bench", "demo", "run", "formats",
-  "options",
+  "options", "completion", "man",
 }
 
 local function load_command(name)
@@ -310,6 +310,10 @@ end
 -- Parses argv with parser; on a usage error prints it and returns nil, 2.
 function M.parse(parser, argv)
   add_tuning(parser)
+  if M._capture then -- quarry.cli.docs_gen: the parser, not a run
+    M._capture(parser)
+    error(M, 0)
+  end
   local ok, res = parser:pparse(argv)
   if not ok then
     io.stderr:write(parser:get_usage(), "\n\nerror: ", tostring(res), "\n")
