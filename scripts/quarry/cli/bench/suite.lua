@@ -169,6 +169,8 @@ local function run_child(name, run)
   local cmd = ("%s bench %s --child --db %s --num %d --reads %d --key-size %d --value-size %d "
     .. "--batch %d --seed %d --preset %s%s"):format(run.self_command, q(name), q(run.qdir), run.num,
     run.reads, a.key_size, a.value_size, a.batch, a.seed, q(a.preset), a.plain and " --plain" or "")
+  local tuning = cli.tuning_argv()
+  if tuning ~= "" then cmd = cmd .. " " .. tuning end
   if run.wrap then cmd = run.wrap .. " " .. cmd end
   local system = require("quarry.cli.system")
   local err_file = system.temp_file("stderr")
@@ -337,7 +339,7 @@ local function parser(others)
   p:flag("--callgrind", "Count instructions per operation instead of timing (valgrind; both sides "
     .. "with --compare), split by RocksDB, compression, C runtime, Lua, quarry, db_bench")
   p:flag("--plain", "Use single-operation calls only (db:pairs, b:put) instead of the bulk forms")
-  p:flag("--json", "Print the results as JSON instead of a table")
+  cli.output_option(p, nil, { flag = "--json" }) -- json: options, tuning, machine, each run
   p:flag("--in-process", "Run the Lua side in this process (default: a child process per workload)")
   p:flag("--child", "Internal: run one workload on the database --db, print its result as JSON")
     :hidden(true)

@@ -32,6 +32,7 @@ local function parser()
   c:flag("--no-flush", "Do not flush the memtables first (the WAL is backed up instead; a database without WAL is always flushed)")
   local l = p:command("list", "List the backups: id, time, size, number of files")
   l:option("--backup-dir", "The backup directory"):count(1)
+  cli.output_option(l) -- json: {"backup_dir", "backups": [{"id", "timestamp", "created", "size", "files"}]}
   local v = p:command("verify", "Check every byte of every file of a backup (or of all) against its checksum")
   v:option("--backup-dir", "The backup directory"):count(1)
   v:option("--id", "The backup to check: an id or 'latest' (default: every backup)"):convert(backup_id)
@@ -85,6 +86,16 @@ end
 function commands.list(args, D)
   local b <close> = open_backups(args.backup_dir, { create_if_missing = false })
   local list = b:list()
+  if args.output == "json" then
+    local json = require("quarry.json")
+    local rows = {}
+    for _, e in ipairs(list) do
+      rows[#rows + 1] = { id = e.id, timestamp = e.timestamp, created = D.iso(e.timestamp), size = e.size,
+        files = e.files }
+    end
+    print(json.encode({ backup_dir = args.backup_dir, backups = json.array(rows) }))
+    return cli.EXIT_OK
+  end
   if #list == 0 then
     print(("no backups in %s"):format(args.backup_dir))
     return cli.EXIT_OK

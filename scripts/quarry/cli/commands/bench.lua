@@ -39,7 +39,7 @@ workload("migrate", {
     cli.preset_option(c, "Tuning preset of the store")
     c:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
     c:flag("--keep", "Keep the work directory")
-    c:option("--report", "text or json", "text"):choices({ "text", "json" })
+    cli.output_option(c, nil, { option = "--report" })
   end,
   run = function(args)
     local clock = require("quarry").clock

@@ -9,7 +9,7 @@ function M.run(argv)
   local p = cli.parser("cfs", M.summary)
   C.add_open_options(p)
   p:flag("-l --long", "Estimated keys, SST bytes and memtable bytes of each family.")
-  p:flag("--json", "JSON output: an array of names (of objects with --long).")
+  cli.output_option(p, nil, { flag = "--json" }) -- json: an array of names (of objects with --long)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local json = args.json and C.formatter({ style = "json" }) or nil

@@ -8,6 +8,7 @@ function M.run(argv)
   local p = cli.parser("checkpoint", M.summary)
   p:option("--db", "The database directory"):count(1)
   p:option("--to", "The checkpoint directory (must not exist; its parent must)"):count(1)
+  cli.output_option(p) -- json: {"db", "to", "column_families"}
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local D = require("quarry.cli.maintenance")
@@ -27,6 +28,10 @@ function M.run(argv)
     local nfam = D.with(c, function()
       return #c:column_families()
     end)
+    if args.output == "json" then
+      print(require("quarry.json").encode({ db = args.db, to = args.to, column_families = nfam }))
+      return cli.EXIT_OK
+    end
     print(("checkpoint of %s written to %s (%d column families)"):format(args.db, args.to, nfam))
     return cli.EXIT_OK
   end)

@@ -8,6 +8,7 @@ function M.run(argv)
   local p = cli.parser("compact", M.summary)
   p:option("--db", "The database directory"):count(1)
   p:option("--cf", "Only this column family")
+  cli.output_option(p) -- json: {"db", "cf", "before", "after", "reclaimed"} (bytes)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local D = require("quarry.cli.maintenance")
@@ -28,6 +29,11 @@ function M.run(argv)
       end
       return b, db:size_on_disk()
     end)
+    if args.output == "json" then
+      print(require("quarry.json").encode({ db = args.db, cf = args.cf, before = before, after = after,
+        reclaimed = math.max(0, before - after) }))
+      return cli.EXIT_OK
+    end
     print(("compacted %s%s: %s -> %s on disk (%s reclaimed)"):format(args.db,
       args.cf and (" (family " .. args.cf .. ")") or "", D.bytes(before), D.bytes(after),
       D.bytes(math.max(0, before - after))))

@@ -15,7 +15,7 @@ function M.run(argv)
   p:option("--prefix", "Only keys starting with these bytes.")
   p:flag("--estimate", "RocksDB's estimate (rocksdb.estimate-num-keys) instead of reading every key.")
   p:flag("--hex --key-hex --key_hex", "Keys given in hex.")
-  p:flag("--json", "JSON output: {\"cf\": NAME, \"count\": N} (an array of them with --all).")
+  cli.output_option(p, nil, { flag = "--json" }) -- json: {"cf": NAME, "count": N} (an array with --all)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local o = { estimate = args.estimate }

@@ -12,7 +12,7 @@ end
 function M.run(argv)
   local p = cli.parser("export", M.summary)
   p:option("--db", "The chain store directory"):count(1)
-  p:option("--json", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
+  p:option("--json --json-file", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
   p:option("--format", "The dump format (quarry, auriumchain, bitcoin-core, FILE.lua): the one the " ..
     "store was migrated from, the default")
   p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",

@@ -35,7 +35,9 @@ function M.run(argv)
     local v = session:cf(args.cf):get(list[1])
     if v == nil then missing = { list[1] } else missing = {}; io.stdout:write(v); io.stdout:flush() end
   else
-    missing = C.get(session, { cf = args.cf }, list, fmt, C.stdout_writer())
+    local write, finish = C.stdout_writer(args)
+    missing = C.get(session, { cf = args.cf }, list, fmt, write)
+    finish()
   end
   for _, k in ipairs(missing) do
     io.stderr:write("quarry get: not found: ", require("quarry.cli.inspect.keys").typed(k), "\n")

@@ -178,20 +178,20 @@ end
 
 function M.run(argv)
   local p = cli.parser("migrate", M.summary)
-  p:option("--json", "The JSON dump (object with \"blocks\", array, or JSON Lines; LZ4 or not), - for stdin, or a pipe")
+  p:option("--json --json-file", "The JSON dump (object with \"blocks\", array, or JSON Lines; LZ4 or not), - for stdin, or a pipe")
   p:option("--format", "The dump's format: quarry (the default), auriumchain, bitcoin-core, or FILE.lua (quarry formats)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
     "quarry-chain")
   p:option("--from-db", "Read the blocks from a database of --from-layout instead of a dump")
   p:option("--from-layout", "The layout of --from-db", "quarry-chain")
-  p:option("--db", "The chain store directory (created when missing)"):count(1)
+  p:option("--db --rocksdb-path", "The chain store directory (created when missing)"):count(1)
   cli.preset_option(p, "Tuning preset")
   p:flag("--verify", "After loading, check every invariant and compare every block with the source")
   p:flag("--resume", "Continue a migration into a non-empty store (after a crash or kill)")
   p:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
   p:option("--group-mb", "Largest group in MB (whichever limit comes first)", "32"):convert(math.tointeger)
-  p:option("--report", "Print the final report as text or json (on stdout)", "text"):choices({ "text", "json" })
+  cli.output_option(p, nil, { option = "--report" }) -- the final report
   p:flag("--quiet", "No progress bar even on a terminal")
   local args, status = cli.parse(p, argv)
   if not args then return status end

@@ -10,7 +10,7 @@ function M.run(argv)
   C.add_open_options(p)
   C.add_cf_option(p)
   p:argument("name", "Property names, \"rocksdb.\" optional (default: a set of one-line figures)."):args("*")
-  p:flag("--json", "JSON output: one object name -> value (integers as numbers).")
+  cli.output_option(p, nil, { flag = "--json" }) -- json: one object name -> value (integers as numbers)
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local session <close> = C.open_session(args)

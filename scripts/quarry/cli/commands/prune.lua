@@ -22,6 +22,7 @@ function M.run(argv)
   p:option("--db", "The chain store's database directory"):count(1)
   p:option("--before", "Drop the undo records of every height below HEIGHT"):count(1)
     :convert(height)
+  cli.output_option(p) -- json: {"db", "before", "pruned", "size_before", "size_after", "reclaimed"}
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local D = require("quarry.cli.maintenance")
@@ -58,6 +59,11 @@ function M.run(argv)
         db:compact(undo, from, to)
       end
       local size1 = db:size_on_disk()
+      if args.output == "json" then
+        print(require("quarry.json").encode({ db = args.db, before = args.before, pruned = n,
+          size_before = size0, size_after = size1, reclaimed = math.max(0, size0 - size1) }))
+        return cli.EXIT_OK
+      end
       print(("pruned %d undo record(s) below height %d in %s; %s -> %s on disk (%s reclaimed)")
         :format(n, args.before, args.db, D.bytes(size0), D.bytes(size1),
           D.bytes(math.max(0, size0 - size1))))

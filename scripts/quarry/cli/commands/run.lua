@@ -2,6 +2,13 @@
 -- and `...` as lua5.4 sets them; errors as "quarry run: script.lua:12: message" (docs/tools.md).
 local M = { summary = "run a Lua script with Quarry's modules found (migrations, node glue)" }
 
+-- Our options (parsed by hand: everything after SCRIPT is the script's), for the man page and the
+-- completions (quarry.cli.docs_gen).
+M.options = {
+  { names = { "-h", "--help" }, doc = "Show this help message and exit." },
+  { names = { "--traceback" }, doc = "On an error, also print the Lua traceback (the script's frames)." },
+}
+
 local EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 local USAGE = [[

@@ -26,7 +26,9 @@ function M.run(argv)
   if not C.key_options("scan", args, { "from", "to", "prefix" }, o) then return cli.EXIT_USAGE end
   local fmt = C.formatter_from_args(args)
   local session <close> = C.open_session(args)
-  C.scan(session, o, fmt, C.stdout_writer())
+  local write, finish = C.stdout_writer(args)
+  C.scan(session, o, fmt, write)
+  finish()
   return cli.EXIT_OK
 end
 

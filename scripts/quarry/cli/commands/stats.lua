@@ -12,8 +12,8 @@ function M.run(argv)
   local p = cli.parser("stats", M.summary .. ". Opens the database as a secondary (never takes "
     .. "its lock), so it works while a node has it open.")
   p:option("--db", "The database directory"):count(1)
-  p:option("--format", "Output format on stdout: text (default), json or prometheus")
-    :choices({ "text", "json", "prometheus" })
+  -- default: text, or nothing on stdout with --textfile
+  cli.output_option(p, { "text", "json", "prometheus" }, { option = "--format" }, false)
   p:option("--textfile", "Also write the Prometheus text to this file, atomically (a temporary "
     .. "file in the same directory, fsync, rename): node_exporter's textfile collector")
   p:option("--namespace", "Prometheus metric name prefix", "quarry")

@@ -8,13 +8,13 @@ local M = { summary = "check a chain store's invariants, and every block against
 function M.run(argv)
   local p = cli.parser("verify", M.summary)
   p:option("--db", "The chain store directory"):count(1)
-  p:option("--json", "The JSON dump to compare every block with (LZ4 or not), - for stdin, or a pipe")
+  p:option("--json --json-file", "The JSON dump to compare every block with (LZ4 or not), - for stdin, or a pipe")
   p:option("--format", "The dump's format (default: the one the store was migrated from)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
   p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
     "quarry-chain")
   p:flag("--secondary", "Open as a secondary (follow a live writer) instead of read-only first")
-  p:option("--report", "text or json (on stdout)", "text"):choices({ "text", "json" })
+  cli.output_option(p, nil, { option = "--report" })
   local args, status = cli.parse(p, argv)
   if not args then return status end
   local chain = require("quarry.chain")

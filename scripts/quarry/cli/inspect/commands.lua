@@ -240,15 +240,14 @@ function M.add_cf_option(p)
   p:option("--cf --column_family --column-family", "Column family (default: default).")
 end
 
---- Adds --hex, --key-hex, --value-hex (ldb spellings too), --pretty and --json.
+--- Adds --hex, --key-hex, --value-hex (ldb spellings too), --pretty and --output (--json: jsonl).
 function M.add_format_options(p)
   p:flag("--hex", "Keys and values in hex (0x + uppercase digits, like ldb; keys given in hex).")
   p:flag("--key-hex --key_hex", "Keys in hex (given and printed).")
   p:flag("--value-hex --value_hex", "Values printed in hex.")
-  p:mutex(
-    p:flag("--pretty", "The shell's display: escaped text, or hex with the length for binary; long values cut."),
-    p:flag("--json", "One JSON object per line ({\"key\":..,\"value\":..}; key_hex/value_hex for binary).")
-  )
+  p:flag("--pretty", "The shell's display: escaped text, or hex with the length for binary; long values cut.")
+  -- json: one array of {"key":..,"value":..} objects; jsonl: one object per line (the old --json)
+  require("quarry.cli").output_option(p, { "text", "json", "jsonl" }, { flag = "--json", means = "jsonl" })
 end
 
 --- The session for parsed args (mode from --read-only / --secondary, else automatic).
@@ -297,8 +296,17 @@ function M.key_options(command, args, names, o)
 end
 
 --- A line writer to stdout.
-function M.stdout_writer()
-  return function(line) io.stdout:write(line, "\n") end
+--- The line writer on stdout, and the function that ends the output: with args.output "json" the
+--- lines (JSON objects) become one JSON array, one element a line.
+function M.stdout_writer(args)
+  if not (args and args.output == "json") then
+    return function(line) io.stdout:write(line, "\n") end, function() end
+  end
+  local n = 0
+  return function(line)
+    io.stdout:write(n == 0 and "[" or ",\n", line)
+    n = n + 1
+  end, function() io.stdout:write(n == 0 and "[]\n" or "]\n") end
 end
 
 return M
