@@ -165,7 +165,12 @@ local function write_out(line)
   io.stdout:write(line, "\n")
 end
 
+local interrupt = require("quarry.cli.interrupt")
+
+-- Prints an error on stderr. A Ctrl-C or SIGTERM caught by the command (a piped shell: the
+-- interactive one catches Ctrl-C itself) ends the shell instead, as it ends every command.
 local function report(e)
+  if interrupt.signal then error(e, 0) end
   io.stdout:flush()
   io.stderr:write(pretty.error(e), "\n")
   io.stderr:flush()
