@@ -359,10 +359,25 @@ function M.main(argv)
     return M.EXIT_USAGE
   end
   local rest = table.move(argv, 2, #argv, 1, {})
+  -- Ctrl-C and SIGTERM: quarry.cli.interrupt (exit 130 or 143, one line, no source position)
+  local interrupt = require("quarry.cli.interrupt")
+  interrupt.start()
   local ok, status = xpcall(mod.run, function(e)
-    if type(e) == "table" or os.getenv("QUARRY_TRACEBACK") == nil then return e end
+    if type(e) == "table" or interrupt.interrupted(e) or os.getenv("QUARRY_TRACEBACK") == nil then
+      return e
+    end
     return debug.traceback(e, 2)
   end, rest)
+  interrupt.stop()
+  local sig = interrupt.interrupted(not ok and status or nil)
+  if sig then
+    -- what the command opened and did not close: unreachable now, closed by its finalizer
+    collectgarbage("collect")
+    collectgarbage("collect")
+    io.stdout:flush()
+    M.fail(name, "interrupted")
+    return interrupt.STATUS[sig] or 130
+  end
   if not ok then
     M.fail(name, status)
     return M.EXIT_FAILED

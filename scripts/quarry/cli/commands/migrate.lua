@@ -221,6 +221,7 @@ function M.run(argv)
   })
   bar:done()
   if not ok then
+    require("quarry.cli.interrupt").pass(r) -- Ctrl-C: main's one line, exit 130
     failure.source = failure.source or args.json or args.from_db
     failure.db = failure.db or args.db
     if args.report == "json" then

@@ -176,13 +176,16 @@ end
 local function execute(chunk, chunkname, a, opts)
   local saved_arg = _G.arg
   _G.arg = a
+  local interrupt = require("quarry.cli.interrupt")
   local ok, err = xpcall(chunk, function(e)
+    if interrupt.interrupted(e) then return e end -- Ctrl-C: main reports it (exit 130)
     local msg = message_of(e, chunkname, 2)
     if opts.traceback then msg = msg .. "\n" .. traceback(2) end
     return msg
   end, table.unpack(a, 1, #a))
   _G.arg = saved_arg
   if ok then return EXIT_OK end
+  interrupt.pass(err)
   io.stdout:flush()
   io.stderr:write("quarry run: ", err, "\n")
   return EXIT_FAILED

@@ -72,6 +72,41 @@ local function stdin_is_terminal()
   return os.execute("test -t 0") == true
 end
 
+-- Standard input, as socket.select wants it.
+local STDIN = { getfd = function() return 0 end, dirty = function() return false end }
+
+-- One line through readline's callback interface, waiting on standard input and the signal pipe
+-- at once (socket.select): Ctrl-C at the prompt discards the line typed and shows a fresh prompt,
+-- as readline does in bash. (readline() itself, given the signal back by its own handler, goes on
+-- editing the same line.) Returns the line, or nil at the end of input.
+local function read_discarding(RL, sigs, prompt)
+  local socket = require("socket")
+  local done, line = false, nil
+  local function on_line(l)
+    done, line = true, l
+    RL.handler_remove()
+  end
+  RL.handler_install(prompt, on_line)
+  local ok, err = pcall(function()
+    while not done do
+      socket.select({ STDIN, sigs }, nil)
+      if sigs:caught() then
+        RL.sigcleanup()
+        RL.handler_remove()
+        io.stdout:write("^C\n")
+        io.stdout:flush()
+        RL.handler_install(prompt, on_line) -- a fresh, empty line
+      else
+        RL.read_char()
+      end
+    end
+  end)
+  if not done then RL.handler_remove() end
+  if not ok then error(err, 0) end
+  if line then line = line:gsub(" $", "") end -- as RL.readline does with completion on
+  return line
+end
+
 -- A line reader on a terminal: readline when it loads, else a prompt and io.read.
 local function terminal_reader(ctx)
   local okrl, RL = pcall(require, "readline")
@@ -94,7 +129,12 @@ local function terminal_reader(ctx)
     return complete.complete(ctx, line, from, to)
   end)
   return function(prompt)
-    local ok, line = pcall(RL.readline, prompt)
+    local ok, line
+    if ctx.sigs and RL.handler_install and RL.sigcleanup and package.searchpath("socket", package.path) then
+      ok, line = pcall(read_discarding, RL, ctx.sigs, prompt)
+    else
+      ok, line = pcall(RL.readline, prompt)
+    end
     if not ok then
       -- Ctrl-C at the prompt: readline cleared the line and passed the signal on to lua5.4's
       -- handler, which stops at the next Lua instruction, so the line entered next is lost.
@@ -125,7 +165,12 @@ local function write_out(line)
   io.stdout:write(line, "\n")
 end
 
+local interrupt = require("quarry.cli.interrupt")
+
+-- Prints an error on stderr. A Ctrl-C or SIGTERM caught by the command (a piped shell: the
+-- interactive one catches Ctrl-C itself) ends the shell instead, as it ends every command.
 local function report(e)
+  if interrupt.signal then error(e, 0) end
   io.stdout:flush()
   io.stderr:write(pretty.error(e), "\n")
   io.stderr:flush()
@@ -163,7 +208,7 @@ M.hook_count = 10000 -- VM instructions between two looks at the pipe
 local function guarded(sigs, fn, ...)
   local handler = function(e) return e end
   if not sigs then return xpcall(fn, handler, ...) end
-  sigs:caught() -- forget a Ctrl-C pressed at the prompt (readline kept the line)
+  sigs:caught() -- forget a Ctrl-C pressed at the prompt
   debug.sethook(function()
     if sigs:caught() then error("interrupted!", 2) end
   end, "", M.hook_count)
@@ -221,6 +266,7 @@ function M.run(session, options)
     write_out(".help lists the commands; Tab completes; Ctrl-D leaves.")
   end
   local sigs = interactive and interrupt_catcher() or nil
+  ctx.sigs = sigs
   local failures, buffer = 0, nil
   while not ctx.quit do
     local ok, err = xpcall(function()
