@@ -31,7 +31,7 @@ static qj_writer *towriter(lua_State *L, int idx) {
 static qj_writer *checkwriter(lua_State *L, int idx) {
   qj_writer *w = towriter(L, idx);
   if (w->closed)
-    ql_raisef(L, QUARRY_ECLOSED, "json.writer", "json.writer: the writer is closed");
+    ql_raisef(L, QUARRY_ECLOSED, "json.writer", "the writer is closed");
   if (w->busy) { /* the previous write raised: drop its partial element */
     w->e.len = w->mark;
     w->busy = 0;
@@ -52,9 +52,10 @@ static void writer_release(qj_writer *w) {
 }
 
 /* Raises a quarry error (op "json.writer", code rc) after releasing the writer and removing its
- * temporary file. what NULL: the message of the failed core call (quarry_last_error). */
+ * temporary file. what NULL: the message of the failed core call (quarry_last_error). The
+ * message does not repeat the op: the error's tostring adds it ("quarry: json.writer: ..."). */
 QL_NORETURN static void wfail(lua_State *L, qj_writer *w, int rc, const char *what) {
-  lua_pushfstring(L, "json.writer: %s", what != NULL ? what : quarry_last_error());
+  lua_pushstring(L, what != NULL ? what : quarry_last_error());
   writer_release(w);
   ql_raisef(L, rc, "json.writer", "%s", lua_tostring(L, -1));
 }
@@ -186,7 +187,7 @@ static const char *const writer_opts[] = {"format", "key", "header", "compress",
 static void create_file(lua_State *L, qj_writer *w, const char *path) {
   int rc = quarry_file_create(path, &w->f);
   if (rc != 0)
-    ql_raisef(L, rc, "json.writer", "json.writer: %s", quarry_last_error());
+    ql_raisef(L, rc, "json.writer", "%s", quarry_last_error());
   w->closed = 0;
 }
 
@@ -214,21 +215,21 @@ static int l_writer(lua_State *L) {
   else if (strcmp(fmt, "jsonl") == 0)
     w->format = W_LINES;
   else
-    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option format: \"array\", \"object\" or \"jsonl\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option format: \"array\", \"object\" or \"jsonl\"");
   const char *comp = qj_optstring(L, "json.writer", 2, "compress", lz4_ext ? "lz4" : "none", NULL);
   if (strcmp(comp, "lz4") == 0)
     w->lz4 = 1;
   else if (strcmp(comp, "none") != 0)
-    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option compress: \"lz4\" or \"none\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option compress: \"lz4\" or \"none\"");
   size_t klen;
   const char *key = qj_optstring(L, "json.writer", 2, "key", "blocks", &klen);
   if (w->format != W_OBJECT && !lua_isnil(L, 2) && lua_getfield(L, 2, "header") != LUA_TNIL)
-    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header needs format = \"object\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option header needs format = \"object\"");
   lua_settop(L, 3);
 
   qj_encoder_options(L, "json.writer", 2, &w->e);
   if (w->format == W_LINES && w->e.indent != NULL && w->e.indent_len > 0)
-    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option indent cannot be used with format = \"jsonl\"");
+    return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option indent cannot be used with format = \"jsonl\"");
 
   /* the document's opening, built before the file exists */
   if (w->format == W_ARRAY) {
@@ -240,10 +241,10 @@ static int l_writer(lua_State *L) {
       put(L, w, "{", 1);
     } else {
       if (!lua_istable(L, 4))
-        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: a table expected");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option header: a table expected");
       lua_pushlstring(L, key, klen);
       if (lua_rawget(L, 4) != LUA_TNIL)
-        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: the header has a member named like the key \"%s\"", key);
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "the header has a member named like the key \"%s\"", key);
       lua_pop(L, 1);
       /* encode through json.encode so that the header's memory is owned by Lua */
       lua_getfield(L, lua_upvalueindex(1), "encode");
@@ -251,7 +252,7 @@ static int l_writer(lua_State *L) {
       lua_call(L, 1, 1);
       const char *h = lua_tolstring(L, -1, &hlen);
       if (hlen < 2 || h[0] != '{')
-        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "json.writer: option header: must encode as a JSON object");
+        return ql_raisef(L, QUARRY_EINVAL, "json.writer", "option header: must encode as a JSON object");
       put(L, w, h, hlen - 1);
       if (hlen > 2)
         put(L, w, ",", 1);
@@ -270,11 +271,11 @@ static int l_writer(lua_State *L) {
     prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     size_t rc = LZ4F_createCompressionContext(&w->cctx, LZ4F_VERSION);
     if (LZ4F_isError(rc))
-      return ql_raisef(L, QUARRY_ENOMEM, "json.writer", "json.writer: cannot create an LZ4 context");
+      return ql_raisef(L, QUARRY_ENOMEM, "json.writer", "cannot create an LZ4 context");
     zbuf_reserve(L, w, LZ4F_HEADER_SIZE_MAX);
     rc = LZ4F_compressBegin(w->cctx, w->zbuf, w->zcap, &prefs);
     if (LZ4F_isError(rc))
-      return ql_raisef(L, QUARRY_EIO, "json.writer", "json.writer: LZ4: %s", LZ4F_getErrorName(rc));
+      return ql_raisef(L, QUARRY_EIO, "json.writer", "LZ4: %s", LZ4F_getErrorName(rc));
     create_file(L, w, path);
     write_all(L, w, w->zbuf, rc);
   } else {

@@ -578,25 +578,20 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
   return walk_meta(id, meta_path, text, check_crc, &c);
 }
 
-static int restore_locked(quarry_backups *b, uint32_t id, const char *db_dir,
-                          const quarry_restore_options *ropts);
+static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, char *stage,
+                          size_t cap, char *inner, size_t icap);
 
-/* Restores into a scratch directory next to the backup directory and scans it with checksums. */
+/* Restores into a private scratch directory next to the backup directory (restore_staged:
+ * "<dir>.restoring-XXXXXX/db") and scans it with checksums. */
 static int verify_deep(quarry_backups *b, uint32_t id) {
-  static _Atomic unsigned counter;
-  char scratch[PATH_MAX];
+  char stage[PATH_MAX], scratch[PATH_MAX];
   quarry_options *o = NULL;
   quarry_db *db = NULL;
   quarry_scan_report *r = NULL;
-  quarry_restore_options ro = QUARRY_RESTORE_OPTIONS_INIT;
-  int rc;
-  if (snprintf(scratch, sizeof scratch, "%s.verify-%ld-%u", b->dir, (long)getpid(),
-               atomic_fetch_add(&counter, 1)) >= (int)sizeof scratch)
-    return q_fail(QUARRY_EINVAL, "path too long: %s", b->dir);
-  q_remove_tree(scratch);
-  rc = restore_locked(b, id, scratch, &ro);
-  if (rc == 0)
-    rc = quarry_options_new(NULL, &o);
+  int rc = restore_staged(b, id, b->dir, stage, sizeof stage, scratch, sizeof scratch);
+  if (rc != 0)
+    return rc;
+  rc = quarry_options_new(NULL, &o);
   if (rc == 0)
     rc = quarry_options_set_string(o, "mode", "read_only");
   if (rc == 0)
@@ -611,7 +606,7 @@ static int verify_deep(quarry_backups *b, uint32_t id) {
   quarry_scan_report_free(r);
   quarry_db_close(db);
   quarry_options_free(o);
-  q_remove_tree(scratch);
+  q_remove_tree(stage);
   return rc;
 }
 
@@ -971,14 +966,10 @@ static int rocksdb_restore(quarry_backups *b, uint32_t id, const char *db_dir,
   return rc;
 }
 
-/* Creates the directory a restore writes into (RocksDB ignores a failed mkdir there and then
- * reports ENOENT opening it): a read-only file system, a parent without write permission or a
- * full disk is named here, with what to do. An existing directory is left as it is. */
-static int make_restore_dir(const char *dir, const char *target) {
-  int e;
-  if (mkdir(dir, 0777) == 0 || errno == EEXIST)
-    return 0;
-  e = errno;
+/* Says why the directory a restore writes into could not be created (RocksDB ignores a failed
+ * mkdir there and then reports ENOENT opening it): a read-only file system, a parent without
+ * write permission or a full disk is named, with what to do. */
+static int restore_dir_failed(int e, const char *dir, const char *target) {
   return q_fail(e == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO, "cannot restore into %s: mkdir %s: %s (%s)",
                 target, dir, strerror(e),
                 e == EROFS    ? "the file system is mounted read-only: restore onto a writable one"
@@ -987,13 +978,44 @@ static int make_restore_dir(const char *dir, const char *target) {
                               : "nothing was restored");
 }
 
+/* Creates the directory a restore writes into. An existing directory is left as it is. */
+static int make_restore_dir(const char *dir, const char *target) {
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+    return 0;
+  return restore_dir_failed(errno, dir, target);
+}
+
+/* Restores backup id into a new private directory beside db_dir (q_stage_dir, the checkpoints'
+ * staging: "<db_dir>.restoring-XXXXXX", mode 0700, a name no one can predict nor plant), the
+ * database itself in stage/db. On success stage and inner name them; the caller renames inner
+ * into place and removes stage. */
+static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, char *stage,
+                          size_t cap, char *inner, size_t icap) {
+  char prefix[PATH_MAX];
+  int rc;
+  if (snprintf(prefix, sizeof prefix, "%s.restoring-", db_dir) >= (int)sizeof prefix)
+    return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
+  if (q_stage_dir(prefix, "db", stage, cap, inner, icap) != 0) {
+    if (errno == ENAMETOOLONG)
+      return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
+    snprintf(prefix + strlen(prefix), sizeof prefix - strlen(prefix), "XXXXXX");
+    return restore_dir_failed(errno, prefix, db_dir);
+  }
+  if ((rc = make_restore_dir(inner, db_dir)) != 0 ||
+      (rc = rocksdb_restore(b, id, inner, inner)) != 0 || (rc = q_fsync_dir(inner)) != 0) {
+    q_remove_tree(stage);
+    return rc;
+  }
+  return 0;
+}
+
 static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
                           const quarry_restore_options *ropts) {
-  char tmp[PATH_MAX], old[PATH_MAX], db_dir[PATH_MAX];
+  char stage[PATH_MAX], inner[PATH_MAX], old[PATH_MAX], db_dir[PATH_MAX];
   int rc, state, wstate = 0;
   if ((rc = check_target(target, "restore target", ropts->overwrite, &state)) != 0)
     return rc;
-  /* "<db_dir>.restoring-<pid>" must be beside db_dir, not inside it */
+  /* the staging directory must be beside db_dir, not inside it */
   if ((rc = q_trim_slashes(target, db_dir, sizeof db_dir)) != 0)
     return rc;
   if (ropts->wal_dir) {
@@ -1009,47 +1031,51 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
       return rc;
     return 0;
   }
-  /* Restore beside the target, then rename it into place: the target is never half-restored. */
-  if (snprintf(tmp, sizeof tmp, "%s.restoring-%ld", db_dir, (long)getpid()) >= (int)sizeof tmp ||
-      snprintf(old, sizeof old, "%s.replaced-%ld", db_dir, (long)getpid()) >= (int)sizeof old)
+  /* Restore beside the target in a private directory, then rename it into place: the target is
+   * never half-restored, and no one else's file or link is ever in the way: a planted
+   * "<db_dir>.restoring-<pid>" (the name once used) is just another entry of the parent. */
+  if ((rc = restore_staged(b, id, db_dir, stage, sizeof stage, inner, sizeof inner)) != 0)
+    return rc;
+  /* the database replaced is moved into the stage too, not to a predictable name */
+  if (snprintf(old, sizeof old, "%s/replaced", stage) >= (int)sizeof old) { /* not reached */
+    q_remove_tree(stage);
     return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
-  if ((rc = q_remove_tree(tmp)) != 0)
-    return rc;
-  if ((rc = make_restore_dir(tmp, db_dir)) != 0)
-    return rc;
-  if ((rc = rocksdb_restore(b, id, tmp, tmp)) != 0 || (rc = q_fsync_dir(tmp)) != 0) {
-    q_remove_tree(tmp);
-    return rc;
   }
   /* The copy took a while: check again, with the registry held so that no handle of this
    * process can open db_dir until the new database is in place. */
   q_registry_lock();
   if ((rc = check_not_open(db_dir, "restore target", 1)) != 0) {
     q_registry_unlock();
-    q_remove_tree(tmp);
+    q_remove_tree(stage);
     return rc;
   }
   if (state == 2 && rename(db_dir, old) != 0) {
     rc = q_fail(QUARRY_EIO, "cannot move %s aside: %s", db_dir, strerror(errno));
     q_registry_unlock();
-    q_remove_tree(tmp);
+    q_remove_tree(stage);
     return rc;
   }
-  /* rename(2) replaces an empty directory */
-  if (rename(tmp, db_dir) != 0) {
-    rc = q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", tmp, db_dir, strerror(errno));
+  /* missing (or moved aside just now): never over anything that appeared meanwhile; an empty
+   * directory: rename(2) replaces it (and refuses it if it is no longer empty, or a link) */
+  if ((state == 1 ? rename(inner, db_dir)
+                  : renameat2(AT_FDCWD, inner, AT_FDCWD, db_dir, RENAME_NOREPLACE)) != 0) {
+    int e = errno;
     if (state == 2)
       rename(old, db_dir);
     q_registry_unlock();
-    q_remove_tree(tmp);
-    return rc;
+    q_remove_tree(stage);
+    if (e == EEXIST || e == ENOTEMPTY) /* created or filled by someone else since the check */
+      return q_fail(QUARRY_EINVAL,
+                    "restore target %s appeared or changed during the restore; nothing was "
+                    "replaced: run the restore again",
+                    db_dir);
+    return q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", inner, db_dir, strerror(e));
   }
   q_registry_unlock();
+  /* until the parent is synced, the replaced database (in the stage) is kept */
   if ((rc = q_fsync_parent(db_dir)) != 0)
     return rc;
-  if (state == 2)
-    return q_remove_tree(old);
-  return 0;
+  return q_remove_tree(stage); /* with the replaced database in it */
 }
 
 int quarry_backups_restore(quarry_backups *b, uint32_t id, const char *db_dir,

@@ -1,6 +1,7 @@
 /* checkpoint.c: consistent, openable copies of an open database (RocksDB's checkpoint: hard links
  * on the same filesystem, copies across), made durable: the new directory and its parent fsynced.
- * Staged in a private mkdtemp directory beside the target, never at a predictable name. */
+ * Staged in a private mkdtemp directory beside the target (q_stage_dir), never at a predictable
+ * name. */
 #include "files.h"
 
 #include <errno.h>
@@ -13,7 +14,8 @@
 
 int quarry_db_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
-  char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX], inner[PATH_MAX + 4];
+  char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX], inner[PATH_MAX],
+      prefix[PATH_MAX];
   int rc;
   if ((rc = q_db_check_read_write(db, "checkpoint", " (it flushes the memtables first)",
                                    "take the checkpoint")) != 0)
@@ -25,18 +27,17 @@ int quarry_db_checkpoint(quarry_db *db, const char *target) {
     return rc;
   /* RocksDB stages into "<dir>.tmp", a predictable name: a stale one makes it fail ("exists"),
    * and one planted as a symbolic link to a directory has that directory's files deleted by
-   * its cleanup. So it works in a new private directory (mkdtemp: mode 0700, beside the target,
-   * the same filesystem for hard links) where no one else can plant anything, and the finished
-   * copy is renamed to the target, never over anything (RENAME_NOREPLACE). */
-  if (snprintf(stage, sizeof stage, "%s/.quarry-checkpoint.XXXXXX", parent) >= (int)sizeof stage - 3)
+   * its cleanup. So it works in a new private directory (q_stage_dir: mode 0700, beside the
+   * target, the same filesystem for hard links) where no one else can plant anything, and the
+   * finished copy is renamed to the target, never over anything (RENAME_NOREPLACE). */
+  if (snprintf(prefix, sizeof prefix, "%s/.quarry-checkpoint.", parent) >= (int)sizeof prefix)
     return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
-  if (mkdtemp(stage) == NULL)
+  if (q_stage_dir(prefix, "cp", stage, sizeof stage, inner, sizeof inner) != 0) {
+    if (errno == ENAMETOOLONG)
+      return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
     return q_fail(errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO,
                   "cannot create a staging directory in %s for the checkpoint %s: %s", parent, dir,
                   strerror(errno));
-  if (snprintf(inner, sizeof inner, "%s/cp", stage) >= (int)sizeof inner) { /* not reached */
-    rmdir(stage);
-    return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
   }
   cp = rocksdb_checkpoint_object_create(db->rdb, &err);
   if (err) {

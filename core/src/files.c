@@ -1,6 +1,7 @@
 /* files.c: the filesystem steps that make a copy durable and a target safe to write: fsync of a
- * directory and of its parent, new/empty directory checks, recursive removal, LOCK probes, and
- * the durable replacement of a file (quarry_file_*, the one write-fsync-rename-fsync sequence). */
+ * directory and of its parent, new/empty directory checks, private staging directories
+ * (q_stage_dir: checkpoints and restores), recursive removal, LOCK probes, and the durable
+ * replacement of a file (quarry_file_*, the one write-fsync-rename-fsync sequence). */
 #include "files.h"
 
 #include <dirent.h>
@@ -81,6 +82,20 @@ int q_check_new_dir(const char *path, const char *what) {
   if (!S_ISDIR(st.st_mode))
     return q_fail(QUARRY_EIO, "%s, the parent of the %s %s, is not a directory", parent, what,
                   path);
+  return 0;
+}
+
+int q_stage_dir(const char *prefix, const char *name, char *stage, size_t cap, char *inner,
+                size_t icap) {
+  if (snprintf(stage, cap, "%sXXXXXX", prefix) >= (int)cap ||
+      (size_t)snprintf(inner, icap, "%s/%s", stage, name) >= icap) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  if (mkdtemp(stage) == NULL)
+    return -1;
+  /* mkdtemp filled stage in place: inner has the same length, rewrite it */
+  snprintf(inner, icap, "%s/%s", stage, name);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /* files.h: the filesystem steps shared by the core's sources (files.c): directory fsyncs, path
- * checks, recursive removal, the LOCK probe, whole-file reads (private to the core; the durable
- * replacement of a file is public: quarry_file_* in quarry.h). */
+ * checks, private staging directories, recursive removal, the LOCK probe, whole-file reads
+ * (private to the core; the durable replacement of a file is public: quarry_file_* in quarry.h). */
 #ifndef QUARRY_FILES_H
 #define QUARRY_FILES_H
 
@@ -23,6 +23,17 @@ int q_parent_dir(const char *path, char *buf, size_t cap);
  * path in messages ("checkpoint target"). Existing: QUARRY_EINVAL "... already exists; choose a
  * new directory"; missing parent: QUARRY_EIO naming the parent. */
 int q_check_new_dir(const char *path, const char *what);
+/* Creates a private staging directory for a directory that will be renamed to path: mkdtemp of
+ * "<prefix>XXXXXX" (a new random name, never an existing entry nor a link, mode 0700), where
+ * prefix names a place beside path, in path's parent directory: the same filesystem, so the
+ * finished work renames (and hard-links) into place, and no other user can plant, link or swap
+ * anything inside it meanwhile (a predictable "<path>.tmp" can be pre-created or be a planted
+ * link). Work goes into stage/<name> (inner, also written), created by the caller, so that what
+ * is renamed into place has the permissions the umask gives, not the stage's 0700. Returns 0, or
+ * -1 with errno set (ENAMETOOLONG if either path does not fit): the caller says what failed.
+ * Remove the stage with q_remove_tree. */
+int q_stage_dir(const char *prefix, const char *name, char *stage, size_t cap, char *inner,
+                size_t icap);
 /* 1 if path is a directory with no entries besides . and .., 0 if not, -1 if it does not exist. */
 int q_dir_is_empty(const char *path);
 /* Removes path and everything under it (no symlink is followed). Missing path: success. */

@@ -42,12 +42,12 @@ end
 
 --- Reports an output that could not be opened (a quarry error from json.writer or
 --- quarry.sys.output: a symbolic link, a directory, a missing parent directory...) as
---- "quarry <name>: <message>" without the writer's prefix; returns the exit status: 2 for a
+--- "quarry <name>: <message>"; returns the exit status: 2 for a
 --- refused path (InvalidArgument), 1 otherwise. Other errors are raised again.
 function M.output_failed(name, err)
   local quarry = require("quarry")
   if not quarry.is_error(err) then error(err, 0) end
-  local msg = tostring(err.message):gsub("^json%.writer: ", ""):gsub("^output: ", "")
+  local msg = tostring(err.message):gsub("^output: ", "")
   io.stderr:write("quarry ", name, ": ", msg, "\n")
   return err.code == "InvalidArgument" and 2 or 1
 end
