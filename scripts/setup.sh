@@ -13,6 +13,7 @@ PACKAGES=(
   rocksdb-tools tmux
   clang libclang-rt-14-dev
   valgrind gnuplot-nox time
+  prometheus   # promtool: spec/50, 51, 54 check the exposition, the shipped rules and dashboard
 )
 
 missing=()

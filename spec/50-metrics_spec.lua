@@ -229,9 +229,27 @@ describe("db:prometheus()", function()
     assert.are.equal(1, prom.value(p, "quarry_iterator_seek_seconds_count"))
     assert.is_true(prom.value(p, "quarry_estimate_keys", { cf = "blocks" }) > 0)
     assert.is_not_nil(prom.value(p, "quarry_live_sst_bytes", { cf = "meta" }))
-    -- the only labels are cf (per family), le (buckets) and code (errors)
-    for _, fam in pairs(f) do
-      for _, s in ipairs(fam.samples) do
+    -- build_info: 1, the versions in labels
+    local v, bl = prom.value(p, "quarry_build_info")
+    assert.are.equal(1, v)
+    assert.are.equal("gauge", f.quarry_build_info.type)
+    assert.are.same({ "lua_version", "rocksdb_version", "version" },
+      (function() local k = {} for n in pairs(bl) do k[#k + 1] = n end table.sort(k) return k end)())
+    assert.are.equal(quarry.version, bl.version)
+    assert.are.equal(quarry.rocksdb_version, bl.rocksdb_version)
+    assert.matches("^%d+%.%d+%.%d+$", bl.lua_version)
+    assert.are.equal(_VERSION:match("%d+%.%d+"), bl.lua_version:match("^%d+%.%d+"))
+    -- every error code from the start, at 0 (no error happened here); "Unknown" once
+    for _, code in ipairs({ "NotFound", "Corruption", "NotSupported", "InvalidArgument", "IOError",
+      "NoSpace", "Busy", "Locked", "TimedOut", "Aborted", "TryAgain", "Incomplete",
+      "ShutdownInProgress", "Closed", "Unknown" }) do
+      assert.are.equal(0, prom.value(p, "quarry_errors_total", { code = code }), code)
+    end
+    assert.are.equal(15, #f.quarry_errors_total.samples)
+    -- the only labels are cf (per family), le (buckets) and code (errors), and the versions on
+    -- build_info
+    for name, fam in pairs(f) do
+      for _, s in ipairs(name == "quarry_build_info" and {} or fam.samples) do
         for k in pairs(s.labels) do
           assert.is_truthy(({ cf = 1, le = 1, code = 1 })[k], k)
         end

@@ -229,7 +229,12 @@ static int db_prometheus(lua_State *L) {
   top = lua_gettop(L);
   m = snapshot(L, 1, "prometheus");
   slot = ql_box_new(L, free);
-  rc = quarry_metrics_prometheus(m, ns, labels, &text);
+  {
+    /* the Lua the module was built against, on <ns>_build_info */
+    static const char *const build[] = {
+        "lua_version", LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE, NULL};
+    rc = quarry_metrics_prometheus_ex(m, ns, labels, build, &text);
+  }
   *slot = text;
   if (rc < 0)
     return ql_raise(L, rc, "prometheus");

@@ -657,9 +657,19 @@ QUARRY_API int quarry_metrics_flags(const quarry_metrics *m);
  * labels: NULL, or a NULL-terminated array of name, value pairs added to every sample; names
  * must match [a-zA-Z_][a-zA-Z0-9_]*, must not start with "__" and must not be le, cf or code;
  * values are escaped (backslash, double quote, newline). Bad ns or labels: QUARRY_EINVAL.
- * Figures that are not available are left out. The caller frees *out with free(). */
+ * Figures that are not available are left out. First comes <ns>_build_info{version="...",
+ * rocksdb_version="..."} 1 (version and rocksdb_version are reserved label names too); every
+ * error code's series is there from the start, 0 until it happens. The caller frees *out with
+ * free(). */
 QUARRY_API int quarry_metrics_prometheus(const quarry_metrics *m, const char *ns,
                                          const char *const *labels, char **out);
+/* As quarry_metrics_prometheus, with build_labels (NULL, or name, value pairs ending with NULL)
+ * added to the <ns>_build_info sample only, after version and rocksdb_version: what a binding
+ * knows of its own build (the Lua module adds lua_version). Their names follow the rules of
+ * labels and must differ from the constant labels'. */
+QUARRY_API int quarry_metrics_prometheus_ex(const quarry_metrics *m, const char *ns,
+                                            const char *const *labels,
+                                            const char *const *build_labels, char **out);
 
 #ifdef __cplusplus
 }

@@ -511,8 +511,48 @@ static void histogram(writer *w, const quarry_metric_info *info, const quarry_hi
   sample(w, base, "_count", NULL, NULL, (double)h->count);
 }
 
+/* Label names of <ns>_build_info that constant labels must not take. */
+static int build_label_name(const char *name) {
+  return strcmp(name, "version") == 0 || strcmp(name, "rocksdb_version") == 0;
+}
+
+/* <ns>_build_info{<constant labels>, version, rocksdb_version, <build labels>} 1. */
+static void build_info(writer *w, const char *const *build) {
+  const char *const *l;
+  const char *sep = *w->ns ? "_" : "";
+  int first = 1;
+  family(w, "build_info", "", "gauge",
+         "always 1: the versions of quarry and RocksDB (and the binding's language) in labels");
+  putf(w->b, "%s%sbuild_info", w->ns, sep);
+  for (l = w->labels; l && l[0]; l += 2) {
+    puts_(w->b, first ? "{" : ",");
+    first = 0;
+    putf(w->b, "%s=\"", l[0]);
+    put_escaped(w->b, l[1], 1);
+    puts_(w->b, "\"");
+  }
+  puts_(w->b, first ? "{" : ",");
+  puts_(w->b, "version=\"");
+  put_escaped(w->b, quarry_version(), 1);
+  puts_(w->b, "\",rocksdb_version=\"");
+  put_escaped(w->b, quarry_rocksdb_version(), 1);
+  puts_(w->b, "\"");
+  for (l = build; l && l[0]; l += 2) {
+    putf(w->b, ",%s=\"", l[0]);
+    put_escaped(w->b, l[1], 1);
+    puts_(w->b, "\"");
+  }
+  puts_(w->b, "} 1\n");
+}
+
 int quarry_metrics_prometheus(const quarry_metrics *m, const char *ns, const char *const *labels,
                               char **out) {
+  return quarry_metrics_prometheus_ex(m, ns, labels, NULL, out);
+}
+
+int quarry_metrics_prometheus_ex(const quarry_metrics *m, const char *ns,
+                                 const char *const *labels, const char *const *build_labels,
+                                 char **out) {
   buf b = {0};
   writer w;
   const char *const *l;
@@ -537,28 +577,55 @@ int quarry_metrics_prometheus(const quarry_metrics *m, const char *ns, const cha
                     "prometheus: label name '%s' must match [a-zA-Z_][a-zA-Z0-9_]* and not start "
                     "with __",
                     l[0]);
-    if (strcmp(l[0], "le") == 0 || strcmp(l[0], "cf") == 0 || strcmp(l[0], "code") == 0)
-      return q_fail(QUARRY_EINVAL, "prometheus: label name '%s' is reserved (le, cf, code)", l[0]);
+    if (strcmp(l[0], "le") == 0 || strcmp(l[0], "cf") == 0 || strcmp(l[0], "code") == 0 ||
+        build_label_name(l[0]))
+      return q_fail(QUARRY_EINVAL,
+                    "prometheus: label name '%s' is reserved (le, cf, code, version, "
+                    "rocksdb_version)",
+                    l[0]);
     for (k = labels; k != l; k += 2)
       if (strcmp(k[0], l[0]) == 0)
         return q_fail(QUARRY_EINVAL, "prometheus: label '%s' is given twice", l[0]);
+  }
+  for (l = build_labels; l && l[0]; l += 2) {
+    const char *const *k;
+    if (l[1] == NULL || !valid_name(l[0], 0, 0) || strncmp(l[0], "__", 2) == 0 ||
+        build_label_name(l[0]))
+      return q_fail(QUARRY_EINVAL, "prometheus: bad build label '%s'", l[0]);
+    for (k = labels; k && k[0]; k += 2)
+      if (strcmp(k[0], l[0]) == 0)
+        return q_fail(QUARRY_EINVAL, "prometheus: label name '%s' is reserved for build_info",
+                      l[0]);
+    for (k = build_labels; k != l; k += 2)
+      if (strcmp(k[0], l[0]) == 0)
+        return q_fail(QUARRY_EINVAL, "prometheus: build label '%s' is given twice", l[0]);
   }
   w.b = &b;
   w.ns = ns;
   w.labels = labels;
 
+  build_info(&w, build_labels);
   for (i = 0; i < QUARRY_METRIC_COUNT; i++) {
     const quarry_metric_info *info = &metric_info[i];
     int counter = info->type == QUARRY_METRIC_COUNTER;
     if (i == QUARRY_METRIC_ERRORS) {
-      for (j = 0, any = 0; j < Q_ERROR_CODES; j++) {
-        if (m->errors[j] == 0)
-          continue;
-        if (!any)
-          family(&w, info->name, "_total", "counter", "failed data operations, by error code");
-        any = 1;
-        sample(&w, info->name, "_total", "code", quarry_err_name(-(int)j - 1),
-               (double)m->errors[j]);
+      /* Every code from the start, at 0 until it happens (rate() and absent-series alerts need
+       * the series before the first error); codes sharing a name (ENOMEM, EUNKNOWN: "Unknown")
+       * are one series, their sum. */
+      family(&w, info->name, "_total", "counter", "failed data operations, by error code");
+      for (j = 0; j < Q_ERROR_CODES; j++) {
+        const char *name = quarry_err_name(-(int)j - 1);
+        uint64_t n = 0;
+        size_t k;
+        for (k = 0; k < j; k++)
+          if (strcmp(quarry_err_name(-(int)k - 1), name) == 0)
+            break;
+        if (k < j)
+          continue; /* counted with the first code of that name */
+        for (k = j; k < Q_ERROR_CODES; k++)
+          if (strcmp(quarry_err_name(-(int)k - 1), name) == 0)
+            n += m->errors[k];
+        sample(&w, info->name, "_total", "code", name, (double)n);
       }
       continue;
     }

@@ -337,6 +337,18 @@ TEST(rocksdb_figures_and_prometheus) {
   CHECK_CONTAINS(text, "# TYPE quarry_size_bytes gauge\nquarry_size_bytes ");
   CHECK_CONTAINS(text, "# TYPE quarry_wal_synced_total counter\nquarry_wal_synced_total 10\n");
   CHECK_CONTAINS(text, "quarry_errors_total{code=\"InvalidArgument\"} 3\n");
+  /* every code from the start, 0 until it happens; "Unknown" (two codes) once */
+  CHECK_CONTAINS(text, "quarry_errors_total{code=\"Corruption\"} 0\n");
+  CHECK_CONTAINS(text, "quarry_errors_total{code=\"NoSpace\"} 0\n");
+  CHECK_CONTAINS(text, "quarry_errors_total{code=\"Unknown\"} 0\n");
+  CHECK(strstr(strstr(text, "code=\"Unknown\"") + 5, "code=\"Unknown\"") == NULL);
+  {
+    char expect[160];
+    snprintf(expect, sizeof expect,
+             "# TYPE quarry_build_info gauge\nquarry_build_info{version=\"%s\",rocksdb_version=\"%s\"} 1\n",
+             quarry_version(), quarry_rocksdb_version());
+    CHECK_CONTAINS(text, expect);
+  }
   CHECK_CONTAINS(text, "quarry_estimate_keys{cf=\"items\"} ");
   CHECK_CONTAINS(text, "# TYPE quarry_get_seconds histogram\n");
   CHECK_CONTAINS(text, "quarry_get_seconds_bucket{le=\"1e-06\"} ");
@@ -355,10 +367,22 @@ TEST(rocksdb_figures_and_prometheus) {
     CHECK_CONTAINS(text, "\nnode_db_wal_synced_total{");
     CHECK_CONTAINS(text, "\nnode_db_live_sst_bytes{chain=\"main\",node=\"a\\\"b\\\\c\\nd\",cf=\"default\"} ");
     CHECK(strstr(text, "quarry_") == NULL);
+    CHECK_CONTAINS(text, "\nnode_db_build_info{chain=\"main\",node=\"a\\\"b\\\\c\\nd\",version=\"");
     free(text);
   }
+  {
+    const char *build[] = {"lua_version", "5.4.6", NULL}, *clash[] = {"chain", "x", NULL},
+               *labels[] = {"chain", "main", NULL}, *version[] = {"version", "1", NULL};
+    CHECK_OK(quarry_metrics_prometheus_ex(m, NULL, labels, build, &text));
+    CHECK_CONTAINS(text, "\",lua_version=\"5.4.6\"} 1\n");
+    free(text);
+    CHECK_ERR(quarry_metrics_prometheus_ex(m, NULL, labels, clash, &text), QUARRY_EINVAL);
+    CHECK_ERR(quarry_metrics_prometheus_ex(m, NULL, NULL, version, &text), QUARRY_EINVAL);
+    CHECK_ERR(quarry_metrics_prometheus(m, NULL, version, &text), QUARRY_EINVAL);
+  }
   CHECK_OK(quarry_metrics_prometheus(m, "", NULL, &text));
-  CHECK(strncmp(text, "# HELP multi_get_keys_total ", 28) == 0);
+  CHECK(strncmp(text, "# HELP build_info ", 17) == 0);
+  CHECK_CONTAINS(text, "\n# HELP multi_get_keys_total ");
   free(text);
   CHECK_ERR(quarry_metrics_prometheus(m, "9bad", NULL, &text), QUARRY_EINVAL);
   CHECK_ERR(quarry_metrics_prometheus(m, "bad-name", NULL, &text), QUARRY_EINVAL);

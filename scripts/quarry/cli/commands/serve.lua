@@ -24,7 +24,7 @@ local function parser()
   local p = cli.parser("serve", M.summary .. ". The database is opened as a secondary (it never "
     .. "takes the lock) and catches up with the primary on each request.")
   p:option("--db", "The database directory"):count(1)
-  p:option("--listen", "Address and port to listen on (port 0: any free port)", "127.0.0.1:9100")
+  p:option("--listen", "Address and port to listen on (port 0: any free port)", "127.0.0.1:9479")
   p:option("--namespace", "Prometheus metric name prefix", "quarry")
   p:option("--label", "A constant Prometheus label name=value (repeatable)"):count("*")
   p:option("--secondary-path", "Directory for the secondary instance's own files (default: a "
