@@ -91,7 +91,8 @@ local function read_discarding(RL, sigs, prompt)
     while not done do
       socket.select({ STDIN, sigs }, nil)
       if sigs:caught() then
-        RL.sigcleanup()
+        -- readline's own SIGINT handler (installed while read_char runs) has already cleaned up
+        -- its state when the signal came in there; cleaning up again frees its line twice
         RL.handler_remove()
         io.stdout:write("^C\n")
         io.stdout:flush()
