@@ -15,6 +15,8 @@ end
 M.be64, M.uvarint, M.tohex, M.fromhex = bytes.be64, bytes.uvarint, bytes.tohex, bytes.fromhex
 M.clock = sys.clock
 M.lz4_version = require("quarry.json.core").lz4_version
+-- Amounts: the one representation of an exact amount (docs/amounts.md), also as quarry.u256.
+M.u256 = require("quarry.u256")
 
 --- quarry.with(path, options, fn): opens the database, calls fn(db) and closes it whatever
 --- happens (also when fn raises: the error propagates). Returns fn's results.
