@@ -26,22 +26,7 @@ local function sh(cmd)
   assert(ok == true, "failed: " .. cmd)
 end
 
--- Every entry of dir, hidden ones too, sorted.
-local function ls_all(dir)
-  local t = {}
-  local p = assert(io.popen("ls -A " .. q(dir) .. " 2>/dev/null"))
-  for name in p:lines() do t[#t + 1] = name end
-  p:close()
-  table.sort(t)
-  return t
-end
-
-local function mode_of(path)
-  local p = assert(io.popen("stat -c %a " .. q(path)))
-  local m = p:read("l")
-  p:close()
-  return m
-end
+local ls_all, mode_of = helpers.ls_all, helpers.mode_of
 
 -- A quarry-chain store of 12 blocks and its dump; an auriumchain-node store of the fixture.
 local base, dump, db, adb

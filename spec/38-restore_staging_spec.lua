@@ -15,22 +15,7 @@ local function sh(cmd)
   assert(os.execute(cmd) == true, "failed: " .. cmd)
 end
 
--- Every entry of dir, hidden ones too, sorted.
-local function ls_all(dir)
-  local t = {}
-  local p = assert(io.popen("ls -A " .. q(dir) .. " 2>/dev/null"))
-  for name in p:lines() do t[#t + 1] = name end
-  p:close()
-  table.sort(t)
-  return t
-end
-
-local function mode_of(path)
-  local p = assert(io.popen("stat -c %a " .. q(path)))
-  local m = p:read("l")
-  p:close()
-  return m
-end
+local ls_all, mode_of = helpers.ls_all, helpers.mode_of
 
 -- This process's pid (the restoring process: the old staging names used it).
 local function my_pid()

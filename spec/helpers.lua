@@ -83,6 +83,24 @@ end
 
 --- The names in a directory (as `ls` lists them: sorted, no dot files); {} when it cannot be
 --- listed.
+-- Every entry of dir, hidden ones too, sorted.
+function M.ls_all(dir)
+  local t = {}
+  local p = assert(io.popen("ls -A " .. shell_quote(dir) .. " 2>/dev/null"))
+  for name in p:lines() do t[#t + 1] = name end
+  p:close()
+  table.sort(t)
+  return t
+end
+
+-- The permission bits of path, in octal text ("700").
+function M.mode_of(path)
+  local p = assert(io.popen("stat -c %a " .. shell_quote(path)))
+  local m = p:read("l")
+  p:close()
+  return m
+end
+
 function M.ls(dir)
   local t = {}
   local p = assert(io.popen("ls " .. shell_quote(dir) .. " 2>/dev/null"))

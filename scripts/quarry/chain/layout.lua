@@ -39,25 +39,7 @@ function M.load(spec)
   spec = spec or M.DEFAULT
   if spec == M.DEFAULT then return M.CHAIN end
   if cache[spec] then return cache[spec] end
-  local l
-  if spec:find("/", 1, true) or spec:match("%.lua$") then
-    local chunk, err = loadfile(spec)
-    if not chunk then fail("--layout %s: %s", spec, err) end
-    local ok, res = pcall(chunk)
-    if not ok then fail("--layout %s: %s", spec, tostring(res)) end
-    l = res
-  else
-    local modname = "quarry.chain.layouts." .. spec:gsub("%-", "_")
-    local ok, res = pcall(require, modname)
-    if not ok then
-      if tostring(res):find("module '" .. modname .. "' not found", 1, true) then
-        fail("unknown layout %q: the built-in layouts are %s (or give a FILE.lua)", spec,
-          table.concat(M.BUILTIN, ", "))
-      end
-      error(res, 0)
-    end
-    l = res
-  end
+  local l = require("quarry.chain.plugin").load("layout", spec, "quarry.chain.layouts", M.BUILTIN)
   l = prepare(l, spec)
   cache[spec] = l
   return l

@@ -104,25 +104,8 @@ local cache = {}
 function M.load(spec)
   spec = spec or M.DEFAULT
   if cache[spec] then return cache[spec] end
-  local fmt, origin
-  if spec:find("/", 1, true) or spec:match("%.lua$") then
-    local chunk, err = loadfile(spec)
-    if not chunk then fail("--format %s: %s", spec, err) end
-    local ok, res = pcall(chunk)
-    if not ok then fail("--format %s: %s", spec, tostring(res)) end
-    fmt, origin = res, spec
-  else
-    local modname = "quarry.chain.formats." .. spec:gsub("%-", "_")
-    local ok, res = pcall(require, modname)
-    if not ok then
-      if tostring(res):find("module '" .. modname .. "' not found", 1, true) then
-        fail("unknown format %q: the built-in formats are %s (or give a FILE.lua)", spec,
-          table.concat(M.BUILTIN, ", "))
-      end
-      error(res, 0)
-    end
-    fmt, origin = res, spec
-  end
+  local fmt = require("quarry.chain.plugin").load("format", spec, "quarry.chain.formats", M.BUILTIN)
+  local origin = spec
   local p = M.prepare(fmt, origin)
   cache[spec] = p
   return p
