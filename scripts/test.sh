@@ -22,12 +22,12 @@ run_suite() { # $1: build dir, rest: cmake args
   total_pass=$((total_pass + passed)); total_fail=$((total_fail + failed))
 }
 
+echo "== suite (build)"
+run_suite build
 if [ "${QUARRY_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
   run_suite build-asan -DQUARRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
-echo "== suite (build)"
-run_suite build
 
 echo
 echo "$total_pass passed, $total_fail failed"

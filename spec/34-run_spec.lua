@@ -218,6 +218,12 @@ describe("quarry run", function()
   end)
 
   it("finds the modules with LUA_PATH and LUA_CPATH unset, from another directory", function()
+    -- Without LUA_CPATH the launcher takes the module of <tree>/build (scripts/bin/quarry): a
+    -- tree with only another build directory (build-asan alone) has none to find.
+    if not helpers.exists("build/lua/quarry/core.so") then
+      pending("needs build/lua/quarry/core.so beside the sources (the launcher's default)")
+      return
+    end
     local elsewhere = helpers.tmpdir("elsewhere")
     helpers.write_file(elsewhere .. "/mods.lua", [[
       local quarry = require "quarry"
