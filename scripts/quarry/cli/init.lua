@@ -6,7 +6,7 @@ local M = {}
 
 -- Commands in the order `quarry --help` lists them. A command whose module is missing is not listed.
 M.commands = {
-  "gen", "migrate", "verify", "export", "stats", "shell", "scan", "get", "count", "cfs", "props",
+  "gen", "migrate", "verify", "export", "chain", "stats", "shell", "scan", "get", "count", "cfs", "props",
   "compact", "checkpoint", "backup", "digest", "prune", "serve", "bench", "demo", "run", "formats",
   "options", "completion", "man",
 }

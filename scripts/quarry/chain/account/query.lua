@@ -70,9 +70,7 @@ function M.open(path, options)
   for k, v in pairs(options.db or {}) do dbopts[k] = v end
   local ok, db = pcall(quarry.open, path, dbopts)
   if not ok then
-    if quarry.is_error(db) and (db.code == "IOError" or db.code == "NotFound" or db.code == "InvalidArgument") then
-      fail("cannot open the store %s: %s", path, db.message)
-    end
+    if quarry.is_error(db) then fail("%s", db.message) end
     error(db, 0)
   end
   local okq, q = pcall(M.new, db)
