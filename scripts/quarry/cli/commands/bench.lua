@@ -4,7 +4,7 @@
 -- --compare ...`) goes to quarry.cli.bench.suite, the db_bench workloads side by side with db_bench.
 local cli = require("quarry.cli")
 
-local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate" }
+local M = { summary = "db_bench workloads side by side with native db_bench (--compare); migrate; chain-query" }
 
 local sh = require("quarry.cli.system").shell_quote
 
@@ -135,6 +135,9 @@ workload("migrate", {
     return cli.EXIT_OK
   end,
 })
+
+-- chain-query: the account-chain queries (quarry.cli.bench.chain_query)
+workload("chain-query", require("quarry.cli.bench.chain_query"))
 
 function M.run(argv)
   if not M.workloads[argv[1]] then -- the db_bench suite (its --help lists the workloads here too)

@@ -1,0 +1,245 @@
+-- quarry.cli.bench.chain_query: `quarry bench chain-query`: generates an account-model chain
+-- (quarry gen --format ethereum-rpc), migrates it (--layout account-chain), both timed in child
+-- processes, then times the queries of quarry.chain.account.query: address history pages and
+-- eth_getLogs-style filters (single address, topic0, address and topic0, wide ranges, no index),
+-- each on targets drawn at random (fixed seed) from the store's own indexes. Per query kind:
+-- latency percentiles and queries per second. docs/performance.md, "Account-chain queries".
+local cli = require("quarry.cli")
+
+local M = {
+  summary = "account-chain queries (address history pages, eth_getLogs filters) on a generated chain: latency percentiles, queries/s, migration time",
+}
+
+local sh = require("quarry.cli.system").shell_quote
+
+-- The quarry command running this process (for child processes).
+local function self_command()
+  local interp, script = arg and arg[-1], arg and arg[0]
+  if interp and script then return sh(interp) .. " " .. sh(script) end
+  return "quarry"
+end
+
+function M.options(c)
+  c:option("--blocks", "Blocks of the generated chain", "100000"):convert(math.tointeger)
+  c:option("--seed", "Seed of the generator and of the query targets", "42"):convert(math.tointeger)
+  c:option("--dir", "Work directory (default: a fresh one under /tmp, removed after)")
+  c:option("--source", "Migrate this ethereum-rpc dump instead of generating one")
+  c:option("--store", "Query this account-chain store (no generation, no migration)")
+  c:option("--queries", "Queries of each kind", "200"):convert(math.tointeger)
+  c:option("--limit", "Entries per history page", "100"):convert(math.tointeger)
+  c:option("--range", "Blocks of the narrow log filters", "1000"):convert(math.tointeger)
+  c:option("--max-results", "Bound of the log queries (a query above it counts as refused)", "100000")
+    :convert(math.tointeger)
+  c:flag("--keep", "Keep the work directory")
+  cli.output_option(c)
+end
+
+-- Runs a shell command, returning its wall-clock seconds; raises naming it when it fails.
+local function timed(what, cmd)
+  local clock = require("quarry").clock
+  local t = clock()
+  local ok = os.execute(cmd)
+  if not ok then error(what .. " failed: " .. cmd, 0) end
+  return clock() - t
+end
+
+-- Percentile p (0..1) of a sorted list (nearest rank).
+local function pct(sorted, p)
+  if #sorted == 0 then return nil end
+  local i = math.max(1, math.min(#sorted, math.ceil(p * #sorted)))
+  return sorted[i]
+end
+
+local function summarize(name, lat, results, refused)
+  table.sort(lat)
+  local sum = 0
+  for _, s in ipairs(lat) do sum = sum + s end
+  local r = { name = name, queries = #lat, seconds = sum, qps = sum > 0 and #lat / sum or 0,
+    p50 = pct(lat, 0.5), p90 = pct(lat, 0.9), p99 = pct(lat, 0.99), max = lat[#lat],
+    mean_results = #lat > 0 and results / #lat or 0, refused = refused or 0 }
+  return r
+end
+
+-- Random targets drawn from the indexes: uniform random keys, each the next key of its family.
+local function targets(q, n, seed)
+  local keys = require("quarry.chain.account.keys")
+  math.randomseed(seed)
+  local function rnd(len)
+    local t = {}
+    for i = 1, len do t[i] = string.char(math.random(0, 255)) end
+    return table.concat(t)
+  end
+  local cf = q.cf
+  local function next_key(f, k)
+    local key, val = f:seek(k)
+    if key == nil then key, val = f:seek("") end
+    return key, val
+  end
+  local addrs, topics, pairs_ = {}, {}, {}
+  if cf.addr_txs:seek("") == nil then error("the store has no transactions to query", 0) end
+  for i = 1, n do
+    local k = next_key(cf.addr_txs, rnd(20))
+    addrs[i] = keys.hex(k:sub(1, 20))
+  end
+  local has_logs = cf.logs_by_address:seek("") ~= nil
+  for i = 1, has_logs and n or 0 do
+    -- topic0: the next key at position 0 (a few steps at most: most topics sit at one position)
+    local k = next_key(cf.logs_by_topic, rnd(32))
+    for _ = 1, 64 do
+      if k:byte(33) == 0 then break end
+      k = next_key(cf.logs_by_topic, k:sub(1, 32) .. "\4") -- the next topic's first key
+    end
+    topics[i] = keys.hex(k:sub(1, 32))
+    -- an address with the topic0 of one of its logs
+    local ak, av = next_key(cf.logs_by_address, rnd(20))
+    local tx, pos = keys.decode_log_value(av)
+    local r = require("quarry.json").decode(cf.receipts:get(tx))
+    local log = r.logs[pos + 1]
+    pairs_[i] = { keys.hex(ak:sub(1, 20)), log.topics[1] }
+  end
+  return addrs, topics, pairs_, has_logs
+end
+
+-- Runs fn(i) -> results for i = 1..n, timing each call; a refused query (more than the bound)
+-- counts as refused, its time included.
+local function measure(n, fn)
+  local clock = require("quarry").clock
+  local lat, results, refused = {}, 0, 0
+  for i = 1, n do
+    local t = clock()
+    local ok, r = pcall(fn, i)
+    lat[i] = clock() - t
+    if ok then results = results + r
+    elseif tostring(r):find("query returned more than", 1, true) then refused = refused + 1
+    else error(r, 0) end
+  end
+  return lat, results, refused
+end
+
+local function workloads(q, args)
+  local addrs, topics, ap, has_logs = targets(q, args.queries, args.seed)
+  local tip = q:tip()
+  local lo = q:block("earliest")
+  lo = lo and require("quarry.chain.account.keys").quantity(lo.number, "number") or 0
+  local n, limit, range = args.queries, args.limit, args.range
+  local max = { max_results = args.max_results }
+  local function window(i)
+    math.randomseed(args.seed + i)
+    local from = math.random(lo, math.max(lo, tip - range + 1))
+    return from, math.min(tip, from + range - 1)
+  end
+  local rows = {}
+  local function add(name, lat, res, refused) rows[#rows + 1] = summarize(name, lat, res, refused) end
+
+  add("history: first page, oldest first", measure(n, function(i)
+    return #q:history(addrs[i], { limit = limit }).entries
+  end))
+  add("history: first page, newest first", measure(n, function(i)
+    return #q:history(addrs[i], { limit = limit, order = "newest" }).entries
+  end))
+  -- every page of each address, oldest first, by its cursor (one latency per page)
+  local plat, pres = {}, 0
+  for i = 1, math.min(n, 50) do
+    local after
+    repeat
+      local lat, res = measure(1, function()
+        local p = q:history(addrs[i], { limit = limit, after = after })
+        after = p.cursor ~= require("quarry.json").null and p.cursor or nil
+        return #p.entries
+      end)
+      plat[#plat + 1], pres = lat[1], pres + res
+    until after == nil
+  end
+  add(("history: every page of %d addresses"):format(math.min(n, 50)), plat, pres, 0)
+  if has_logs then
+    add(("logs: one address, %d blocks"):format(range), measure(n, function(i)
+      local f, t = window(i)
+      return #q:logs({ fromBlock = f, toBlock = t, address = ap[i][1] }, max)
+    end))
+    add("logs: one address, whole chain", measure(n, function(i)
+      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = ap[i][1] }, max)
+    end))
+    add(("logs: topic0, %d blocks"):format(range), measure(n, function(i)
+      local f, t = window(i)
+      return #q:logs({ fromBlock = f, toBlock = t, topics = { topics[i] } }, max)
+    end))
+    add("logs: address + topic0, whole chain", measure(n, function(i)
+      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = ap[i][1],
+        topics = { ap[i][2] } }, max)
+    end))
+    add("logs: topic0, whole chain", measure(math.min(n, 20), function(i)
+      return #q:logs({ fromBlock = "earliest", toBlock = "latest", topics = { topics[i] } }, max)
+    end))
+    add("logs: no address or topic, 100 blocks", measure(math.min(n, 50), function(i)
+      local f = window(i)
+      return #q:logs({ fromBlock = f, toBlock = math.min(tip, f + 99) }, max)
+    end))
+  end
+  return rows
+end
+
+function M.run(args)
+  local clock = require("quarry").clock
+  local res = { blocks = args.blocks, seed = args.seed, queries = args.queries, limit = args.limit,
+    range = args.range }
+  local dir, made = args.dir, false
+  local store = args.store
+  if not store then
+    if not dir then
+      dir = require("quarry.sys").mkdtemp("quarry-bench")
+      made = true
+    end
+    assert(os.execute("mkdir -p " .. sh(dir)))
+    local src = args.source
+    if not src then
+      src = dir .. "/chain.jsonl"
+      res.gen_seconds = timed("quarry gen", ("%s gen --format ethereum-rpc --blocks %d --seed %d --out %s")
+        :format(self_command(), args.blocks, args.seed, sh(src)))
+    end
+    store = dir .. "/db"
+    os.execute("rm -rf " .. sh(store))
+    res.source = src
+    res.source_size = require("quarry.cli.system").file_size(src)
+    res.migrate_seconds = timed("quarry migrate", ("%s migrate --format ethereum-rpc --layout account-chain --json %s --db %s %s")
+      :format(self_command(), sh(src), sh(store), args.output == "json" and ">/dev/null" or ""))
+  end
+  local q <close> = require("quarry.chain.account.query").open(store)
+  local st = q:state() or {}
+  res.store = store
+  res.tip = st.tip
+  res.counts = st.counts
+  res.db_size = q.db:size_on_disk()
+  if res.migrate_seconds and st.tip then res.migrate_blocks_s = (st.counts.blocks or 0) / res.migrate_seconds end
+  local t0 = clock()
+  res.workloads = workloads(q, args)
+  res.query_seconds = clock() - t0
+  q:close()
+  if args.output == "json" then
+    print(require("quarry.json").encode(res))
+  else
+    local B, L = require("quarry.cli.format").bytes, require("quarry.cli.format").latency
+    local c = st.counts or {}
+    print(("quarry bench chain-query: %s blocks, %s transactions, %s logs; store %s (%s)"):format(
+      tostring(c.blocks), tostring(c.txs), tostring(c.logs), store, B(res.db_size)))
+    if res.gen_seconds then print(("  gen      %8.2f s"):format(res.gen_seconds)) end
+    if res.migrate_seconds then
+      print(("  migrate  %8.2f s  %8.0f blocks/s  (source %s)"):format(res.migrate_seconds,
+        res.migrate_blocks_s or 0, B(res.source_size)))
+    end
+    print(("  %-42s %7s %10s %10s %10s %10s %9s %8s"):format("query", "n", "p50", "p90", "p99", "max",
+      "q/s", "results"))
+    for _, r in ipairs(res.workloads) do
+      print(("  %-42s %7d %10s %10s %10s %10s %9.1f %8.1f%s"):format(r.name, r.queries, L(r.p50),
+        L(r.p90), L(r.p99), L(r.max), r.qps, r.mean_results,
+        r.refused > 0 and ("  (" .. r.refused .. " refused: more than --max-results)") or ""))
+    end
+  end
+  if made and not args.keep then
+    os.execute("rm -rf " .. sh(dir))
+  elseif dir and args.output ~= "json" then
+    print("  kept     " .. dir)
+  end
+  return cli.EXIT_OK
+end
+
+return M
