@@ -1,5 +1,6 @@
 -- 23-chain-docs: every public function of quarry.chain (module, store, group) and of its
--- migrate / verify / digest modules has a heading in docs/chain-api.md.
+-- migrate / verify / digest modules and of quarry.chain.account.query has a heading in
+-- docs/chain-api.md.
 local helpers = require("spec.helpers")
 
 local function headings()
@@ -34,6 +35,9 @@ describe("chain docs", function()
     public_functions("layout.", require("quarry.chain.layout"), names)
     public_functions("export.", require("quarry.chain.export"), names)
     public_functions("plugin.", require("quarry.chain.plugin"), names)
+    local query = require("quarry.chain.account.query")
+    public_functions("query.", query, names)
+    public_functions("q:", query.Query, names)
     local have = headings()
     local missing = {}
     for _, n in ipairs(names) do
