@@ -127,10 +127,11 @@ local function earliest(v)
   return k and keys.height_of_block_key(k) or nil
 end
 
-local TAGS = { latest = true, pending = true, earliest = true }
+local TAGS = { latest = true, pending = true, safe = true, finalized = true, earliest = true }
 
--- A block number of the view: an integer >= 0, a 0x quantity or a tag ("latest" and "pending":
--- the tip; "earliest": the lowest height). Returns nil for a tag on an empty store.
+-- A block number of the view: an integer >= 0, a 0x quantity or a tag ("latest", "pending",
+-- "safe", "finalized": the tip, a dump having no pending block and no finality of its own;
+-- "earliest": the lowest height). Returns nil for a tag on an empty store.
 local function height_arg(v, x, what)
   if mtype(x) == "integer" then
     if x < 0 then fail("%s must be a block number >= 0, got %d", what, x) end
@@ -141,14 +142,10 @@ local function height_arg(v, x, what)
       if x == "earliest" then return earliest(v) end
       return (tip(v))
     end
-    if x == "safe" or x == "finalized" then
-      fail("%s: %q is not known to a store of a dump (it records no finality): give a number, " ..
-        "latest or earliest", what, x)
-    end
     if sub(x, 1, 2) == "0x" then return keys.quantity(x, what) end
   end
   fail("%s must be a block number (an integer or a 0x hex quantity) or one of latest, earliest, " ..
-    "pending; got %s", what, show(x))
+    "pending, safe, finalized; got %s", what, show(x))
 end
 
 -- The decoded JSON of a stored value, raising naming the family and key when it is not JSON.
@@ -394,7 +391,7 @@ function M.parse_filter(f)
       fail("filter: unknown member %s (fromBlock, toBlock, address, topics, blockHash)", show(k))
     end
   end
-  local p = { from = f.fromBlock, to = f.toBlock, groups = {} }
+  local p = { from = f.fromBlock, to = f.toBlock, groups = {}, min_topics = 0, constrained = 0 }
   if present(f.blockHash) then
     if present(f.fromBlock) or present(f.toBlock) then
       fail("filter: blockHash cannot be combined with fromBlock or toBlock (eth_getLogs)")
@@ -406,10 +403,15 @@ function M.parse_filter(f)
   if addrs then p.groups[#p.groups + 1] = { kind = "address", values = addrs } end
   if present(f.topics) then
     if not jv.is_array(f.topics) then fail("filter.topics must be a list, got %s", show(f.topics)) end
-    if #f.topics > 4 then fail("filter.topics has %d positions: a log has at most 4 topics", #f.topics) end
-    for i = 1, #f.topics do
+    local n = math.max(#f.topics, mtype(f.topics.n) == "integer" and f.topics.n or 0)
+    if n > 4 then fail("filter.topics has %d positions: a log has at most 4 topics", n) end
+    p.min_topics = n
+    for i = 1, n do
       local list = alternatives(f.topics[i], keys.topic, ("filter.topics[%d]"):format(i - 1))
-      if list then p.groups[#p.groups + 1] = { kind = "topic", position = i - 1, values = list } end
+      if list then
+        p.groups[#p.groups + 1] = { kind = "topic", position = i - 1, values = list }
+        p.constrained = i
+      end
     end
   end
   return p
@@ -475,9 +477,9 @@ local function group_stream(v, g, from, to)
   return s
 end
 
--- Chooses the driving index: every group reads up to M.RACE_BUDGET entries in turn; the first to
--- end (the fewest entries) drives, its entries already read; when none ends, the one with the
--- smallest approximate size on disk. Returns the driver group, its stream and what it read.
+-- Chooses the driving index: the groups read up to M.RACE_BUDGET entries each, in rounds of 256;
+-- after the first round in which one ends, the one with the fewest entries drives, its entries
+-- already read; when none ends, the one with the smallest approximate size on disk. Returns the driver group, its stream and what it read.
 local function choose_driver(v, groups, from, to)
   local streams, buffers, done = {}, {}, {}
   for n, g in ipairs(groups) do streams[n], buffers[n] = group_stream(v, g, from, to), {} end
@@ -485,6 +487,7 @@ local function choose_driver(v, groups, from, to)
   local step = 256
   local winner
   for _ = 1, M.RACE_BUDGET // step do
+    -- one round: every index reads up to `step` more entries; the fewest among the ended wins
     for n, s in ipairs(streams) do
       local b = buffers[n]
       for _ = 1, step do
@@ -492,7 +495,9 @@ local function choose_driver(v, groups, from, to)
         if k == nil then done[n] = true; break end
         b[#b + 1] = { k, val }
       end
-      if done[n] then winner = n; break end
+    end
+    for n in ipairs(streams) do
+      if done[n] and (winner == nil or #buffers[n] < #buffers[winner]) then winner = n end
     end
     if winner then break end
   end
@@ -565,37 +570,54 @@ local function complete(v, log, receipt, h)
   return log
 end
 
--- The log objects of index hits {suffix, txhash32 .. be32(position)}, read from the receipts.
-local function logs_of(v, hits)
-  local out = json.array()
-  local cache, want, order = {}, {}, {}
-  for _, c in ipairs(hits) do
-    local tx = sub(c[2], 1, 32)
-    if not want[tx] then want[tx] = true; order[#order + 1] = tx end
+-- The receipts of the index hits' transactions not read yet, into v.receipts (raw hash -> value).
+local function read_receipts(v, hits, first)
+  v.receipts = v.receipts or {}
+  local want, order = {}, {}
+  for n = first or 1, #hits do
+    local tx = sub(hits[n][2], 1, 32)
+    if not v.receipts[tx] and not want[tx] then want[tx] = true; order[#order + 1] = tx end
   end
-  local vals = #order > 0 and v.cf.receipts:multi_get(order, v.ro) or { n = 0 }
+  if #order == 0 then return end
+  local vals = v.cf.receipts:multi_get(order, v.ro)
   for i, tx in ipairs(order) do
     if vals[i] == nil then
       fail("account store: a log index names transaction %s, which has no receipt: the store is " ..
         "damaged (quarry verify)", keys.hex(tx))
     end
-    cache[tx] = decode(vals[i], "receipt " .. keys.hex(tx))
+    v.receipts[tx] = decode(vals[i], "receipt " .. keys.hex(tx))
   end
+end
+
+-- The log object of an index hit {suffix, txhash32 .. be32(position)} and its receipt.
+local function log_of(v, c)
+  local tx, pos = keys.decode_log_value(c[2])
+  local r = v.receipts[tx]
+  local log = jv.is_array(r.logs) and r.logs[pos + 1]
+  if type(log) ~= "table" then
+    fail("account store: a log index names log %d of the receipt of %s, which has no such log: " ..
+      "the store is damaged (quarry verify)", pos, keys.hex(tx))
+  end
+  return log, r
+end
+
+-- The number of topics of a log (0 when it has none or no list).
+local function ntopics(log) return jv.is_array(log.topics) and #log.topics or 0 end
+
+-- The log objects of index hits, read from their receipts, completed.
+local function logs_of(v, hits)
+  local out = json.array()
+  read_receipts(v, hits)
   for _, c in ipairs(hits) do
-    local tx, pos = keys.decode_log_value(c[2])
-    local r = cache[tx]
-    local log = jv.is_array(r.logs) and r.logs[pos + 1]
-    if type(log) ~= "table" then
-      fail("account store: a log index names log %d of the receipt of %s, which has no such log: " ..
-        "the store is damaged (quarry verify)", pos, keys.hex(tx))
-    end
+    local log, r = log_of(v, c)
     out[#out + 1] = complete(v, log, r, (unpack(">I8", c[1])))
   end
   return out
 end
 
--- No address and no topic: every receipt of the blocks in [from, to], in chain order.
-local function scan_receipts(v, from, to, max)
+-- No address and no topic: every receipt of the blocks in [from, to], in chain order (logs with
+-- at least min_topics topics: a filter of null positions).
+local function scan_receipts(v, from, to, max, min_topics)
   local out = json.array()
   for k, text in v.cf.blocks:pairs({ from = keys.block_key(from), to = keys.block_key(to + 1), snapshot = v.s }) do
     local h = keys.height_of_block_key(k)
@@ -612,9 +634,11 @@ local function scan_receipts(v, from, to, max)
           local r = decode(vals[i], "receipt " .. list[i])
           if jv.is_array(r.logs) then
             for _, log in ipairs(r.logs) do
-              if #out == max then too_many(max) end
-              v.blocks = { [h] = b }
-              out[#out + 1] = complete(v, log, r, h)
+              if ntopics(log) >= min_topics then
+                if #out == max then too_many(max) end
+                v.blocks = { [h] = b }
+                out[#out + 1] = complete(v, log, r, h)
+              end
             end
           end
         end
@@ -624,32 +648,50 @@ local function scan_receipts(v, from, to, max)
   return out
 end
 
+-- The block range of a parsed filter in the view: from, to; nil for an empty store.
+local function filter_range(v, p)
+  if p.block_hash then
+    local hv = v.cf.hashes:get(keys.hash_key(keys.hash(p.block_hash, "filter.blockHash")), v.ro)
+    if hv == nil then fail("filter.blockHash %s: no block with this hash in the store (unknown block)", p.block_hash) end
+    local h = keys.height_of_hash_value(hv)
+    return h, h
+  end
+  local last = tip(v)
+  if last == nil then return nil end
+  local from = present(p.from) and height_arg(v, p.from, "filter.fromBlock") or last
+  local to = present(p.to) and height_arg(v, p.to, "filter.toBlock") or last
+  if from > to then
+    fail("filter: fromBlock (%d) is above toBlock (%d) (invalid block range params)", from, to)
+  end
+  if to > last then
+    fail("filter: toBlock (%d) is beyond the store's tip (%d): block range extends beyond the " ..
+      "current head block (use \"latest\" for the tip)", to, last)
+  end
+  return from, to
+end
+
 local function logs_view(v, filter, o)
   local max = o.max_results == nil and M.MAX_RESULTS or positive(o.max_results, "max_results")
   local p = M.parse_filter(filter)
-  local from, to
-  if p.block_hash then
-    local hv = v.cf.hashes:get(keys.hash_key(keys.hash(p.block_hash, "filter.blockHash")), v.ro)
-    if hv == nil then fail("filter.blockHash %s: no block with this hash in the store", p.block_hash) end
-    from = keys.height_of_hash_value(hv)
-    to = from
-  else
-    local last = tip(v)
-    from = present(p.from) and height_arg(v, p.from, "filter.fromBlock") or last
-    to = present(p.to) and height_arg(v, p.to, "filter.toBlock") or last
-    if from and to and from > to then
-      fail("filter: fromBlock (%d) is above toBlock (%d)", from, to)
-    end
-    if from == nil or to == nil then return json.array() end
-    if last == nil or from > last then return json.array() end
-    if to > last then to = last end
-  end
-  if #p.groups == 0 then return scan_receipts(v, from, to, max) end
+  local from, to = filter_range(v, p)
+  if from == nil then return json.array() end
+  if #p.groups == 0 then return scan_receipts(v, from, to, max, p.min_topics) end
+  -- a trailing null position: the log must still have a topic there (read from its receipt)
+  local need_len = p.min_topics > p.constrained
   local driver, stream, buffered, ended = choose_driver(v, p.groups, from, to)
   local hits, cands = {}, {}
   local function flush()
+    local first = #hits + 1
     check_candidates(v, p.groups, driver, cands, hits)
     cands = {}
+    if need_len and #hits >= first then
+      read_receipts(v, hits, first)
+      local n = first - 1
+      for i = first, #hits do
+        if ntopics((log_of(v, hits[i]))) >= p.min_topics then n = n + 1; hits[n] = hits[i] end
+      end
+      for i = #hits, n + 1, -1 do hits[i] = nil end
+    end
     if #hits > max then stream.close(); too_many(max) end
   end
   for _, e in ipairs(buffered) do

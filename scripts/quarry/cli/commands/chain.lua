@@ -15,7 +15,7 @@ local function height(s)
   elseif TAGS[s] or s:match("^0x%x+$") then
     return s
   end
-  return nil, ("a block number (decimal or 0x hex) or latest, earliest, pending expected, got '%s'"):format(s)
+  return nil, ("a block number (decimal or 0x hex) or latest, earliest, pending, safe, finalized expected, got '%s'"):format(s)
 end
 
 local function count(s)
