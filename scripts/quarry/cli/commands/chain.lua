@@ -148,9 +148,10 @@ end
 local function text_logs(list, indent, number)
   for _, log in ipairs(list) do
     local topics = type(log.topics) == "table" and log.topics or {}
-    line("%s%8s %5s  %s  %s  tx %s", indent or "", log.blockNumber and dec(log.blockNumber) or number or "?", dec(log.logIndex),
-      tostring(log.address), topics[1] and tostring(topics[1]) or "(no topics)", tostring(log.transactionHash))
-    for i = 2, #topics do line("%s%s%s", indent or "", (" "):rep(59), tostring(topics[i])) end
+    local head = ("%s%8s %5s  %s  "):format(indent or "", log.blockNumber and dec(log.blockNumber) or number or "?",
+      dec(log.logIndex), tostring(log.address))
+    line("%s%s  tx %s", head, topics[1] and tostring(topics[1]) or "(no topics)", tostring(log.transactionHash))
+    for i = 2, #topics do line("%s%s", (" "):rep(#head), tostring(topics[i])) end
   end
 end
 
