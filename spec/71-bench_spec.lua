@@ -180,6 +180,26 @@ describe("quarry bench", function()
     assert.are.equal(300000, report.results[3].quarry.ops) -- readseq read 300,000 entries of 70 MB
   end)
 
+  it("chain-query: migrates a generated account chain and times every kind of query", function()
+    local dir = helpers.tmpdir("bench-acct")
+    local code, out, err = run("bench chain-query --blocks 300 --queries 4 --range 50 --limit 5 --output json --dir", dir)
+    assert.are.equal(0, code, err)
+    local r = json.decode(out, { numbers = "float" })
+    assert.are.equal(300, r.counts.blocks)
+    assert.is_true(r.gen_seconds > 0 and r.migrate_seconds > 0)
+    local names = {}
+    for _, w in ipairs(r.workloads) do
+      names[#names + 1] = w.name
+      assert.is_true(w.queries > 0, w.name)
+      assert.is_true(w.p50 <= w.p90 and w.p90 <= w.p99 and w.p99 <= w.max, w.name)
+      if w.name:match("^history") then assert.is_true(w.mean_results <= 5, w.name) end
+      -- the address and topic0 pairs come from logs of the store: each query finds one at least
+      if w.name == "logs: address + topic0, whole chain" then assert.is_true(w.mean_results >= 1) end
+    end
+    assert.are.equal(9, #names, table.concat(names, "; "))
+    assert.is_true(helpers.exists(dir .. "/db"))
+  end)
+
   it("refuses unknown workloads and bad sizes with exit status 2", function()
     local code, _, err = run("bench nosuchload")
     assert.are.equal(2, code)

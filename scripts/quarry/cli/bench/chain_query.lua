@@ -193,15 +193,16 @@ function M.run(args)
     local src = args.source
     if not src then
       src = dir .. "/chain.jsonl"
-      res.gen_seconds = timed("quarry gen", ("%s gen --format ethereum-rpc --blocks %d --seed %d --out %s")
+      -- the children's reports go to stderr: stdout carries this report alone
+      res.gen_seconds = timed("quarry gen", ("%s gen --format ethereum-rpc --blocks %d --seed %d --out %s >&2")
         :format(self_command(), args.blocks, args.seed, sh(src)))
     end
     store = dir .. "/db"
     os.execute("rm -rf " .. sh(store))
     res.source = src
     res.source_size = require("quarry.cli.system").file_size(src)
-    res.migrate_seconds = timed("quarry migrate", ("%s migrate --format ethereum-rpc --layout account-chain --json %s --db %s %s")
-      :format(self_command(), sh(src), sh(store), args.output == "json" and ">/dev/null" or ""))
+    res.migrate_seconds = timed("quarry migrate", ("%s migrate --format ethereum-rpc --layout account-chain --json %s --db %s >&2")
+      :format(self_command(), sh(src), sh(store)))
   end
   local q <close> = require("quarry.chain.account.query").open(store)
   local st = q:state() or {}
