@@ -298,7 +298,9 @@ local function history_view(v, address, o)
   local limit = o.limit == nil and M.HISTORY_LIMIT or positive(o.limit, "limit")
   local page = jv.object()
   local last = tip(v)
-  local from = o.from == nil and 0 or height_arg(v, o.from, "from")
+  local from
+  if o.from ~= nil then from = height_arg(v, o.from, "from")
+  elseif last ~= nil then from = earliest(v) end
   local to = o.to == nil and last or height_arg(v, o.to, "to")
   if from and to and from > to and o.from ~= nil and o.to ~= nil then
     fail("from (%d) is above to (%d)", from, to)
