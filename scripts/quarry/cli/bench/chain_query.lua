@@ -90,12 +90,15 @@ local function targets(q, n, seed)
       k = next_key(cf.logs_by_topic, k:sub(1, 32) .. "\4") -- the next topic's first key
     end
     topics[i] = keys.hex(k:sub(1, 32))
-    -- an address with the topic0 of one of its logs
+    -- an address with the topic0 of one of its logs (the first log from a random key that has one)
     local ak, av = next_key(cf.logs_by_address, rnd(20))
-    local tx, pos = keys.decode_log_value(av)
-    local r = require("quarry.json").decode(cf.receipts:get(tx))
-    local log = r.logs[pos + 1]
-    pairs_[i] = { keys.hex(ak:sub(1, 20)), log.topics[1] }
+    for _ = 1, 1000 do
+      local tx, pos = keys.decode_log_value(av)
+      local log = require("quarry.json").decode(cf.receipts:get(tx)).logs[pos + 1]
+      if #log.topics > 0 then pairs_[i] = { keys.hex(ak:sub(1, 20)), log.topics[1] }; break end
+      ak, av = next_key(cf.logs_by_address, ak .. "\0")
+    end
+    if not pairs_[i] then error("no log with a topic found near a random key of logs_by_address", 0) end
   end
   return addrs, topics, pairs_, has_logs
 end
