@@ -196,7 +196,7 @@ describe("quarry bench", function()
       -- the address and topic0 pairs come from logs of the store: each query finds one at least
       if w.name == "logs: address + topic0, whole chain" then assert.is_true(w.mean_results >= 1) end
     end
-    assert.are.equal(9, #names, table.concat(names, "; "))
+    assert.are.equal(10, #names, table.concat(names, "; "))
     assert.is_true(helpers.exists(dir .. "/db"))
   end)
 

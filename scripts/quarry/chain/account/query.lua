@@ -560,9 +560,9 @@ local function complete(v, log, receipt, h)
     if log[name] == nil then
       local val = receipt[name]
       if val == nil and (name == "blockHash" or name == "blockNumber") then
-        v.blocks = v.blocks or {}
-        local b = v.blocks[h] or block_at(v, h)
-        v.blocks[h] = b
+        -- the last block read is kept (results come in chain order)
+        local b = v.blocks and v.blocks[h] or block_at(v, h)
+        v.blocks = { [h] = b }
         val = b and b[name == "blockHash" and "hash" or "number"]
       end
       if val ~= nil then jv.set(log, name, val) end
@@ -572,48 +572,52 @@ local function complete(v, log, receipt, h)
   return log
 end
 
--- The receipts of the index hits' transactions not read yet, into v.receipts (raw hash -> value).
-local function read_receipts(v, hits, first)
-  v.receipts = v.receipts or {}
-  local want, order = {}, {}
-  for n = first or 1, #hits do
-    local tx = sub(hits[n][2], 1, 32)
-    if not v.receipts[tx] and not want[tx] then want[tx] = true; order[#order + 1] = tx end
-  end
-  if #order == 0 then return end
-  local vals = v.cf.receipts:multi_get(order, v.ro)
-  for i, tx in ipairs(order) do
-    if vals[i] == nil then
-      fail("account store: a log index names transaction %s, which has no receipt: the store is " ..
-        "damaged (quarry verify)", keys.hex(tx))
+-- The log objects of the index hits {suffix, txhash32 .. be32(position)} from hits[first] on,
+-- each completed as eth_getLogs gives it, into c[3]: the receipts are read in chunks of 256
+-- transactions and dropped once their logs are taken, so memory holds the results, not the
+-- receipts.
+local function resolve(v, hits, first)
+  local n = first or 1
+  while n <= #hits do
+    local want, order, stop = {}, {}, n
+    while stop <= #hits and #order < 256 do
+      local tx = sub(hits[stop][2], 1, 32)
+      if not want[tx] then want[tx] = true; order[#order + 1] = tx end
+      stop = stop + 1
     end
-    v.receipts[tx] = decode(vals[i], "receipt " .. keys.hex(tx))
+    local vals = v.cf.receipts:multi_get(order, v.ro)
+    local rc = {}
+    for i, tx in ipairs(order) do
+      if vals[i] == nil then
+        fail("account store: a log index names transaction %s, which has no receipt: the store is " ..
+          "damaged (quarry verify)", keys.hex(tx))
+      end
+      rc[tx] = decode(vals[i], "receipt " .. keys.hex(tx))
+    end
+    for j = n, stop - 1 do
+      local c = hits[j]
+      local tx, pos = keys.decode_log_value(c[2])
+      local r = rc[tx]
+      local log = jv.is_array(r.logs) and r.logs[pos + 1]
+      if type(log) ~= "table" then
+        fail("account store: a log index names log %d of the receipt of %s, which has no such " ..
+          "log: the store is damaged (quarry verify)", pos, keys.hex(tx))
+      end
+      c[3] = complete(v, log, r, (unpack(">I8", c[1])))
+    end
+    n = stop
   end
-end
-
--- The log object of an index hit {suffix, txhash32 .. be32(position)} and its receipt.
-local function log_of(v, c)
-  local tx, pos = keys.decode_log_value(c[2])
-  local r = v.receipts[tx]
-  local log = jv.is_array(r.logs) and r.logs[pos + 1]
-  if type(log) ~= "table" then
-    fail("account store: a log index names log %d of the receipt of %s, which has no such log: " ..
-      "the store is damaged (quarry verify)", pos, keys.hex(tx))
-  end
-  return log, r
 end
 
 -- The number of topics of a log (0 when it has none or no list).
 local function ntopics(log) return jv.is_array(log.topics) and #log.topics or 0 end
 
--- The log objects of index hits, read from their receipts, completed.
-local function logs_of(v, hits)
+-- The log objects of index hits, read from their receipts (from hits[first] on: those before
+-- are resolved already), completed.
+local function logs_of(v, hits, first)
+  resolve(v, hits, first)
   local out = json.array()
-  read_receipts(v, hits)
-  for _, c in ipairs(hits) do
-    local log, r = log_of(v, c)
-    out[#out + 1] = complete(v, log, r, (unpack(">I8", c[1])))
-  end
+  for i, c in ipairs(hits) do out[i] = c[3] end
   return out
 end
 
@@ -687,10 +691,10 @@ local function logs_view(v, filter, o)
     check_candidates(v, p.groups, driver, cands, hits)
     cands = {}
     if need_len and #hits >= first then
-      read_receipts(v, hits, first)
+      resolve(v, hits, first)
       local n = first - 1
       for i = first, #hits do
-        if ntopics((log_of(v, hits[i]))) >= p.min_topics then n = n + 1; hits[n] = hits[i] end
+        if ntopics(hits[i][3]) >= p.min_topics then n = n + 1; hits[n] = hits[i] end
       end
       for i = #hits, n + 1, -1 do hits[i] = nil end
     end
@@ -711,7 +715,7 @@ local function logs_view(v, filter, o)
   flush()
   stream.close()
   v.plan = { driver = p.groups[driver], candidates = stream.read }
-  return logs_of(v, hits)
+  return logs_of(v, hits, need_len and #hits + 1 or 1)
 end
 
 --- q:logs(filter [, options]) -> { log, ... }: the logs eth_getLogs returns for filter, in chain

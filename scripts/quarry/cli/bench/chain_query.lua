@@ -60,47 +60,55 @@ local function summarize(name, lat, results, refused)
   return r
 end
 
--- Random targets drawn from the indexes: uniform random keys, each the next key of its family.
-local function targets(q, n, seed)
+-- Random targets drawn from the store (the seed fixed): addresses uniform over the addresses (the
+-- address of the next addr_txs key after a random one: most are quiet), addresses weighted by
+-- activity (the sender of a random transaction of a random block), and logs weighted as they
+-- occur (a random log with a topic of a random transaction: its address and topic0; hot event
+-- signatures come up as often as they are emitted).
+local function targets(q, n, seed, tip, lo)
   local keys = require("quarry.chain.account.keys")
+  local json = require("quarry.json")
   math.randomseed(seed)
+  local cf = q.cf
   local function rnd(len)
     local t = {}
     for i = 1, len do t[i] = string.char(math.random(0, 255)) end
     return table.concat(t)
   end
-  local cf = q.cf
-  local function next_key(f, k)
-    local key, val = f:seek(k)
-    if key == nil then key, val = f:seek("") end
-    return key, val
-  end
-  local addrs, topics, pairs_ = {}, {}, {}
   if cf.addr_txs:seek("") == nil then error("the store has no transactions to query", 0) end
+  local any, active, logs = {}, {}, {}
   for i = 1, n do
-    local k = next_key(cf.addr_txs, rnd(20))
-    addrs[i] = keys.hex(k:sub(1, 20))
+    local k = cf.addr_txs:seek(rnd(20)) or cf.addr_txs:seek("")
+    any[i] = keys.hex(k:sub(1, 20))
   end
+  -- a random transaction: its body and its receipt
+  local function random_tx()
+    for _ = 1, 10000 do
+      local b = json.decode(cf.blocks:get(keys.block_key(math.random(lo, tip))))
+      if #b.transactions > 0 then
+        local raw = keys.hash(b.transactions[math.random(#b.transactions)])
+        local _, _, text = keys.decode_tx_value(cf.txs:get(raw))
+        local rtext = cf.receipts:get(raw)
+        return json.decode(text), rtext and json.decode(rtext)
+      end
+    end
+    error("no transaction found in 10,000 random blocks", 0)
+  end
+  for i = 1, n do active[i] = (random_tx()).from end
   local has_logs = cf.logs_by_address:seek("") ~= nil
-  for i = 1, has_logs and n or 0 do
-    -- topic0: the next key at position 0 (a few steps at most: most topics sit at one position)
-    local k = next_key(cf.logs_by_topic, rnd(32))
-    for _ = 1, 64 do
-      if k:byte(33) == 0 then break end
-      k = next_key(cf.logs_by_topic, k:sub(1, 32) .. "\4") -- the next topic's first key
+  local tries = 0
+  while has_logs and #logs < n do
+    local _, r = random_tx()
+    local list = {}
+    for _, log in ipairs(r and r.logs or {}) do if #log.topics > 0 then list[#list + 1] = log end end
+    if #list > 0 then
+      local log = list[math.random(#list)]
+      logs[#logs + 1] = { log.address, log.topics[1] }
     end
-    topics[i] = keys.hex(k:sub(1, 32))
-    -- an address with the topic0 of one of its logs (the first log from a random key that has one)
-    local ak, av = next_key(cf.logs_by_address, rnd(20))
-    for _ = 1, 1000 do
-      local tx, pos = keys.decode_log_value(av)
-      local log = require("quarry.json").decode(cf.receipts:get(tx)).logs[pos + 1]
-      if #log.topics > 0 then pairs_[i] = { keys.hex(ak:sub(1, 20)), log.topics[1] }; break end
-      ak, av = next_key(cf.logs_by_address, ak .. "\0")
-    end
-    if not pairs_[i] then error("no log with a topic found near a random key of logs_by_address", 0) end
+    tries = tries + 1
+    if tries > 100 * n then error("too few logs with topics to query", 0) end
   end
-  return addrs, topics, pairs_, has_logs
+  return any, active, logs, has_logs
 end
 
 -- Runs fn(i) -> results for i = 1..n, timing each call; a refused query (more than the bound)
@@ -120,62 +128,68 @@ local function measure(n, fn)
 end
 
 local function workloads(q, args)
-  local addrs, topics, ap, has_logs = targets(q, args.queries, args.seed)
   local tip = q:tip()
-  local lo = q:block("earliest")
-  lo = lo and require("quarry.chain.account.keys").quantity(lo.number, "number") or 0
+  local first = q:block("earliest")
+  local lo = first and require("quarry.chain.account.keys").quantity(first.number, "number") or 0
+  local any, active, logs, has_logs = targets(q, args.queries, args.seed, tip, lo)
+  local null = require("quarry.json").null
   local n, limit, range = args.queries, args.limit, args.range
   local max = { max_results = args.max_results }
-  local function window(i)
+  -- a random window of w blocks (the i-th of the seed)
+  local function window(i, w)
     math.randomseed(args.seed + i)
-    local from = math.random(lo, math.max(lo, tip - range + 1))
-    return from, math.min(tip, from + range - 1)
+    local from = math.random(lo, math.max(lo, tip - w + 1))
+    return from, math.min(tip, from + w - 1)
   end
   local rows = {}
   local function add(name, lat, res, refused) rows[#rows + 1] = summarize(name, lat, res, refused) end
 
-  add("history: first page, oldest first", measure(n, function(i)
-    return #q:history(addrs[i], { limit = limit }).entries
+  add("history: first page, any address", measure(n, function(i)
+    return #q:history(any[i], { limit = limit }).entries
   end))
-  add("history: first page, newest first", measure(n, function(i)
-    return #q:history(addrs[i], { limit = limit, order = "newest" }).entries
+  add("history: first page, active address", measure(n, function(i)
+    return #q:history(active[i], { limit = limit }).entries
   end))
-  -- every page of each address, oldest first, by its cursor (one latency per page)
-  local plat, pres = {}, 0
-  for i = 1, math.min(n, 50) do
+  add("history: first page newest first, active", measure(n, function(i)
+    return #q:history(active[i], { limit = limit, order = "newest" }).entries
+  end))
+  -- every page of active addresses, oldest first, by cursor (one latency per page)
+  local plat, pres, naddr = {}, 0, math.min(n, 20)
+  for i = 1, naddr do
     local after
     repeat
       local lat, res = measure(1, function()
-        local p = q:history(addrs[i], { limit = limit, after = after })
-        after = p.cursor ~= require("quarry.json").null and p.cursor or nil
+        local p = q:history(active[i], { limit = limit, after = after })
+        after = p.cursor ~= null and p.cursor or nil
         return #p.entries
       end)
       plat[#plat + 1], pres = lat[1], pres + res
     until after == nil
   end
-  add(("history: every page of %d addresses"):format(math.min(n, 50)), plat, pres, 0)
+  add(("history: every page of %d active addresses"):format(naddr), plat, pres, 0)
   if has_logs then
     add(("logs: one address, %d blocks"):format(range), measure(n, function(i)
-      local f, t = window(i)
-      return #q:logs({ fromBlock = f, toBlock = t, address = ap[i][1] }, max)
+      local f, t = window(i, range)
+      return #q:logs({ fromBlock = f, toBlock = t, address = logs[i][1] }, max)
     end))
     add("logs: one address, whole chain", measure(n, function(i)
-      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = ap[i][1] }, max)
+      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = logs[i][1] }, max)
     end))
     add(("logs: topic0, %d blocks"):format(range), measure(n, function(i)
-      local f, t = window(i)
-      return #q:logs({ fromBlock = f, toBlock = t, topics = { topics[i] } }, max)
+      local f, t = window(i, range)
+      return #q:logs({ fromBlock = f, toBlock = t, topics = { logs[i][2] } }, max)
+    end))
+    add(("logs: topic0, %d blocks"):format(10 * range), measure(math.min(n, 50), function(i)
+      local f, t = window(i, 10 * range)
+      return #q:logs({ fromBlock = f, toBlock = t, topics = { logs[i][2] } }, max)
     end))
     add("logs: address + topic0, whole chain", measure(n, function(i)
-      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = ap[i][1],
-        topics = { ap[i][2] } }, max)
-    end))
-    add("logs: topic0, whole chain", measure(math.min(n, 20), function(i)
-      return #q:logs({ fromBlock = "earliest", toBlock = "latest", topics = { topics[i] } }, max)
+      return #q:logs({ fromBlock = "earliest", toBlock = "latest", address = logs[i][1],
+        topics = { logs[i][2] } }, max)
     end))
     add("logs: no address or topic, 100 blocks", measure(math.min(n, 50), function(i)
-      local f = window(i)
-      return #q:logs({ fromBlock = f, toBlock = math.min(tip, f + 99) }, max)
+      local f, t = window(i, 100)
+      return #q:logs({ fromBlock = f, toBlock = t }, max)
     end))
   end
   return rows
