@@ -182,6 +182,21 @@ describe("account-chain queries", function()
     assert.is_nil(q:block(("0x%064x"):format(1)))
   end)
 
+  it("open the store read-only beside its writer, and refuse what is no account-chain store", function()
+    local r <close> = query.open(path)
+    assert.are.equal(#records - 1, (r:tip()))
+    assert.are.equal(enc(block_of(o, 7, true)), enc(r:block(7, true)))
+    r:close()
+    r:close()
+    helpers.raises_plain("used after close()", r.tip, r)
+    local dir = helpers.tmpdir("not-acct")
+    local other = require("quarry").open(dir .. "/db", { column_families = { "blocks" } })
+    other:close()
+    helpers.raises_plain("is not an account-chain store (it has no family", query.open, dir .. "/db")
+    helpers.raises_plain("does not exist", query.open, dir .. "/none")
+    helpers.raises_plain("expected an account-chain store or a quarry database", query.new, 42)
+  end)
+
   it("return each transaction with its receipt exactly as the dump gave them", function()
     local n = 0
     for _, rec in ipairs(records) do

@@ -481,7 +481,8 @@ end
 
 -- Chooses the driving index: the groups read up to M.RACE_BUDGET entries each, in rounds of 256;
 -- after the first round in which one ends, the one with the fewest entries drives, its entries
--- already read; when none ends, the one with the smallest approximate size on disk. Returns the driver group, its stream and what it read.
+-- already read; when none ends, the one with the smallest approximate size on disk. Returns the
+-- driver's number, its stream, the entries it read and whether it ended.
 local function choose_driver(v, groups, from, to)
   local streams, buffers, done = {}, {}, {}
   for n, g in ipairs(groups) do streams[n], buffers[n] = group_stream(v, g, from, to), {} end
