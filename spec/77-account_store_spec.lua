@@ -14,13 +14,7 @@ local account = require("quarry.chain.account")
 
 local DUMPS = fx.dumps()
 
--- an independent hex -> bytes: two digits at a time through tonumber
-local function unhex(h)
-  h = h:gsub("^0x", "")
-  local t = {}
-  for i = 1, #h, 2 do t[#t + 1] = string.char(tonumber(h:sub(i, i + 1), 16)) end
-  return table.concat(t)
-end
+local unhex = require("spec.account_fixture").unhex -- an independent hex decoder
 local function num(q) return math.tointeger(tonumber(q:sub(3), 16)) end
 
 -- A fresh copy of a dump's records (decoded again from their text: mutations stay local).
@@ -67,13 +61,7 @@ describe("account store: recorded dumps", function()
       assert.are.equal(0, code, err)
       local rep = json.decode(out)
       -- the oracle: counts from the dump's text, parsed again
-      local text = helpers.read_file(path)
-      local recs = {}
-      if DUMPS[name].container == "jsonl" then
-        for line in text:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
-      else
-        recs = json.decode(text)
-      end
+      local recs, text = fx.read_dump(path, DUMPS[name].container)
       local ntx, nrc, nlog = 0, 0, 0
       for _, r in ipairs(recs) do
         ntx = ntx + #block_of(r).transactions
@@ -95,13 +83,7 @@ describe("account store: recorded dumps", function()
       code, out, err = helpers.run_quarry({ "export", "--db", db, "--json", back })
       assert.are.equal(0, code, err)
       -- the same JSON values, record by record (and, both being compact, the same bytes)
-      local btext = helpers.read_file(back)
-      local brecs = {}
-      if DUMPS[name].container == "jsonl" then
-        for line in btext:gmatch("[^\n]+") do brecs[#brecs + 1] = json.decode(line) end
-      else
-        brecs = json.decode(btext)
-      end
+      local brecs, btext = fx.read_dump(back, DUMPS[name].container)
       assert.are.equal(#recs, #brecs)
       for i = 1, #recs do assert.are.equal(json.encode(recs[i]), json.encode(brecs[i]), "record " .. i) end
       assert.are.equal(text, btext)
