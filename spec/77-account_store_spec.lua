@@ -393,6 +393,12 @@ describe("account store: refusals", function()
     assert.are.equal(1, code)
     assert.truthy(err:find("quarry migrate: invalid chain: block 1 tx 0 (", 1, true), err)
     assert.truthy(err:find("the groups before this block are committed", 1, true), err)
+    local out
+    code, out = helpers.run_quarry({ "migrate", "--format", "ethereum-rpc", "--json", opts.json,
+      "--db", opts.db, "--resume", "--report", "json" })
+    assert.are.equal(1, code)
+    local rep = json.decode(out)
+    assert.are.same({ "InvalidChain", 1, 0, "account-chain" }, { rep.error.code, rep.error.block, rep.tip, rep.layout })
   end)
 
   it("parentHash is checked across a resume", function()
