@@ -7,11 +7,10 @@ local quarry = require("quarry")
 local json = require("quarry.json")
 local keys = require("quarry.chain.account.keys")
 
-local getmetatable, rawget, type, mtype = getmetatable, rawget, type, math.type
+local getmetatable, rawget, type = getmetatable, rawget, type
 local OBJ, ARR = json.object_mt, json.array_mt
 local encode, decode = json.encode, json.decode
 local kraw, quantity, is_quantity, is_data, show = keys.raw, keys.quantity, keys.is_quantity, keys.is_data, keys.show
-local lower = string.lower
 
 local M = {}
 
