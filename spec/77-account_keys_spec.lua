@@ -4,13 +4,7 @@
 -- here before a store written by it is read by another version.
 local keys = require("quarry.chain.account.keys")
 
--- an independent hex -> bytes: two digits at a time through tonumber
-local function unhex(h)
-  h = h:gsub("^0x", "")
-  local t = {}
-  for i = 1, #h, 2 do t[#t + 1] = string.char(tonumber(h:sub(i, i + 1), 16)) end
-  return table.concat(t)
-end
+local unhex = require("spec.account_fixture").unhex -- an independent hex decoder
 
 local H1 = "0x" .. ("ab"):rep(16) .. ("0F"):rep(16) -- mixed case, as a node may write it
 local A1 = "0x" .. ("12"):rep(20)
@@ -122,6 +116,7 @@ describe("account keys: the families", function()
     assert.is_false(ok)
     assert.matches("corrupt addr_txs value", err)
     ok, err = pcall(keys.decode_tx_value, "x")
+    assert.is_false(ok)
     assert.matches("corrupt txs value", err)
   end)
 end)

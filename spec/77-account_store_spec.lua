@@ -14,13 +14,7 @@ local account = require("quarry.chain.account")
 
 local DUMPS = fx.dumps()
 
--- an independent hex -> bytes: two digits at a time through tonumber
-local function unhex(h)
-  h = h:gsub("^0x", "")
-  local t = {}
-  for i = 1, #h, 2 do t[#t + 1] = string.char(tonumber(h:sub(i, i + 1), 16)) end
-  return table.concat(t)
-end
+local unhex = require("spec.account_fixture").unhex -- an independent hex decoder
 local function num(q) return math.tointeger(tonumber(q:sub(3), 16)) end
 
 -- A fresh copy of a dump's records (decoded again from their text: mutations stay local).
@@ -67,13 +61,7 @@ describe("account store: recorded dumps", function()
       assert.are.equal(0, code, err)
       local rep = json.decode(out)
       -- the oracle: counts from the dump's text, parsed again
-      local text = helpers.read_file(path)
-      local recs = {}
-      if DUMPS[name].container == "jsonl" then
-        for line in text:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
-      else
-        recs = json.decode(text)
-      end
+      local recs, text = fx.read_dump(path, DUMPS[name].container)
       local ntx, nrc, nlog = 0, 0, 0
       for _, r in ipairs(recs) do
         ntx = ntx + #block_of(r).transactions
@@ -92,16 +80,10 @@ describe("account store: recorded dumps", function()
       assert.are.equal(0, code, out .. err)
       assert.truthy(out:find("ok   source", 1, true), out)
       local back = dir .. "/back" .. (DUMPS[name].container == "jsonl" and ".jsonl" or ".json")
-      code, out, err = helpers.run_quarry({ "export", "--db", db, "--json", back })
+      code, _, err = helpers.run_quarry({ "export", "--db", db, "--json", back })
       assert.are.equal(0, code, err)
       -- the same JSON values, record by record (and, both being compact, the same bytes)
-      local btext = helpers.read_file(back)
-      local brecs = {}
-      if DUMPS[name].container == "jsonl" then
-        for line in btext:gmatch("[^\n]+") do brecs[#brecs + 1] = json.decode(line) end
-      else
-        brecs = json.decode(btext)
-      end
+      local brecs, btext = fx.read_dump(back, DUMPS[name].container)
       assert.are.equal(#recs, #brecs)
       for i = 1, #recs do assert.are.equal(json.encode(recs[i]), json.encode(brecs[i]), "record " .. i) end
       assert.are.equal(text, btext)
@@ -216,6 +198,39 @@ describe("account store: the families' bytes", function()
     assert.truthy(out:find("FAIL addr_txs", 1, true), out)
     assert.truthy(out:find("FAIL logs", 1, true), out)
   end)
+
+  it("verify finds a receipt or a transaction row gone, the counts off, and a source that differs", function()
+    local dir = helpers.tmpdir("acct")
+    local path = write(DUMPS.hive, dir, "h")
+    migrate.run({ json = path, db = dir .. "/db", format = "ethereum-rpc" })
+    local tx = DUMPS.hive.records[2].block.transactions[2]
+    -- the source with one value changed (a hex digit's case: the text is compared, not the number)
+    local d = copy("hive")
+    d.records[2].block.transactions[3].value = d.records[2].block.transactions[3].value:upper():gsub("^0X", "0x")
+    if d.records[2].block.transactions[3].value == DUMPS.hive.records[2].block.transactions[3].value then
+      d.records[2].block.transactions[3].gas = "0x00" .. d.records[2].block.transactions[3].gas:sub(3)
+    end
+    local other = write(d, dir, "other")
+    local code, out = helpers.run_quarry({ "verify", "--db", dir .. "/db", "--json", other })
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("FAIL source", 1, true), out)
+    assert.truthy(out:find("block 1: the stored record differs from the source at byte", 1, true), out)
+    local db = quarry.open(dir .. "/db", { column_families = account.FAMILIES })
+    db:cf("receipts"):delete(unhex(tx.hash))
+    db:close()
+    code, out = helpers.run_quarry({ "verify", "--db", dir .. "/db" })
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("FAIL receipts", 1, true), out)
+    assert.truthy(out:find("block 1 tx 1 (" .. tx.hash .. "): has no receipt, unlike transaction 0 of its block", 1, true), out)
+    assert.truthy(out:find("FAIL counts", 1, true), out)
+    assert.truthy(out:find("the state counts 4 receipts, the store holds 3", 1, true), out)
+    db = quarry.open(dir .. "/db", { column_families = account.FAMILIES })
+    db:cf("txs"):delete(unhex(tx.hash))
+    db:close()
+    code, out = helpers.run_quarry({ "verify", "--db", dir .. "/db" })
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("block 1 tx 1 (" .. tx.hash .. "): no txs row", 1, true), out)
+  end)
 end)
 
 describe("account store: refusals", function()
@@ -324,6 +339,16 @@ describe("account store: refusals", function()
     s:close()
   end)
 
+  it("no block hash twice (a block repeating its parent's hash and linking to it)", function()
+    local d = hive()
+    b1(d).hash = d.records[1].block.hash
+    b1(d).parentHash = d.records[1].block.hash
+    for _, tx in ipairs(b1(d).transactions) do tx.blockHash = b1(d).hash end
+    for _, rc in ipairs(r1(d)) do rc.blockHash = b1(d).hash end
+    assert_refused(d, "block 1: hash " .. b1(d).hash .. " is already the hash of block 0")
+    assert_refused(d, "block 1: hash " .. b1(d).hash .. " is already the hash of block 0", { group_blocks = 1 })
+  end)
+
   it("hex must be well-formed with the right number of bytes", function()
     local d = hive()
     b1(d).hash = "0x1234"
@@ -368,6 +393,12 @@ describe("account store: refusals", function()
     assert.are.equal(1, code)
     assert.truthy(err:find("quarry migrate: invalid chain: block 1 tx 0 (", 1, true), err)
     assert.truthy(err:find("the groups before this block are committed", 1, true), err)
+    local out
+    code, out = helpers.run_quarry({ "migrate", "--format", "ethereum-rpc", "--json", opts.json,
+      "--db", opts.db, "--resume", "--report", "json" })
+    assert.are.equal(1, code)
+    local rep = json.decode(out)
+    assert.are.same({ "InvalidChain", 1, 0, "account-chain" }, { rep.error.code, rep.error.block, rep.tip, rep.layout })
   end)
 
   it("parentHash is checked across a resume", function()
@@ -429,5 +460,18 @@ describe("account store: records as they came", function()
       end
       s:close()
     end
+    -- a bare block without transactions after a wrapped one: only a meta entry can tell
+    d = copy("hive")
+    local b = d.records[2].block
+    b.transactions = json.array()
+    d.records[2] = b
+    local p = write(d, dir, "mixed")
+    migrate.run({ json = p, db = dir .. "/mixed", format = "ethereum-rpc" })
+    local code, _, err = helpers.run_quarry({ "export", "--db", dir .. "/mixed", "--json", dir .. "/mixed.back.jsonl" })
+    assert.are.equal(0, code, err)
+    assert.are.equal(helpers.read_file(p), helpers.read_file(dir .. "/mixed.back.jsonl"))
+    local db = quarry.open(dir .. "/mixed", { mode = "read_only", column_families = account.FAMILIES })
+    assert.are.equal("bare", db:cf("meta"):get("shape/" .. string.pack(">I8", 1)))
+    db:close()
   end)
 end)

@@ -58,6 +58,19 @@ describe("account store: resume after kill -9", function()
     s:close()
   end)
 
+  it("reports progress by groups up to the whole dump", function()
+    local states = {}
+    local r = require("quarry.chain.migrate").run({ json = dump, db = dir .. "/progress", format = "ethereum-rpc",
+      group_blocks = 40, on_progress = function(s) states[#states + 1] = s end })
+    assert.are.equal(BLOCKS, r.added)
+    assert.are.equal(math.ceil(BLOCKS / 40), r.groups)
+    assert.is_true(#states >= BLOCKS // 40)
+    for i = 2, #states do
+      assert.is_true(states[i].blocks >= states[i - 1].blocks and states[i].fraction >= states[i - 1].fraction)
+    end
+    assert.are.same({ BLOCKS, 1 }, { states[#states].blocks, states[#states].fraction })
+  end)
+
   it("reads the dump from stdin and from LZ4 into the same store", function()
     local db = dir .. "/stdin"
     local code, out, err = quarry({ "migrate", "--format", "ethereum-rpc", "--json", "-", "--db", db, "--verify",
@@ -69,11 +82,13 @@ describe("account store: resume after kill -9", function()
     local json = require("quarry.json")
     helpers.write_file(lz, json.lz4_compress(helpers.read_file(dump)))
     db = dir .. "/lz4"
-    code, _, err = quarry({ "migrate", "--format", "ethereum-rpc", "--json", lz, "--db", db, "--group", "50" })
+    code, out, err = quarry({ "migrate", "--format", "ethereum-rpc", "--json", lz, "--db", db, "--group", "50" })
     assert.are.equal(0, code, err)
+    assert.truthy(out:find("migrated " .. BLOCKS .. " blocks", 1, true), out)
     assert.are.equal(want, (K.digest(db)))
     local back = dir .. "/back.jsonl"
-    code, _, err = quarry({ "export", "--db", db, "--json", back })
+    code, out, err = quarry({ "export", "--db", db, "--json", back })
+    assert.truthy(out:find("exported " .. BLOCKS .. " blocks", 1, true), out)
     assert.are.equal(0, code, err)
     assert.are.equal(helpers.read_file(dump), helpers.read_file(back))
   end)

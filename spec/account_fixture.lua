@@ -90,6 +90,24 @@ end
 
 M.NAMES = { "hive", "hive_latest", "etl_47218", "etl_483920", "etl_1755634", "homestead", "cancun", "prague" }
 
+-- M.unhex(hex) -> bytes: an independent hex decoder (two digits at a time through tonumber), for
+-- the specs' oracles of the key bytes.
+function M.unhex(h)
+  h = h:gsub("^0x", "")
+  local t = {}
+  for i = 1, #h, 2 do t[#t + 1] = string.char(tonumber(h:sub(i, i + 1), 16)) end
+  return table.concat(t)
+end
+
+-- M.read_dump(path, container) -> the records of a dump file, parsed with quarry.json.
+function M.read_dump(path, container)
+  local text = assert(helpers.read_file(path), path)
+  if container ~= "jsonl" then return json.decode(text), text end
+  local recs = {}
+  for line in text:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
+  return recs, text
+end
+
 -- M.write(dump, path [, container]) -> path: the records as JSON Lines or an array.
 function M.write(dump, path, container)
   container = container or dump.container

@@ -7,11 +7,10 @@ local quarry = require("quarry")
 local json = require("quarry.json")
 local keys = require("quarry.chain.account.keys")
 
-local getmetatable, rawget, type, mtype = getmetatable, rawget, type, math.type
+local getmetatable, rawget, type = getmetatable, rawget, type
 local OBJ, ARR = json.object_mt, json.array_mt
 local encode, decode = json.encode, json.decode
 local kraw, quantity, is_quantity, is_data, show = keys.raw, keys.quantity, keys.is_quantity, keys.is_data, keys.show
-local lower = string.lower
 
 local M = {}
 
@@ -363,7 +362,7 @@ function Store:group()
   for k, v in pairs(self.counts) do c[k] = v end
   return setmetatable({ store = self, batch = self.db:batch(), tip = self.tip_height,
     tip_hash = self.tip_hash, tip_raw = self.tip_hash and kraw(self.tip_hash, 32, "tip hash") or nil,
-    base = self.base, counts = c, records = self.shape, txhashes = {}, n = 0, bytes = 0,
+    base = self.base, counts = c, records = self.shape, txhashes = {}, hashes = {}, n = 0, bytes = 0,
     failed = false }, Group)
 end
 
@@ -395,7 +394,9 @@ local function check_block(g, block)
   if g.tip_raw and parent ~= g.tip_raw then
     invalid(w, "parentHash %s is not the hash of block %d (%s)", rawget(block, "parentHash"), g.tip, g.tip_hash)
   end
-  if g.store.cf.hashes:get(hash) then invalid(w, "hash %s is already the hash of an earlier block", block.hash) end
+  local earlier = g.hashes[hash]
+  if earlier == nil and g.store.cf.hashes:get(hash) then earlier = keys.height_of_hash_value(g.store.cf.hashes:get(hash)) end
+  if earlier then invalid(w, "hash %s is already the hash of block %d", block.hash, earlier) end
   check_quantities(w, block, BLOCK_QUANTITIES)
   local txs = rawget(block, "transactions")
   if not is_arr(txs) then invalid(w, "member \"transactions\" must be an array, got %s", show(txs)) end
@@ -591,6 +592,7 @@ function Group:add(record, n)
   local value = encode(block_skeleton(block, hashes))
   b:put(cf.blocks, keys.block_key(h), value)
   b:put(cf.hashes, hash, keys.hash_value(h))
+  self.hashes[hash] = h
   -- the shape of a record without transactions, when it differs from the store's first record
   local shape = receipts and "wrapped" or "bare"
   if self.records == nil then self.records = shape

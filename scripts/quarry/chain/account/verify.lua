@@ -20,29 +20,8 @@ M.CHECKS = {
   { "logs", "logs_by_address and logs_by_topic <-> the logs of every receipt, both ways" },
   { "counts", "blocks, txs, receipts and logs equal the state's counts" },
 }
-local MAX_SHOWN = 5
-
-local function new_report()
-  local r = { checks = {}, order = {}, ok = true }
-  for _, c in ipairs(M.CHECKS) do
-    r.checks[c[1]] = { name = c[1], what = c[2], ok = true, failures = 0, first = {} }
-    r.order[#r.order + 1] = c[1]
-  end
-  return r
-end
-
-local function fail(r, name, fmt, ...)
-  local c = r.checks[name]
-  if not c then
-    c = { name = name, what = name, ok = true, failures = 0, first = {} }
-    r.checks[name] = c
-    r.order[#r.order + 1] = name
-  end
-  c.ok, r.ok = false, false
-  c.failures = c.failures + 1
-  if #c.first < MAX_SHOWN then c.first[#c.first + 1] = fmt:format(...) end
-end
-M._fail = fail
+local base = require("quarry.chain.verify")
+local new_report, fail = function() return base._new_report(M.CHECKS) end, base._fail
 
 local hex = keys.hex
 
@@ -271,7 +250,7 @@ function M.run(store, options)
   if options.source then
     r.checks.source = { name = "source", what = "every record equals the source's, value for value", ok = true,
       failures = 0, first = {} }
-    r.order[#r.order + 1] = "source"
+    r.order[#r.order + 1] = "source" -- after the checks of the store, as quarry.chain.verify's
   end
   local st = { store = store, cf = store.cf, r = r, nblocks = 0, ntxs = 0, nreceipts = 0, naddr = 0, nlogs = 0,
     nlogentries = { logs_by_address = 0, logs_by_topic = 0 }, progress = options.progress }
@@ -316,6 +295,6 @@ function M.run(store, options)
 end
 
 -- verify.format(report) -> the report as lines of text (quarry.chain.verify.format).
-M.format = function(r) return require("quarry.chain.verify").format(r) end
+M.format = function(r) return base.format(r) end
 
 return M
