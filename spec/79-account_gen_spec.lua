@@ -209,7 +209,7 @@ describe("quarry gen --format ethereum-rpc", function()
     assert.equal(facts.txs, facts.receipts)
     -- the summary line counts what the checker counted
     local err = gen({ "gen", "--format", "ethereum-rpc", "--blocks", "1500", "--seed", tostring(SEED), "--out", dir .. "/s.jsonl" })
-    assert.truthy(err:find(("wrote 1500 blocks (1500 with receipts), %d transactions (%d contract creations), %d logs to")
+    assert.truthy(err:find(("wrote 1500 blocks (1500 with receipts), %d transactions (%d contract creations), %d logs in receipts to")
       :format(facts.txs, facts.creations, facts.logs), 1, true), err)
   end)
 
@@ -337,8 +337,14 @@ describe("quarry gen --format ethereum-rpc", function()
     assert.equal(0, f.wrapped)
     assert.equal(200, f.bare)
     with(mixed, "--receipts", "mixed")
-    f = check(records(mixed), 0)
+    local m = records(mixed)
+    f = check(m, 0)
     assert.is_true(f.wrapped > 20 and f.bare > 20, ("wrapped %d, bare %d"):format(f.wrapped, f.bare))
+    -- the same blocks as with all receipts, wrapped or not
+    for k, r in ipairs(m) do
+      assert.equal(json.encode(recs[k].block), json.encode(r.block or r), "block " .. (k - 1))
+      if r.receipts then assert.equal(json.encode(recs[k].receipts), json.encode(r.receipts)) end
+    end
     with(arr, "--array")
     local text = helpers.read_file(arr)
     assert.equal("[", text:sub(1, 1))

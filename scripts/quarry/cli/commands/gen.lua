@@ -285,7 +285,7 @@ function M.run_ethereum(args, argv)
   end
   w:close()
   local size = system.file_size(args.out)
-  system.summary_stream(args.out):write(("wrote %d blocks (%d with receipts), %d transactions (%d contract creations), %d logs to %s (ethereum-rpc %s%s)\n"):format(
+  system.summary_stream(args.out):write(("wrote %d blocks (%d with receipts), %d transactions (%d contract creations), %d logs in receipts to %s (ethereum-rpc %s%s)\n"):format(
     st.blocks, st.receipt_blocks, st.txs, st.creations, st.logs, args.out, format,
     size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
   return cli.EXIT_OK
