@@ -124,6 +124,10 @@ local function check(recs, first)
           assert(log.blockNumber == block.number and log.blockHash == block.hash and log.transactionHash == tx.hash
             and log.transactionIndex == tx.transactionIndex and log.blockTimestamp == block.timestamp, lw .. ": fields")
           assert(log.removed == false and is_data(log.address, 20), lw .. ": removed/address")
+          -- only code logs: the address is a contract created before (or by this transaction)
+          -- (known when every block so far came with its receipts)
+          assert(f.bare > 0 or (created_at[log.address] and created_at[log.address] <= h),
+            lw .. ": logged by a non-contract " .. log.address)
           assert(#log.topics <= 4, lw .. ": more than 4 topics")
           for _, t in ipairs(log.topics) do assert(is_data(t, 32), lw .. ": topic") end
           assert(log.data:match("^0x[0-9a-f]*$") and #log.data % 64 == 2, lw .. ": data")

@@ -195,7 +195,7 @@ local function remember_contract(g, address)
   end
 end
 
--- The logs of a successful call to `to` from `from`: 0 to 4 topics each, the first from the
+-- The logs of a successful call of contract `to` from `from` (or of its creation): 0 to 4 topics each, the first from the
 -- event signatures (skewed: Transfer everywhere, some signatures rare), the next ones an
 -- account (padded: they repeat) or a random word (unique).
 local function logs_of(g, ctx, to, from, kind)
@@ -311,7 +311,8 @@ local function transaction(g, ctx, i)
   end
   ctx.tx_hash, ctx.tx_index = hash, q(i)
   ctx.rbloom = nil
-  local logs = status == 1 and logs_of(g, ctx, kind == "create" and created or to, from, kind) or arr()
+  -- plain transfers and blob carriers log nothing (an account has no code to emit events)
+  local logs = (status == 1 and kind ~= "transfer" and typ ~= 3) and logs_of(g, ctx, kind == "create" and created or to, from, kind) or arr()
   local r = setmetatable({}, OBJ)
   if typ == 3 then
     add(r, "blobGasPrice", "0x1")
