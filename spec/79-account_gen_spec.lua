@@ -374,6 +374,8 @@ describe("quarry gen --format ethereum-rpc", function()
       { { "--txs-per-block", "-1" }, "--txs%-per%-block must be a non%-negative integer" },
       { { "--addresses", "1" }, "--addresses must be an integer of at least 2" },
       { { "--start", "-4" }, "--start must be a non%-negative integer" },
+      { { "--txs-per-block", "10001" }, "--txs%-per%-block must be a non%-negative integer of at most 10000" },
+      { { "--start", "9223372036854775806" }, "the last height would pass 2%^63%-1" },
       { { "--receipts", "some" }, "receipts" },
     }
     for _, c in ipairs(cases) do

@@ -205,7 +205,8 @@ function M.run(argv)
   if args.format == "ethereum-rpc" then return M.run_ethereum(args, argv) end
   for _, o in ipairs({ "receipts", "txs_per_block", "addresses", "start", "array" }) do
     if args[o] then
-      io.stderr:write("quarry gen: --", (o:gsub("_", "-")), " is an option of --format ethereum-rpc\n")
+      io.stderr:write("quarry gen: --", (o:gsub("_", "-")), " is an option of --format ethereum-rpc",
+        o == "array" and " (a UTXO chain as a JSON array: --format array)" or "", "\n")
       return cli.EXIT_USAGE
     end
   end
@@ -255,14 +256,18 @@ function M.run_ethereum(args, argv)
       return usage("--max-txs is an option of the UTXO formats: use --txs-per-block with --format ethereum-rpc")
     end
   end
-  if args.txs_per_block and args.txs_per_block < 0 then
-    return usage("--txs-per-block must be a non-negative integer, got " .. tostring(args.txs_per_block))
+  if args.txs_per_block and (args.txs_per_block < 0 or args.txs_per_block > 10000) then
+    return usage("--txs-per-block must be a non-negative integer of at most 10000 (a block holds up to twice it), got "
+      .. tostring(args.txs_per_block))
   end
   if args.addresses and args.addresses < 2 then
     return usage("--addresses must be an integer of at least 2, got " .. tostring(args.addresses))
   end
   if args.start and args.start < 0 then
     return usage("--start must be a non-negative integer, got " .. tostring(args.start))
+  end
+  if args.start and args.start > math.maxinteger - args.blocks then
+    return usage(("--start %d: the last height would pass 2^63-1"):format(args.start))
   end
   local json = require("quarry.json")
   local format = args.array and "array" or "jsonl"
