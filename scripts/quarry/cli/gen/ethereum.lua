@@ -20,7 +20,8 @@ local M = {}
 local fmt, concat = string.format, table.concat
 local OBJ, ARR, NULL = json.object_mt, json.array_mt, json.null
 
--- An object with the members in the order given: obj("a", 1, "b", 2).
+-- ethereum.object(k1, v1, k2, v2, ...): a JSON object with the members in the order given (the
+-- specs build their recorded-shape fixtures with it too).
 local function obj(...)
   local t = setmetatable({}, OBJ)
   local n = select("#", ...)
@@ -31,6 +32,8 @@ local function obj(...)
   end
   return t
 end
+
+M.object = obj
 
 -- Appends member k = v after the existing ones.
 local function add(t, k, v)
