@@ -172,14 +172,23 @@ function M.run(argv)
   p:option("--blocks", "Number of blocks", "2000"):convert(math.tointeger)
   p:option("--seed", "Seed of the generator (same seed, same chain)", "42"):convert(math.tointeger)
   p:option("--out", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
-  p:option("--format", "object ({\"chain\", \"blocks\": [...]}), array or jsonl (default: by extension)")
-    :choices({ "object", "array", "jsonl" })
+  p:option("--format", "object ({\"chain\", \"blocks\": [...]}), array or jsonl (default: by extension);"
+    .. " ethereum-rpc: an account-model chain (eth_getBlockByNumber records, JSON Lines)")
+    :choices({ "object", "array", "jsonl", "ethereum-rpc" })
   p:option("--max-txs", "Most transactions in a block besides the coinbase", "8"):convert(math.tointeger)
   p:flag("--plain", "Only the reference fields (no unknown fields here and there)")
+  p:option("--receipts", "ethereum-rpc: records with their receipts: all (default), none, mixed")
+    :choices({ "all", "none", "mixed" })
+  p:option("--txs-per-block", "ethereum-rpc: mean transactions per block (default 4)"):convert(math.tointeger)
+  p:option("--addresses", "ethereum-rpc: accounts of the population (default 10000)"):convert(math.tointeger)
+  p:option("--start", "ethereum-rpc: height of the first block (default 0)"):convert(math.tointeger)
+  p:flag("--array", "ethereum-rpc: a JSON array instead of JSON Lines")
   -- "--blocks -5": argparse would take -5 for an option ("Did you mean '-h'?")
+  local numeric = { ["--blocks"] = "a positive integer", ["--txs-per-block"] = "a non-negative integer",
+    ["--addresses"] = "an integer of at least 2", ["--start"] = "a non-negative integer" }
   for i = 1, #argv - 1 do
-    if argv[i] == "--blocks" and argv[i + 1]:match("^%-") then
-      io.stderr:write("quarry gen: --blocks must be a positive integer, got ", argv[i + 1], "\n")
+    if numeric[argv[i]] and argv[i + 1]:match("^%-") then
+      io.stderr:write("quarry gen: ", argv[i], " must be ", numeric[argv[i]], ", got ", argv[i + 1], "\n")
       return cli.EXIT_USAGE
     end
   end
@@ -192,6 +201,13 @@ function M.run(argv)
   if not args.seed then
     io.stderr:write("quarry gen: --seed must be an integer\n")
     return cli.EXIT_USAGE
+  end
+  if args.format == "ethereum-rpc" then return M.run_ethereum(args, argv) end
+  for _, o in ipairs({ "receipts", "txs_per_block", "addresses", "start", "array" }) do
+    if args[o] then
+      io.stderr:write("quarry gen: --", (o:gsub("_", "-")), " is an option of --format ethereum-rpc\n")
+      return cli.EXIT_USAGE
+    end
   end
   local json = require("quarry.json")
   local format = args.format
@@ -224,6 +240,53 @@ function M.run(argv)
   local size = system.file_size(args.out)
   system.summary_stream(args.out):write(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s%s)\n"):format(
     st.blocks, st.txs, st.utxos, args.out, format,
+    size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
+  return cli.EXIT_OK
+end
+
+-- quarry gen --format ethereum-rpc: the account-model generator (quarry.cli.gen.ethereum).
+function M.run_ethereum(args, argv)
+  local function usage(msg)
+    io.stderr:write("quarry gen: ", msg, "\n")
+    return cli.EXIT_USAGE
+  end
+  for _, a in ipairs(argv) do
+    if a == "--max-txs" or a:match("^%-%-max%-txs=") then
+      return usage("--max-txs is an option of the UTXO formats: use --txs-per-block with --format ethereum-rpc")
+    end
+  end
+  if args.txs_per_block and args.txs_per_block < 0 then
+    return usage("--txs-per-block must be a non-negative integer, got " .. tostring(args.txs_per_block))
+  end
+  if args.addresses and args.addresses < 2 then
+    return usage("--addresses must be an integer of at least 2, got " .. tostring(args.addresses))
+  end
+  if args.start and args.start < 0 then
+    return usage("--start must be a non-negative integer, got " .. tostring(args.start))
+  end
+  local json = require("quarry.json")
+  local format = args.array and "array" or "jsonl"
+  local system = require("quarry.cli.system")
+  local wok, w = pcall(json.writer, args.out, { format = format })
+  if not wok then return system.output_failed("gen", w) end
+  local bar = require("quarry.cli.progress").bar({ label = "gen", total = args.blocks, unit = "blocks" })
+  local written = 0
+  local ok, st = pcall(require("quarry.cli.gen.ethereum").chain, { blocks = args.blocks, seed = args.seed,
+    start = args.start, txs_per_block = args.txs_per_block, addresses = args.addresses,
+    receipts = args.receipts, plain = args.plain }, function(rec)
+      w:write(rec)
+      written = written + 1
+      if written % 64 == 0 then bar:update(written / args.blocks, written) end
+    end)
+  bar:done()
+  if not ok then
+    w:abort()
+    error(st, 0)
+  end
+  w:close()
+  local size = system.file_size(args.out)
+  system.summary_stream(args.out):write(("wrote %d blocks (%d with receipts), %d transactions (%d contract creations), %d logs to %s (ethereum-rpc %s%s)\n"):format(
+    st.blocks, st.receipt_blocks, st.txs, st.creations, st.logs, args.out, format,
     size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
   return cli.EXIT_OK
 end
