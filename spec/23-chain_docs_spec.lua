@@ -1,5 +1,6 @@
 -- 23-chain-docs: every public function of quarry.chain (module, store, group) and of its
--- migrate / verify / digest modules has a heading in docs/chain-api.md.
+-- migrate / verify / digest modules and of quarry.chain.account (store, group, keys, migrate,
+-- verify, export) has a heading in docs/chain-api.md.
 local helpers = require("spec.helpers")
 
 local function headings()
@@ -31,6 +32,14 @@ describe("chain docs", function()
     public_functions("verify.", require("quarry.chain.verify"), names)
     public_functions("digest.", require("quarry.chain.digest"), names)
     public_functions("formats.", require("quarry.chain.formats"), names)
+    local account = require("quarry.chain.account")
+    public_functions("account.", account, names)
+    public_functions("account:", account.Store, names)
+    public_functions("account_group:", account.Group, names)
+    public_functions("account.migrate.", require("quarry.chain.account.migrate"), names)
+    public_functions("account.verify.", require("quarry.chain.account.verify"), names)
+    public_functions("account.export.", require("quarry.chain.account.export"), names)
+    public_functions("keys.", require("quarry.chain.account.keys"), names)
     public_functions("layout.", require("quarry.chain.layout"), names)
     public_functions("export.", require("quarry.chain.export"), names)
     public_functions("plugin.", require("quarry.chain.plugin"), names)

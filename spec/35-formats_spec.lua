@@ -23,7 +23,7 @@ local function run(...)
 end
 
 -- The built-in formats' declarations, straight from their files.
-local BUILTIN = { "quarry", "auriumchain", "bitcoin-core" }
+local BUILTIN = { "quarry", "auriumchain", "bitcoin-core", "ethereum-rpc" }
 local function declared(name)
   return dofile("scripts/quarry/chain/formats/" .. name:gsub("%-", "_") .. ".lua")
 end

@@ -74,7 +74,7 @@ describe("architecture", function()
   it("every room of the picture exists", function()
     local doc = assert(helpers.read_file("docs/architecture.md"))
     for _, room in ipairs({ "core/", "bindings/lua/", "scripts/quarry/cli/", "scripts/quarry/chain/",
-      "scripts/quarry/chain/formats/", "scripts/quarry/chain/layouts/", "spec/reliability/", "spec/fuzz/" }) do
+      "scripts/quarry/chain/formats/", "scripts/quarry/chain/layouts/", "scripts/quarry/chain/account/", "spec/reliability/", "spec/fuzz/" }) do
       assert.truthy(doc:find(room, 1, true), "docs/architecture.md does not name " .. room)
       assert.is_true(helpers.exists(room), room .. " is in the picture but not in the tree")
     end

@@ -10,7 +10,7 @@ local json = require("quarry.json")
 
 local M = {}
 
-M.BUILTIN = { "quarry-chain", "auriumchain-node" }
+M.BUILTIN = { "quarry-chain", "auriumchain-node", "account-chain" }
 M.DEFAULT = "quarry-chain"
 M.CHAIN = { name = "quarry-chain", summary = "the chain store: blocks, hashes, txs, utxo, undo, meta families",
   families = chain.FAMILIES, chain_store = true }
@@ -23,7 +23,7 @@ local REQUIRED = { "detect", "state", "find_output", "find_hash", "stage", "stag
 local function prepare(l, origin)
   if type(l) ~= "table" then fail("layout %s: the module must return a table", origin) end
   if type(l.name) ~= "string" or l.name == "" then fail("layout %s: `name` must be a string", origin) end
-  for _, k in ipairs(REQUIRED) do
+  for _, k in ipairs(l.account and {} or REQUIRED) do -- account-chain: quarry.chain.account's engine
     if type(l[k]) ~= "function" then fail("layout %s: `%s` must be a function", l.name, k) end
   end
   l.families = l.families or { "default" }

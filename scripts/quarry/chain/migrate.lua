@@ -437,6 +437,11 @@ end
 -- the offending one are committed, nothing of it is. A refused migration into a new directory
 -- leaves nothing behind.
 function M.run(options)
+  -- an account-model chain (format ethereum-rpc, layout account-chain) has its own engine
+  local account = require("quarry.chain.account")
+  if account.route(options.layout, options.format, options.from_db == nil and options.db or nil) then
+    return account.migrate(options)
+  end
   local run = new_run(options)
   local ok, res = pcall(open_ends, run)
   if not ok then

@@ -11,7 +11,7 @@ local OBJ, ARR, NUM = json.object_mt, json.array_mt, json.number_mt
 local M = {}
 
 -- The built-in formats, in the order `quarry formats` lists them.
-M.BUILTIN = { "quarry", "auriumchain", "bitcoin-core" }
+M.BUILTIN = { "quarry", "auriumchain", "bitcoin-core", "ethereum-rpc" }
 M.DEFAULT = "quarry"
 
 local LEVELS = { "block", "tx", "input", "output" }
@@ -79,7 +79,7 @@ function M.prepare(fmt, origin)
       fail("format %s: amount.scale must be an integer in 0..77 for unit \"decimal\"", name)
     end
   end
-  for _, k in ipairs({ "coinbase", "unspendable", "decode", "encode", "writer" }) do
+  for _, k in ipairs({ "coinbase", "unspendable", "decode", "encode", "writer", "is_record" }) do
     if fmt[k] ~= nil and type(fmt[k]) ~= "function" then
       fail("format %s: `%s` must be a function", name, k)
     end
@@ -285,6 +285,7 @@ end
 -- least one member holding an array)?
 local function looks_like_container(fmt, e)
   if getmetatable(e) ~= OBJ then return false end
+  if fmt.is_record and fmt.is_record(e) then return false end -- the format knows its records
   local index_name = fmt.to_record.block.index or "index"
   if rawget(e, index_name) ~= nil then return false end
   for i = 1, #e do

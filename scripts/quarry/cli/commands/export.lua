@@ -15,8 +15,8 @@ function M.run(argv)
   p:option("--json --json-file", "Output file (.lz4: LZ4 frame; .jsonl: JSON Lines)"):count(1)
   p:option("--format", "The dump format (quarry, auriumchain, bitcoin-core, FILE.lua): the one the " ..
     "store was migrated from, the default")
-  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
-    "quarry-chain")
+  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, account-chain " ..
+    "(found by itself), or FILE.lua")
   p:option("--container", "object, array or jsonl (default: by extension, else as the migrated source)")
     :choices({ "object", "array", "jsonl" })
   local args, status = cli.parse(p, argv)
@@ -24,6 +24,9 @@ function M.run(argv)
   -- --format object|array|jsonl meant the container before formats existed: still accepted
   if args.format == "object" or args.format == "array" or args.format == "jsonl" then
     args.container, args.format = args.container or args.format, nil
+  end
+  if require("quarry.chain.account").route(args.layout, args.format, args.db) then -- an account-chain store
+    return require("quarry.cli.account").export(args)
   end
   local chain = require("quarry.chain")
   local clock = require("quarry").clock

@@ -6,6 +6,7 @@ local M = { summary = "stream a JSON chain dump into a chain store (resumable, v
 
 -- The final report as lines of text.
 function M.format_report(r)
+  if r.layout == "account-chain" then return require("quarry.cli.account").migrate_report(r) end
   local bytes = require("quarry.cli.format").bytes
   local out = {}
   local function line(fmt, ...) out[#out + 1] = fmt:format(...) end
@@ -83,6 +84,7 @@ end
 
 -- The report as a JSON-ready table.
 function M.report_table(r)
+  if r.layout == "account-chain" then return require("quarry.cli.account").migrate_table(r) end
   local t = {}
   for _, k in ipairs({ "source", "source_size", "json_bytes", "db", "db_size", "ratio",
     "ratio_to_file", "blocks", "added", "skipped", "groups", "base", "tip", "tip_hash", "txs",
@@ -179,10 +181,10 @@ end
 function M.run(argv)
   local p = cli.parser("migrate", M.summary)
   p:option("--json --json-file", "The JSON dump (object with \"blocks\", array, or JSON Lines; LZ4 or not), - for stdin, or a pipe")
-  p:option("--format", "The dump's format: quarry (the default), auriumchain, bitcoin-core, or FILE.lua (quarry formats)")
+  p:option("--format", "The dump's format: quarry (the default), auriumchain, bitcoin-core, ethereum-rpc, or FILE.lua (quarry formats)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
-  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
-    "quarry-chain")
+  p:option("--layout", "The store's layout: quarry-chain (the default; account-chain for ethereum-rpc), " ..
+    "auriumchain-node, account-chain, or FILE.lua")
   p:option("--from-db", "Read the blocks from a database of --from-layout instead of a dump")
   p:option("--from-layout", "The layout of --from-db", "quarry-chain")
   p:option("--db --rocksdb-path", "The chain store directory (created when missing)"):count(1)

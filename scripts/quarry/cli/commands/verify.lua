@@ -11,12 +11,15 @@ function M.run(argv)
   p:option("--json --json-file", "The JSON dump to compare every block with (LZ4 or not), - for stdin, or a pipe")
   p:option("--format", "The dump's format (default: the one the store was migrated from)")
   p:option("--key", "The top-level member holding the array of blocks (overrides the format's)")
-  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, or FILE.lua",
-    "quarry-chain")
+  p:option("--layout", "The store's layout: quarry-chain (the default), auriumchain-node, account-chain " ..
+    "(found by itself), or FILE.lua")
   p:flag("--secondary", "Open as a secondary (follow a live writer) instead of read-only first")
   cli.output_option(p, nil, { option = "--report" })
   local args, status = cli.parse(p, argv)
   if not args then return status end
+  if require("quarry.chain.account").route(args.layout, args.format, args.db) then -- an account-chain store
+    return require("quarry.cli.account").verify(args)
+  end
   local chain = require("quarry.chain")
   local verify = require("quarry.chain.verify")
   local progress = require("quarry.cli.progress")
