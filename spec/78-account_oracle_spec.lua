@@ -27,15 +27,7 @@ local function write_jsonl(path, records)
   w:close()
 end
 
-local function obj(...)
-  local t = json.object()
-  for i = 1, select("#", ...), 2 do
-    local k, v = select(i, ...)
-    t[#t + 1] = k
-    t[k] = v
-  end
-  return t
-end
+local obj = require("quarry.cli.gen.ethereum").object -- an object with members in the order given
 
 local function count(text, plain)
   local n, at = 0, 1

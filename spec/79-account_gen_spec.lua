@@ -124,6 +124,10 @@ local function check(recs, first)
           assert(log.blockNumber == block.number and log.blockHash == block.hash and log.transactionHash == tx.hash
             and log.transactionIndex == tx.transactionIndex and log.blockTimestamp == block.timestamp, lw .. ": fields")
           assert(log.removed == false and is_data(log.address, 20), lw .. ": removed/address")
+          -- only code logs: the address is a contract created before (or by this transaction)
+          -- (known when every block so far came with its receipts)
+          assert(f.bare > 0 or (created_at[log.address] and created_at[log.address] <= h),
+            lw .. ": logged by a non-contract " .. log.address)
           assert(#log.topics <= 4, lw .. ": more than 4 topics")
           for _, t in ipairs(log.topics) do assert(is_data(t, 32), lw .. ": topic") end
           assert(log.data:match("^0x[0-9a-f]*$") and #log.data % 64 == 2, lw .. ": data")
@@ -209,7 +213,7 @@ describe("quarry gen --format ethereum-rpc", function()
     assert.equal(facts.txs, facts.receipts)
     -- the summary line counts what the checker counted
     local err = gen({ "gen", "--format", "ethereum-rpc", "--blocks", "1500", "--seed", tostring(SEED), "--out", dir .. "/s.jsonl" })
-    assert.truthy(err:find(("wrote 1500 blocks (1500 with receipts), %d transactions (%d contract creations), %d logs to")
+    assert.truthy(err:find(("wrote 1500 blocks (1500 with receipts), %d transactions (%d contract creations), %d logs in receipts to")
       :format(facts.txs, facts.creations, facts.logs), 1, true), err)
   end)
 
@@ -337,8 +341,14 @@ describe("quarry gen --format ethereum-rpc", function()
     assert.equal(0, f.wrapped)
     assert.equal(200, f.bare)
     with(mixed, "--receipts", "mixed")
-    f = check(records(mixed), 0)
+    local m = records(mixed)
+    f = check(m, 0)
     assert.is_true(f.wrapped > 20 and f.bare > 20, ("wrapped %d, bare %d"):format(f.wrapped, f.bare))
+    -- the same blocks as with all receipts, wrapped or not
+    for k, r in ipairs(m) do
+      assert.equal(json.encode(recs[k].block), json.encode(r.block or r), "block " .. (k - 1))
+      if r.receipts then assert.equal(json.encode(recs[k].receipts), json.encode(r.receipts)) end
+    end
     with(arr, "--array")
     local text = helpers.read_file(arr)
     assert.equal("[", text:sub(1, 1))
@@ -364,6 +374,8 @@ describe("quarry gen --format ethereum-rpc", function()
       { { "--txs-per-block", "-1" }, "--txs%-per%-block must be a non%-negative integer" },
       { { "--addresses", "1" }, "--addresses must be an integer of at least 2" },
       { { "--start", "-4" }, "--start must be a non%-negative integer" },
+      { { "--txs-per-block", "10001" }, "--txs%-per%-block must be a non%-negative integer of at most 10000" },
+      { { "--start", "9223372036854775806" }, "the last height would pass 2%^63%-1" },
       { { "--receipts", "some" }, "receipts" },
     }
     for _, c in ipairs(cases) do

@@ -235,7 +235,8 @@ end
 --- d:logs(filter): the logs eth_getLogs answers for filter ({fromBlock, toBlock, blockHash,
 --- address, topics}: the JSON-RPC filter object, decoded), in chain order, and the number of
 --- blocks of the range written without receipts; or nil and the error message a node gives
---- (geth's text).
+--- (geth's text). Raises (a string naming the member) for a filter of the wrong shape: an
+--- address or topic that is not a string, a block bound that is neither a quantity nor a tag.
 function Dump:logs(filter)
   filter = filter or {}
   local c = self:counts()

@@ -21,7 +21,7 @@ typedef struct sys_output {
 static sys_output *checkoutput(lua_State *L, int idx) {
   sys_output *o = luaL_checkudata(L, idx, OUTPUT_MT);
   if (o->f == NULL)
-    ql_raisef(L, QUARRY_ECLOSED, "output", "output: closed");
+    ql_raisef(L, QUARRY_ECLOSED, "output", "closed: written to after close() or an error (open a new one with quarry.sys.output)");
   return o;
 }
 

@@ -578,19 +578,25 @@ static int verify_files(quarry_backups *b, uint32_t id, const char *meta_path, c
   return walk_meta(id, meta_path, text, check_crc, &c);
 }
 
-static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, char *stage,
-                          size_t cap, char *inner, size_t icap);
+static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, q_stage *st);
+static int restore_prefix(const char *db_dir, char *prefix, size_t cap);
 
 /* Restores into a private scratch directory next to the backup directory (restore_staged:
  * "<dir>.restoring-XXXXXX/db") and scans it with checksums. */
 static int verify_deep(quarry_backups *b, uint32_t id) {
-  char stage[PATH_MAX], scratch[PATH_MAX];
+  char prefix[PATH_MAX];
+  const char *scratch;
+  q_stage st;
   quarry_options *o = NULL;
   quarry_db *db = NULL;
   quarry_scan_report *r = NULL;
-  int rc = restore_staged(b, id, b->dir, stage, sizeof stage, scratch, sizeof scratch);
+  int rc = restore_prefix(b->dir, prefix, sizeof prefix);
   if (rc != 0)
     return rc;
+  q_stage_sweep(prefix, NULL, NULL); /* the scratch copies of deep verifies killed mid-way */
+  if ((rc = restore_staged(b, id, b->dir, &st)) != 0)
+    return rc;
+  scratch = st.inner;
   rc = quarry_options_new(NULL, &o);
   if (rc == 0)
     rc = quarry_options_set_string(o, "mode", "read_only");
@@ -606,7 +612,7 @@ static int verify_deep(quarry_backups *b, uint32_t id) {
   quarry_scan_report_free(r);
   quarry_db_close(db);
   quarry_options_free(o);
-  q_remove_tree(stage);
+  q_stage_close(&st);
   return rc;
 }
 
@@ -985,25 +991,32 @@ static int make_restore_dir(const char *dir, const char *target) {
   return restore_dir_failed(errno, dir, target);
 }
 
-/* Restores backup id into a new private directory beside db_dir (q_stage_dir, the checkpoints'
+/* The stage prefix of restores into db_dir: "<db_dir>.restoring-". */
+static int restore_prefix(const char *db_dir, char *prefix, size_t cap) {
+  if (snprintf(prefix, cap, "%s.restoring-", db_dir) >= (int)cap)
+    return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
+  return 0;
+}
+
+/* Restores backup id into a new private directory beside db_dir (q_stage_open, the checkpoints'
  * staging: "<db_dir>.restoring-XXXXXX", mode 0700, a name no one can predict nor plant), the
- * database itself in stage/db. On success stage and inner name them; the caller renames inner
- * into place and removes stage. */
-static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, char *stage,
-                          size_t cap, char *inner, size_t icap) {
+ * database itself in st->inner (stage/db). On success the caller renames st->inner into place
+ * and closes the stage (q_stage_close). */
+static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, q_stage *st) {
   char prefix[PATH_MAX];
   int rc;
-  if (snprintf(prefix, sizeof prefix, "%s.restoring-", db_dir) >= (int)sizeof prefix)
-    return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
-  if (q_stage_dir(prefix, "db", stage, cap, inner, icap) != 0) {
+  if ((rc = restore_prefix(db_dir, prefix, sizeof prefix)) != 0)
+    return rc;
+  if (q_stage_open(prefix, "db", st) != 0) {
     if (errno == ENAMETOOLONG)
       return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
     snprintf(prefix + strlen(prefix), sizeof prefix - strlen(prefix), "XXXXXX");
     return restore_dir_failed(errno, prefix, db_dir);
   }
-  if ((rc = make_restore_dir(inner, db_dir)) != 0 ||
-      (rc = rocksdb_restore(b, id, inner, inner)) != 0 || (rc = q_fsync_dir(inner)) != 0) {
-    q_remove_tree(stage);
+  if ((rc = make_restore_dir(st->inner, db_dir)) != 0 ||
+      (rc = rocksdb_restore(b, id, st->inner, st->inner)) != 0 ||
+      (rc = q_fsync_dir(st->inner)) != 0) {
+    q_stage_close(st);
     return rc;
   }
   return 0;
@@ -1011,12 +1024,17 @@ static int restore_staged(quarry_backups *b, uint32_t id, const char *db_dir, ch
 
 static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
                           const quarry_restore_options *ropts) {
-  char stage[PATH_MAX], inner[PATH_MAX], old[PATH_MAX], db_dir[PATH_MAX];
+  char old[PATH_MAX], db_dir[PATH_MAX], prefix[PATH_MAX];
+  q_stage st;
   int rc, state, wstate = 0;
-  if ((rc = check_target(target, "restore target", ropts->overwrite, &state)) != 0)
-    return rc;
   /* the staging directory must be beside db_dir, not inside it */
-  if ((rc = q_trim_slashes(target, db_dir, sizeof db_dir)) != 0)
+  if ((rc = q_trim_slashes(target, db_dir, sizeof db_dir)) != 0 ||
+      (rc = restore_prefix(db_dir, prefix, sizeof prefix)) != 0)
+    return rc;
+  /* A restore killed here earlier left its stage: removed, and if it was killed between moving
+   * the old database aside and renaming the new one in, the old database is put back first. */
+  q_stage_sweep(prefix, "replaced", db_dir);
+  if ((rc = check_target(target, "restore target", ropts->overwrite, &state)) != 0)
     return rc;
   if (ropts->wal_dir) {
     /* WAL files in their own directory: RocksDB restores in place (it empties both first). */
@@ -1034,11 +1052,12 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
   /* Restore beside the target in a private directory, then rename it into place: the target is
    * never half-restored, and no one else's file or link is ever in the way: a planted
    * "<db_dir>.restoring-<pid>" (the name once used) is just another entry of the parent. */
-  if ((rc = restore_staged(b, id, db_dir, stage, sizeof stage, inner, sizeof inner)) != 0)
+  if ((rc = restore_staged(b, id, db_dir, &st)) != 0)
     return rc;
-  /* the database replaced is moved into the stage too, not to a predictable name */
-  if (snprintf(old, sizeof old, "%s/replaced", stage) >= (int)sizeof old) { /* not reached */
-    q_remove_tree(stage);
+  /* the database replaced is moved into the stage too, not to a predictable name (the sweep
+   * above knows it as "replaced") */
+  if (snprintf(old, sizeof old, "%s/replaced", st.dir) >= (int)sizeof old) { /* not reached */
+    q_stage_close(&st);
     return q_fail(QUARRY_EINVAL, "path too long: %s", db_dir);
   }
   /* The copy took a while: check again, with the registry held so that no handle of this
@@ -1046,36 +1065,36 @@ static int restore_locked(quarry_backups *b, uint32_t id, const char *target,
   q_registry_lock();
   if ((rc = check_not_open(db_dir, "restore target", 1)) != 0) {
     q_registry_unlock();
-    q_remove_tree(stage);
+    q_stage_close(&st);
     return rc;
   }
   if (state == 2 && rename(db_dir, old) != 0) {
     rc = q_fail(QUARRY_EIO, "cannot move %s aside: %s", db_dir, strerror(errno));
     q_registry_unlock();
-    q_remove_tree(stage);
+    q_stage_close(&st);
     return rc;
   }
   /* missing (or moved aside just now): never over anything that appeared meanwhile; an empty
    * directory: rename(2) replaces it (and refuses it if it is no longer empty, or a link) */
-  if ((state == 1 ? rename(inner, db_dir)
-                  : renameat2(AT_FDCWD, inner, AT_FDCWD, db_dir, RENAME_NOREPLACE)) != 0) {
+  if ((state == 1 ? rename(st.inner, db_dir)
+                  : renameat2(AT_FDCWD, st.inner, AT_FDCWD, db_dir, RENAME_NOREPLACE)) != 0) {
     int e = errno;
     if (state == 2)
       rename(old, db_dir);
     q_registry_unlock();
-    q_remove_tree(stage);
+    q_stage_close(&st);
     if (e == EEXIST || e == ENOTEMPTY) /* created or filled by someone else since the check */
       return q_fail(QUARRY_EINVAL,
                     "restore target %s appeared or changed during the restore; nothing was "
                     "replaced: run the restore again",
                     db_dir);
-    return q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", inner, db_dir, strerror(e));
+    return q_fail(QUARRY_EIO, "cannot rename %s to %s: %s", st.inner, db_dir, strerror(e));
   }
   q_registry_unlock();
   /* until the parent is synced, the replaced database (in the stage) is kept */
   if ((rc = q_fsync_parent(db_dir)) != 0)
     return rc;
-  return q_remove_tree(stage); /* with the replaced database in it */
+  return q_stage_close(&st); /* with the replaced database in it */
 }
 
 int quarry_backups_restore(quarry_backups *b, uint32_t id, const char *db_dir,

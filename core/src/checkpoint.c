@@ -1,7 +1,7 @@
 /* checkpoint.c: consistent, openable copies of an open database (RocksDB's checkpoint: hard links
  * on the same filesystem, copies across), made durable: the new directory and its parent fsynced.
- * Staged in a private mkdtemp directory beside the target (q_stage_dir), never at a predictable
- * name. */
+ * Staged in a private mkdtemp directory beside the target (q_stage_open), never at a predictable
+ * name; the stages of checkpoints killed mid-way are removed by the next one beside them. */
 #include "files.h"
 
 #include <errno.h>
@@ -14,8 +14,8 @@
 
 int quarry_db_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
-  char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX], inner[PATH_MAX],
-      prefix[PATH_MAX];
+  char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], prefix[PATH_MAX];
+  q_stage st;
   int rc;
   if ((rc = q_db_check_read_write(db, "checkpoint", " (it flushes the memtables first)",
                                    "take the checkpoint")) != 0)
@@ -27,12 +27,13 @@ int quarry_db_checkpoint(quarry_db *db, const char *target) {
     return rc;
   /* RocksDB stages into "<dir>.tmp", a predictable name: a stale one makes it fail ("exists"),
    * and one planted as a symbolic link to a directory has that directory's files deleted by
-   * its cleanup. So it works in a new private directory (q_stage_dir: mode 0700, beside the
+   * its cleanup. So it works in a new private directory (q_stage_open: mode 0700, beside the
    * target, the same filesystem for hard links) where no one else can plant anything, and the
    * finished copy is renamed to the target, never over anything (RENAME_NOREPLACE). */
   if (snprintf(prefix, sizeof prefix, "%s/.quarry-checkpoint.", parent) >= (int)sizeof prefix)
     return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
-  if (q_stage_dir(prefix, "cp", stage, sizeof stage, inner, sizeof inner) != 0) {
+  q_stage_sweep(prefix, NULL, NULL); /* what checkpoints killed here left behind */
+  if (q_stage_open(prefix, "cp", &st) != 0) {
     if (errno == ENAMETOOLONG)
       return q_fail(QUARRY_EINVAL, "checkpoint target path too long: %s", target);
     return q_fail(errno == ENOSPC ? QUARRY_ENOSPC : QUARRY_EIO,
@@ -41,34 +42,34 @@ int quarry_db_checkpoint(quarry_db *db, const char *target) {
   }
   cp = rocksdb_checkpoint_object_create(db->rdb, &err);
   if (err) {
-    q_remove_tree(stage);
+    q_stage_close(&st);
     return q_status_from_rocksdb(err);
   }
   /* log_size_for_flush = 0: always flush the memtables first. With the WAL on this only makes
    * the copied WAL short; with the WAL off (the development preset) it is what puts recent
    * writes into the checkpoint at all. */
-  rocksdb_checkpoint_create(cp, inner, 0, &err);
+  rocksdb_checkpoint_create(cp, st.inner, 0, &err);
   rocksdb_checkpoint_object_destroy(cp);
   if (err) {
     rc = q_fail(q_status_code(err), "checkpoint into %s failed: %s", dir, err);
     rocksdb_free(err);
-    q_remove_tree(stage);
+    q_stage_close(&st);
     return rc;
   }
-  if ((rc = q_fsync_dir(inner)) != 0) {
-    q_remove_tree(stage);
+  if ((rc = q_fsync_dir(st.inner)) != 0) {
+    q_stage_close(&st);
     return rc;
   }
-  if (renameat2(AT_FDCWD, inner, AT_FDCWD, dir, RENAME_NOREPLACE) != 0) {
+  if (renameat2(AT_FDCWD, st.inner, AT_FDCWD, dir, RENAME_NOREPLACE) != 0) {
     int e = errno;
-    q_remove_tree(stage);
+    q_stage_close(&st);
     if (e == EEXIST) /* created by someone else since q_check_new_dir */
       return q_fail(QUARRY_EINVAL, "checkpoint target %s already exists; choose a new directory",
                     dir);
-    return q_fail(QUARRY_EIO, "cannot rename the checkpoint %s to %s: %s", inner, dir,
+    return q_fail(QUARRY_EIO, "cannot rename the checkpoint to %s: %s", dir,
                   strerror(e));
   }
-  rmdir(stage);
+  q_stage_close(&st);
   /* RocksDB syncs each file it writes or copies (hard-linked tables were synced when written)
    * and the new directory after renaming it into place, but not the parent (docs/design.md#f6): without
    * that fsync a power cut can lose the directory entry of a checkpoint reported as made. The

@@ -1,6 +1,6 @@
 /* files.c: the filesystem steps that make a copy durable and a target safe to write: fsync of a
  * directory and of its parent, new/empty directory checks, private staging directories
- * (q_stage_dir: checkpoints and restores), recursive removal, LOCK probes, and the durable
+ * (q_stage_open/close/sweep: checkpoints and restores), recursive removal, LOCK probes, and the durable
  * replacement of a file (quarry_file_*, the one write-fsync-rename-fsync sequence). */
 #include "files.h"
 
@@ -85,18 +85,116 @@ int q_check_new_dir(const char *path, const char *what) {
   return 0;
 }
 
-int q_stage_dir(const char *prefix, const char *name, char *stage, size_t cap, char *inner,
-                size_t icap) {
-  if (snprintf(stage, cap, "%sXXXXXX", prefix) >= (int)cap ||
-      (size_t)snprintf(inner, icap, "%s/%s", stage, name) >= icap) {
+/* Takes the write lock of the whole file fd, without waiting: 0, or -1 (EAGAIN: held). */
+static int lock_owner(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int q_stage_open(const char *prefix, const char *name, q_stage *st) {
+  char tmp[PATH_MAX], own[PATH_MAX];
+  size_t dlen;
+  int fd, e;
+  st->fd = -1;
+  st->dir[0] = st->inner[0] = '\0';
+  if (snprintf(st->dir, sizeof st->dir, "%sXXXXXX", prefix) >= (int)sizeof st->dir ||
+      (size_t)snprintf(st->inner, sizeof st->inner, "%s/%s", st->dir, name) >= sizeof st->inner ||
+      (size_t)snprintf(tmp, sizeof tmp, "%s/%s.new", st->dir, Q_STAGE_OWNER) >= sizeof tmp) {
+    st->dir[0] = '\0';
     errno = ENAMETOOLONG;
     return -1;
   }
-  if (mkdtemp(stage) == NULL)
+  if (mkdtemp(st->dir) == NULL) {
+    st->dir[0] = '\0';
     return -1;
-  /* mkdtemp filled stage in place: inner has the same length, rewrite it */
-  snprintf(inner, icap, "%s/%s", stage, name);
+  }
+  /* mkdtemp filled dir in place: the paths under it start with the same number of bytes */
+  dlen = strlen(st->dir);
+  memcpy(st->inner, st->dir, dlen);
+  memcpy(tmp, st->dir, dlen);
+  memcpy(own, tmp, strlen(tmp) + 1);
+  own[strlen(own) - 4] = '\0'; /* without ".new" */
+  /* locked under a temporary name, then renamed: a sweeper never meets the owner file of a live
+   * stage unlocked */
+  fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || lock_owner(fd) != 0 || rename(tmp, own) != 0) {
+    e = errno;
+    if (fd >= 0)
+      close(fd);
+    q_remove_tree(st->dir);
+    st->dir[0] = '\0';
+    errno = e;
+    return -1;
+  }
+  st->fd = fd;
   return 0;
+}
+
+int q_stage_close(q_stage *st) {
+  int rc = 0;
+  if (st->dir[0] != '\0')
+    rc = q_remove_tree(st->dir); /* removed while still locked: never seen stale */
+  if (st->fd >= 0)
+    close(st->fd);
+  st->fd = -1;
+  st->dir[0] = '\0';
+  return rc;
+}
+
+/* Puts dir/<rescue> of a stale stage (dfd) back at rescue_to if rescue_to is missing. */
+static void rescue_from_stage(int sfd, const char *rescue, const char *rescue_to) {
+  struct stat s;
+  if (rescue == NULL || fstatat(sfd, rescue, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(s.st_mode))
+    return;
+  if (lstat(rescue_to, &s) == 0 || errno != ENOENT)
+    return; /* the new one is in place (or something else is): the stage's copy is the old one */
+  if (renameat2(sfd, rescue, AT_FDCWD, rescue_to, RENAME_NOREPLACE) == 0)
+    q_fsync_parent(rescue_to);
+}
+
+int q_stage_sweep(const char *prefix, const char *rescue, const char *rescue_to) {
+  char parent[PATH_MAX], path[PATH_MAX];
+  const char *slash = strrchr(prefix, '/'), *base = slash ? slash + 1 : prefix;
+  size_t blen = strlen(base);
+  struct dirent *e;
+  DIR *d;
+  int n = 0;
+  if (slash == NULL)
+    snprintf(parent, sizeof parent, ".");
+  else if (slash == prefix)
+    snprintf(parent, sizeof parent, "/");
+  else if ((size_t)(slash - prefix) >= sizeof parent)
+    return 0;
+  else
+    snprintf(parent, sizeof parent, "%.*s", (int)(slash - prefix), prefix);
+  if ((d = opendir(parent)) == NULL)
+    return 0;
+  while ((e = readdir(d)) != NULL) {
+    struct stat s;
+    int sfd, ofd;
+    if (strncmp(e->d_name, base, blen) != 0 || strlen(e->d_name) != blen + 6)
+      continue;
+    if (fstatat(dirfd(d), e->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(s.st_mode) ||
+        s.st_uid != geteuid() || (s.st_mode & 07777) != 0700)
+      continue;
+    if ((sfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+      continue;
+    ofd = openat(sfd, Q_STAGE_OWNER, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (ofd >= 0 && lock_owner(ofd) == 0 &&
+        (size_t)snprintf(path, sizeof path, "%s/%s", parent, e->d_name) < sizeof path) {
+      rescue_from_stage(sfd, rescue, rescue_to);
+      if (q_remove_tree(path) == 0)
+        n++;
+    }
+    if (ofd >= 0)
+      close(ofd);
+    close(sfd);
+  }
+  closedir(d);
+  return n;
 }
 
 int q_dir_is_empty(const char *path) {

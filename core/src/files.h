@@ -6,6 +6,7 @@
 
 #include "internal.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 /* ---- files.c ---------------------------------------------------------------------------------- */
@@ -23,17 +24,35 @@ int q_parent_dir(const char *path, char *buf, size_t cap);
  * path in messages ("checkpoint target"). Existing: QUARRY_EINVAL "... already exists; choose a
  * new directory"; missing parent: QUARRY_EIO naming the parent. */
 int q_check_new_dir(const char *path, const char *what);
-/* Creates a private staging directory for a directory that will be renamed to path: mkdtemp of
- * "<prefix>XXXXXX" (a new random name, never an existing entry nor a link, mode 0700), where
- * prefix names a place beside path, in path's parent directory: the same filesystem, so the
- * finished work renames (and hard-links) into place, and no other user can plant, link or swap
- * anything inside it meanwhile (a predictable "<path>.tmp" can be pre-created or be a planted
- * link). Work goes into stage/<name> (inner, also written), created by the caller, so that what
- * is renamed into place has the permissions the umask gives, not the stage's 0700. Returns 0, or
- * -1 with errno set (ENAMETOOLONG if either path does not fit): the caller says what failed.
- * Remove the stage with q_remove_tree. */
-int q_stage_dir(const char *prefix, const char *name, char *stage, size_t cap, char *inner,
-                size_t icap);
+/* A private staging directory for a directory that will be renamed to a path beside it: mkdtemp
+ * of "<prefix>XXXXXX" (a new random name, never an existing entry nor a link, mode 0700), where
+ * prefix names a place in the target's parent directory: the same filesystem, so the finished
+ * work renames (and hard-links) into place, and no other user can plant, link or swap anything
+ * inside it meanwhile (a predictable "<path>.tmp" can be pre-created or be a planted link). Work
+ * goes into inner = dir/<name>, created by the caller, so that what is renamed into place has the
+ * permissions the umask gives, not the stage's 0700. The stage holds an owner file
+ * (Q_STAGE_OWNER) locked (an open-file-description lock) for as long as fd is open: a process
+ * killed mid-way leaves its stage unlocked, and q_stage_sweep recognises it as stale. */
+#define Q_STAGE_OWNER ".quarry-stage-owner"
+typedef struct q_stage {
+  char dir[PATH_MAX];
+  char inner[PATH_MAX];
+  int fd; /* the owner file, locked; -1 when closed */
+} q_stage;
+/* Creates the stage. Returns 0, or -1 with errno set (ENAMETOOLONG if a path does not fit): the
+ * caller says what failed. Nothing is left behind on failure. */
+int q_stage_open(const char *prefix, const char *name, q_stage *st);
+/* Removes the stage and everything still in it, then releases its lock. Returns
+ * q_remove_tree's status. Closing a closed stage does nothing. */
+int q_stage_close(q_stage *st);
+/* Removes the stale stages of "<prefix>XXXXXX": directories of this user, mode 0700, whose owner
+ * file is not locked (their process is gone). A stage being used, another user's, a link, or one
+ * without an owner file (made before owner files) is left alone. If rescue is given and a stale
+ * stage holds dir/<rescue> while rescue_to does not exist (a restore killed between moving the
+ * old database aside and renaming the new one in), dir/<rescue> is renamed back to rescue_to
+ * (and its parent synced) before the stage is removed: the old database comes back. Returns how
+ * many stages were removed. */
+int q_stage_sweep(const char *prefix, const char *rescue, const char *rescue_to);
 /* 1 if path is a directory with no entries besides . and .., 0 if not, -1 if it does not exist. */
 int q_dir_is_empty(const char *path);
 /* Removes path and everything under it (no symlink is followed). Missing path: success. */

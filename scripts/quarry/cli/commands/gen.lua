@@ -167,6 +167,31 @@ function M.chain(options, emit)
   return { blocks = options.blocks, txs = g.ntxs, utxos = g.npool }
 end
 
+-- Writes the records generate(emit) emits to args.out (json.writer options wopts) with the
+-- progress bar of args.blocks; an error while generating removes the partial file and is raised
+-- again. Returns the generator's counts and the size text for the summary (", 2.5 MiB" or
+-- ", streamed"), or nil, nil and the exit status when the output cannot be opened.
+local function write_dump(args, wopts, generate)
+  local system = require("quarry.cli.system")
+  local wok, w = pcall(require("quarry.json").writer, args.out, wopts)
+  if not wok then return nil, nil, system.output_failed("gen", w) end
+  local bar = require("quarry.cli.progress").bar({ label = "gen", total = args.blocks, unit = "blocks" })
+  local written = 0
+  local ok, st = pcall(generate, function(rec)
+    w:write(rec)
+    written = written + 1
+    if written % 64 == 0 then bar:update(written / args.blocks, written) end
+  end)
+  bar:done()
+  if not ok then
+    w:abort()
+    error(st, 0)
+  end
+  w:close()
+  local size = system.file_size(args.out)
+  return st, size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"
+end
+
 function M.run(argv)
   local p = cli.parser("gen", M.summary)
   p:option("--blocks", "Number of blocks", "2000"):convert(math.tointeger)
@@ -205,11 +230,11 @@ function M.run(argv)
   if args.format == "ethereum-rpc" then return M.run_ethereum(args, argv) end
   for _, o in ipairs({ "receipts", "txs_per_block", "addresses", "start", "array" }) do
     if args[o] then
-      io.stderr:write("quarry gen: --", (o:gsub("_", "-")), " is an option of --format ethereum-rpc\n")
+      io.stderr:write("quarry gen: --", (o:gsub("_", "-")), " is an option of --format ethereum-rpc",
+        o == "array" and " (a UTXO chain as a JSON array: --format array)" or "", "\n")
       return cli.EXIT_USAGE
     end
   end
-  local json = require("quarry.json")
   local format = args.format
   if not format then
     local base = args.out:gsub("%.lz4$", "")
@@ -220,27 +245,12 @@ function M.run(argv)
     wopts.header = { chain = "quarry-synthetic" }
     wopts.key = "blocks"
   end
-  local system = require("quarry.cli.system")
-  local wok, w = pcall(json.writer, args.out, wopts)
-  if not wok then return system.output_failed("gen", w) end
-  local bar = require("quarry.cli.progress").bar({ label = "gen", total = args.blocks, unit = "blocks" })
-  local written = 0
-  local ok, st = pcall(M.chain, { blocks = args.blocks, seed = args.seed, plain = args.plain,
-    max_txs = args.max_txs }, function(block)
-      w:write(block)
-      written = written + 1
-      if written % 64 == 0 then bar:update(written / args.blocks, written) end
-    end)
-  bar:done()
-  if not ok then
-    w:abort()
-    error(st, 0)
-  end
-  w:close()
-  local size = system.file_size(args.out)
-  system.summary_stream(args.out):write(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s%s)\n"):format(
-    st.blocks, st.txs, st.utxos, args.out, format,
-    size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
+  local st, size, status = write_dump(args, wopts, function(emit)
+    return M.chain({ blocks = args.blocks, seed = args.seed, plain = args.plain, max_txs = args.max_txs }, emit)
+  end)
+  if not st then return status end
+  require("quarry.cli.system").summary_stream(args.out):write(("wrote %d blocks, %d transactions (%d outputs left unspent) to %s (%s%s)\n"):format(
+    st.blocks, st.txs, st.utxos, args.out, format, size))
   return cli.EXIT_OK
 end
 
@@ -255,8 +265,9 @@ function M.run_ethereum(args, argv)
       return usage("--max-txs is an option of the UTXO formats: use --txs-per-block with --format ethereum-rpc")
     end
   end
-  if args.txs_per_block and args.txs_per_block < 0 then
-    return usage("--txs-per-block must be a non-negative integer, got " .. tostring(args.txs_per_block))
+  if args.txs_per_block and (args.txs_per_block < 0 or args.txs_per_block > 10000) then
+    return usage("--txs-per-block must be a non-negative integer of at most 10000 (a block holds up to twice it), got "
+      .. tostring(args.txs_per_block))
   end
   if args.addresses and args.addresses < 2 then
     return usage("--addresses must be an integer of at least 2, got " .. tostring(args.addresses))
@@ -264,30 +275,17 @@ function M.run_ethereum(args, argv)
   if args.start and args.start < 0 then
     return usage("--start must be a non-negative integer, got " .. tostring(args.start))
   end
-  local json = require("quarry.json")
-  local format = args.array and "array" or "jsonl"
-  local system = require("quarry.cli.system")
-  local wok, w = pcall(json.writer, args.out, { format = format })
-  if not wok then return system.output_failed("gen", w) end
-  local bar = require("quarry.cli.progress").bar({ label = "gen", total = args.blocks, unit = "blocks" })
-  local written = 0
-  local ok, st = pcall(require("quarry.cli.gen.ethereum").chain, { blocks = args.blocks, seed = args.seed,
-    start = args.start, txs_per_block = args.txs_per_block, addresses = args.addresses,
-    receipts = args.receipts, plain = args.plain }, function(rec)
-      w:write(rec)
-      written = written + 1
-      if written % 64 == 0 then bar:update(written / args.blocks, written) end
-    end)
-  bar:done()
-  if not ok then
-    w:abort()
-    error(st, 0)
+  if args.start and args.start > math.maxinteger - args.blocks then
+    return usage(("--start %d: the last height would pass 2^63-1"):format(args.start))
   end
-  w:close()
-  local size = system.file_size(args.out)
-  system.summary_stream(args.out):write(("wrote %d blocks (%d with receipts), %d transactions (%d contract creations), %d logs to %s (ethereum-rpc %s%s)\n"):format(
-    st.blocks, st.receipt_blocks, st.txs, st.creations, st.logs, args.out, format,
-    size and ", " .. require("quarry.cli.format").bytes(size) or ", streamed"))
+  local format = args.array and "array" or "jsonl"
+  local st, size, status = write_dump(args, { format = format }, function(emit)
+    return require("quarry.cli.gen.ethereum").chain({ blocks = args.blocks, seed = args.seed, start = args.start,
+      txs_per_block = args.txs_per_block, addresses = args.addresses, receipts = args.receipts, plain = args.plain }, emit)
+  end)
+  if not st then return status end
+  require("quarry.cli.system").summary_stream(args.out):write(("wrote %d blocks (%d with receipts), %d transactions (%d contract creations), %d logs in receipts to %s (ethereum-rpc %s%s)\n"):format(
+    st.blocks, st.receipt_blocks, st.txs, st.creations, st.logs, args.out, format, size))
   return cli.EXIT_OK
 end
 
