@@ -263,7 +263,7 @@ describe("account-chain queries", function()
         refused = refused + 1
       end
     end
-    assert.is_true(nonempty > 100, "too few filters matched anything: " .. nonempty)
+    assert.is_true(nonempty > 50, "too few filters matched anything: " .. nonempty)
     assert.is_true(refused > 5 and refused < 100, "refused filters: " .. refused)
     -- the whole chain, no address or topic: every log
     assert.are.equal(enc(expected_logs(o, { fromBlock = "earliest" })),
@@ -304,9 +304,13 @@ describe("account-chain queries", function()
     assert.are.equal(all, #q:logs({ fromBlock = 0 }, { max_results = all }))
     helpers.raises_plain("query returned more than " .. (all - 1) .. " results",
       q.logs, q, { fromBlock = 0 }, { max_results = all - 1 })
-    local a = population(records)[1]
-    local na = #expected_logs(o, { fromBlock = 0, address = a })
-    assert.is_true(na > 1)
+    -- an address with several logs: the bound applies through the address index too
+    local a, na
+    for _, x in ipairs(population(records)) do
+      na = #expected_logs(o, { fromBlock = 0, address = x })
+      if na > 1 then a = x; break end
+    end
+    assert.is_truthy(a, "no address with two logs")
     helpers.raises_plain("query returned more than " .. (na - 1) .. " results",
       q.logs, q, { fromBlock = 0, address = a }, { max_results = na - 1 })
   end)
