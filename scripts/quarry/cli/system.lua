@@ -1,11 +1,19 @@
 -- quarry.cli.system: what the command asks of the operating system: shell quoting for the
--- command lines it runs, this process's id, file sizes, peak memory, whether stderr is a terminal.
+-- command lines it runs and the command running this process, this process's id, file sizes, peak memory, whether stderr is a terminal.
 local M = {}
 
 --- s quoted for a POSIX shell: one word whatever it holds (every tool that builds a command line
 --- uses this one).
 function M.shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- The quarry command running this process, quoted for a shell, for child processes of the same
+--- command ("lua5.4 .../bin/quarry"); "quarry" when the interpreter or the script is unknown.
+function M.self_command()
+  local interp, script = arg and arg[-1], arg and arg[0]
+  if interp and script then return M.shell_quote(interp) .. " " .. M.shell_quote(script) end
+  return "quarry"
 end
 
 --- This process's id, or nil. The one pid reader of the command: quarry.sys.pid() when the C

@@ -160,6 +160,15 @@ local function block_at(v, h)
   return text and decode(text, ("block %d"):format(h)) or nil
 end
 
+-- The raw hashes of a stored block's `transactions` (their hex text), raising naming the block.
+local function tx_raws(list, h)
+  local raws = {}
+  for i = 1, #list do
+    raws[i] = keys.hash(list[i], ("account store: block %d transactions[%d]"):format(h, i - 1))
+  end
+  return raws
+end
+
 -- The transaction bodies of raw hashes (a sequence), decoded, in order; raises naming the block
 -- when one is missing.
 local function tx_bodies(v, raws, where)
@@ -196,11 +205,7 @@ local function block_view(v, id, full)
   if b == nil or not full then return b end
   local list = b.transactions
   if jv.is_array(list) and #list > 0 then
-    local raws = {}
-    for i = 1, #list do
-      raws[i] = keys.hash(list[i], ("account store: block %d transactions[%d]"):format(h, i - 1))
-    end
-    local bodies = tx_bodies(v, raws, ("block %d"):format(h))
+    local bodies = tx_bodies(v, tx_raws(list, h), ("block %d"):format(h))
     for i = 1, #list do list[i] = bodies[i] end
   end
   return b
@@ -631,10 +636,7 @@ local function scan_receipts(v, from, to, max, min_topics)
     local b = decode(text, ("block %d"):format(h))
     local list = b.transactions
     if jv.is_array(list) and #list > 0 then
-      local raws = {}
-      for i = 1, #list do
-        raws[i] = keys.hash(list[i], ("account store: block %d transactions[%d]"):format(h, i - 1))
-      end
+      local raws = tx_raws(list, h)
       local vals = v.cf.receipts:multi_get(raws, v.ro)
       for i = 1, #raws do
         if vals[i] ~= nil then

@@ -12,12 +12,7 @@ local M = {
 
 local sh = require("quarry.cli.system").shell_quote
 
--- The quarry command running this process (for child processes).
-local function self_command()
-  local interp, script = arg and arg[-1], arg and arg[0]
-  if interp and script then return sh(interp) .. " " .. sh(script) end
-  return "quarry"
-end
+local self_command = require("quarry.cli.system").self_command
 
 function M.options(c)
   c:option("--blocks", "Blocks of the generated chain", "100000"):convert(math.tointeger)

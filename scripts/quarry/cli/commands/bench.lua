@@ -8,12 +8,7 @@ local M = { summary = "db_bench workloads side by side with native db_bench (--c
 
 local sh = require("quarry.cli.system").shell_quote
 
--- The quarry command running this process (for child processes), e.g. "lua5.4 .../bin/quarry".
-local function self_command()
-  local interp, script = arg and arg[-1], arg and arg[0]
-  if interp and script then return sh(interp) .. " " .. sh(script) end
-  return "quarry"
-end
+local self_command = require("quarry.cli.system").self_command
 
 M.workloads = {}
 M.order = {}
