@@ -679,12 +679,23 @@ local function filter_range(v, p)
   return from, to
 end
 
+-- Which index a logs query of the view read: {index, position, values, candidates}.
+local function plan_of(v)
+  local r = jv.object()
+  local g = v.plan and v.plan.driver
+  jv.set(r, "index", g == nil and "receipts" or (g.kind == "address" and "logs_by_address" or "logs_by_topic"))
+  if g and g.position then jv.set(r, "position", g.position) end
+  jv.set(r, "values", g and #g.values or 0)
+  jv.set(r, "candidates", v.plan and v.plan.candidates or json.null)
+  return r
+end
+
 local function logs_view(v, filter, o)
   local max = o.max_results == nil and M.MAX_RESULTS or positive(o.max_results, "max_results")
   local p = M.parse_filter(filter)
   local from, to = filter_range(v, p)
-  if from == nil then return json.array() end
-  if #p.groups == 0 then return scan_receipts(v, from, to, max, p.min_topics) end
+  if from == nil then return json.array(), plan_of(v) end
+  if #p.groups == 0 then return scan_receipts(v, from, to, max, p.min_topics), plan_of(v) end
   -- a trailing null position: the log must still have a topic there (read from its receipt)
   local need_len = p.min_topics > p.constrained
   local driver, stream, buffered, ended = choose_driver(v, p.groups, from, to)
@@ -718,7 +729,7 @@ local function logs_view(v, filter, o)
   flush()
   stream.close()
   v.plan = { driver = p.groups[driver], candidates = stream.read }
-  return logs_of(v, hits, need_len and #hits + 1 or 1)
+  return logs_of(v, hits, need_len and #hits + 1 or 1), plan_of(v)
 end
 
 --- q:logs(filter [, options]) -> { log, ... }: the logs eth_getLogs returns for filter, in chain
@@ -729,24 +740,15 @@ end
 --- null = any, a hash, or a list = any of them), blockHash (instead of the range)}. options:
 --- max_results (default query.MAX_RESULTS): more results raise "query returned more than N
 --- results". The index read is the most selective of the filter's address and topic positions;
---- with neither, the receipts of the range are read.
+--- with neither, the receipts of the range are read. Second result: that plan (q:explain).
 function Q:logs(filter, options)
   return with_view(self, logs_view, filter, options or {})
 end
 
---- q:explain(filter) -> {index, position, values, candidates}: which index q:logs(filter) reads
---- ("logs_by_address", "logs_by_topic" or "receipts") and how many entries it read from it.
+--- q:explain(filter [, options]) -> plan: the second result of q:logs(filter, options): which
+--- index it read ("logs_by_address", "logs_by_topic" or "receipts") and how many entries.
 function Q:explain(filter, options)
-  return with_view(self, function(v)
-    logs_view(v, filter, options or {})
-    local r = jv.object()
-    local g = v.plan and v.plan.driver
-    jv.set(r, "index", g == nil and "receipts" or (g.kind == "address" and "logs_by_address" or "logs_by_topic"))
-    if g and g.position then jv.set(r, "position", g.position) end
-    jv.set(r, "values", g and #g.values or 0)
-    jv.set(r, "candidates", v.plan and v.plan.candidates or json.null)
-    return r
-  end)
+  return select(2, self:logs(filter, options))
 end
 
 return M

@@ -226,9 +226,8 @@ function commands.history(q, args)
 end
 
 function commands.logs(q, args, filter)
-  local list = q:logs(filter, { max_results = args.max_results })
+  local list, e = q:logs(filter, { max_results = args.max_results })
   if args.explain then
-    local e = q:explain(filter, { max_results = args.max_results })
     io.stderr:write(("quarry chain logs: read %s%s (%d value%s), %s entries\n"):format(e.index,
       e.position and (" position " .. e.position) or "", e.values, e.values == 1 and "" or "s",
       tostring(e.candidates)))
