@@ -126,7 +126,8 @@ local function random_filter(rnd, tip, addrs, topics, hashes)
     if rnd(40) == 1 then a, b = b + 1, a end -- reversed: refused
     local forms = { function(x) return x end, function(x) return ("0x%x"):format(x) end }
     if rnd(6) > 1 then set("fromBlock", rnd(8) == 1 and "earliest" or forms[rnd(2)](a)) end
-    if rnd(6) > 1 then set("toBlock", rnd(8) == 1 and "latest" or forms[rnd(2)](b)) end
+    local tags = { "latest", "pending", "safe", "finalized" }
+    if rnd(6) > 1 then set("toBlock", rnd(8) == 1 and tags[rnd(4)] or forms[rnd(2)](b)) end
   end
   local ak = rnd(4)
   if ak == 2 then set("address", addrs[rnd(#addrs)])
@@ -178,6 +179,8 @@ describe("account-chain queries", function()
     assert.are.equal(enc(block_of(o, #records - 1, true)), enc(q:block("latest", true)))
     assert.are.equal(enc(block_of(o, #records - 1, false)), enc(q:block("pending")))
     assert.are.equal(enc(block_of(o, 0, false)), enc(q:block("earliest")))
+    assert.are.equal(enc(block_of(o, #records - 1, false)), enc(q:block("finalized")))
+    assert.are.equal(enc(block_of(o, #records - 1, false)), enc(q:block("safe")))
     assert.is_nil(q:block(#records))
     assert.is_nil(q:block(("0x%064x"):format(1)))
   end)
