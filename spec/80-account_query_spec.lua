@@ -354,6 +354,49 @@ describe("account-chain queries", function()
   end)
 end)
 
+describe("account-chain queries on blocks with and without receipts", function()
+  after_each(helpers.collect_and_cleanup)
+
+  it("give json.null for a receipt the dump lacks and the oracle's logs, history and blocks", function()
+    local records, o = chain(150, SEED + 3, { receipts = "mixed" })
+    local store <close> = fresh(records)
+    local q = query.new(store)
+    local with, without = 0, 0
+    for _, rec in ipairs(records) do
+      for _, t in ipairs((rec.block or rec).transactions) do
+        local want, got = o:tx(t.hash), q:tx(t.hash)
+        if want.receipt then
+          with = with + 1
+          assert.are.equal(enc(want.receipt), enc(got.receipt))
+        else
+          without = without + 1
+          assert.are.equal(NULL, got.receipt)
+        end
+        assert.are.equal(enc(want.tx), enc(got.transaction))
+      end
+    end
+    assert.is_true(with > 50 and without > 50, with .. " with, " .. without .. " without")
+    local addrs, topics = population(records)
+    local hashes = {}
+    for h = 0, #records - 1 do hashes[#hashes + 1] = block_of(o, h, false).hash end
+    math.randomseed(SEED + 3)
+    for n = 1, 150 do
+      local f = random_filter(math.random, #records - 1, addrs, topics, hashes)
+      local want = oracle_logs(o, f)
+      if want then
+        assert.are.equal(enc(want), enc((q:logs(f, { max_results = 1000000 }))),
+          ("filter %d %s %s"):format(n, enc(f), helpers.seed_note(SEED + 3)))
+      end
+    end
+    for _, a in ipairs(addrs) do
+      assert.are.same(expected_history(o, a, 0, #records - 1), (all_pages(q, a, { limit = 4 })), a)
+    end
+    for h = 0, #records - 1 do
+      assert.are.equal(enc(block_of(o, h, true)), enc(q:block(h, true)), "block " .. h)
+    end
+  end)
+end)
+
 describe("account-chain queries across appends", function()
   after_each(helpers.collect_and_cleanup)
 
