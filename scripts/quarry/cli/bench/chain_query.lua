@@ -14,17 +14,24 @@ local sh = require("quarry.cli.system").shell_quote
 
 local self_command = require("quarry.cli.system").self_command
 
+-- A count option: an integer >= 1, else a usage error naming what was given.
+local function count(s)
+  local n = math.tointeger(tonumber(s))
+  if not n or n < 1 then return nil, ("a positive integer expected, got '%s'"):format(s) end
+  return n
+end
+
 function M.options(c)
-  c:option("--blocks", "Blocks of the generated chain", "100000"):convert(math.tointeger)
+  c:option("--blocks", "Blocks of the generated chain", "100000"):convert(count)
   c:option("--seed", "Seed of the generator and of the query targets", "42"):convert(math.tointeger)
   c:option("--dir", "Work directory (default: a fresh one under /tmp, removed after)")
   c:option("--source", "Migrate this ethereum-rpc dump instead of generating one")
   c:option("--store", "Query this account-chain store (no generation, no migration)")
-  c:option("--queries", "Queries of each kind", "200"):convert(math.tointeger)
-  c:option("--limit", "Entries per history page", "100"):convert(math.tointeger)
-  c:option("--range", "Blocks of the narrow log filters", "1000"):convert(math.tointeger)
+  c:option("--queries", "Queries of each kind", "200"):convert(count)
+  c:option("--limit", "Entries per history page", "100"):convert(count)
+  c:option("--range", "Blocks of the narrow log filters", "1000"):convert(count)
   c:option("--max-results", "Bound of the log queries (a query above it counts as refused)", "100000")
-    :convert(math.tointeger)
+    :convert(count)
   c:flag("--keep", "Keep the work directory")
   cli.output_option(c)
 end
