@@ -111,45 +111,9 @@ function M.verify(args)
       print("  empty chain")
     end
     print("  not verified  " .. r.not_verified)
-    print(verify.format(r))
-    local failed = 0
-    for _, name in ipairs(r.order) do
-      if not r.checks[name].ok then failed = failed + 1 end
-    end
-    if r.ok then
-      print(("all %d checks passed in %.2f s"):format(#r.order, clock() - t0))
-    else
-      print(("%d of %d checks FAILED"):format(failed, #r.order))
-    end
+    require("quarry.cli.commands.verify").print_checks(r, t0)
   end
   return r.ok and cli.EXIT_OK or cli.EXIT_FAILED
-end
-
--- `quarry export` of an account-chain store.
-function M.export(args)
-  local account = require("quarry.chain.account")
-  local clock = require("quarry").clock
-  local t0 = clock()
-  local store = account.open_reader(args.db)
-  local total = store.tip_height and (store.tip_height - (store.base or 0) + 1) or nil
-  local bar = require("quarry.cli.progress").bar({ label = "export", total = total, unit = "blocks" })
-  local ok, n, container = pcall(require("quarry.chain.account.export").run, store, args.json,
-    { format = args.format, container = args.container, on_progress = function(done)
-      bar:update(total and total > 0 and done / total or nil, done)
-    end })
-  bar:done()
-  store:close()
-  local system = require("quarry.cli.system")
-  if not ok then
-    if require("quarry").is_error(n) and (n.op == "json.writer" or n.op == "output") then
-      return system.output_failed("export", n)
-    end
-    error(n, 0)
-  end
-  local size = system.file_size(args.json)
-  system.summary_stream(args.json):write(("exported %d blocks to %s (ethereum-rpc, %s, %s) in %.2f s\n"):format(
-    n, args.json, container, size and require("quarry.cli.format").bytes(size) or "streamed", clock() - t0))
-  return cli.EXIT_OK
 end
 
 return M

@@ -25,20 +25,31 @@ function M.run(argv)
   if args.format == "object" or args.format == "array" or args.format == "jsonl" then
     args.container, args.format = args.container or args.format, nil
   end
-  if require("quarry.chain.account").route(args.layout, args.format, args.db) then -- an account-chain store
-    return require("quarry.cli.account").export(args)
-  end
-  local chain = require("quarry.chain")
   local clock = require("quarry").clock
   local t0 = clock()
+  if require("quarry.chain.account").route(args.layout, args.format, args.db) then -- an account-chain store
+    local store = require("quarry.chain.account").open_reader(args.db)
+    return M.write(store, args, t0, require("quarry.chain.account.export").run,
+      function(container) return "ethereum-rpc, " .. container end)
+  end
+  local chain = require("quarry.chain")
   local layouts = require("quarry.chain.layout")
   local lay = layouts.load(args.layout)
   local store = lay.chain_store and chain.open_reader(args.db, { format = args.format })
     or layouts.open(args.db, lay, { mode = "read_only", create = false, format = args.format })
-  -- progress: blocks of the store (its tip and base: the total is known), every 1000 blocks
+  return M.write(store, args, t0, require("quarry.chain.export").run, tostring)
+end
+
+-- M.write(store, args, t0, run, describe) -> exit status: runs run(store, args.json, options)
+-- (quarry.chain.export.run or the account chain's) with a progress bar over the store's blocks,
+-- closes the store, and prints the summary ("exported N blocks to F (describe(second result),
+-- size) in S s") or the output's failure.
+function M.write(store, args, t0, run, describe)
+  local clock = require("quarry").clock
+  -- progress: blocks of the store (its tip and base: the total is known), every 100 blocks
   local total = store.tip_height and (store.tip_height - (store.base or 0) + 1) or nil
   local bar = require("quarry.cli.progress").bar({ label = "export", total = total, unit = "blocks" })
-  local ok, n, format = pcall(require("quarry.chain.export").run, store, args.json,
+  local ok, n, what = pcall(run, store, args.json,
     { format = args.format, container = args.container, on_progress = function(done)
       bar:update(total and total > 0 and done / total or nil, done)
     end })
@@ -51,10 +62,10 @@ function M.run(argv)
     end
     error(n, 0)
   end
-  local secs = clock() - t0
   local size = system.file_size(args.json)
   system.summary_stream(args.json):write(("exported %d blocks to %s (%s, %s) in %.2f s\n"):format(
-    n, args.json, format, size and require("quarry.cli.format").bytes(size) or "streamed", secs))
+    n, args.json, describe(what), size and require("quarry.cli.format").bytes(size) or "streamed",
+    clock() - t0))
   return cli.EXIT_OK
 end
 

@@ -78,18 +78,24 @@ function M.run(argv)
     else
       print("  empty chain")
     end
-    print(verify.format(r))
-    local failed = 0
-    for _, name in ipairs(r.order) do
-      if not r.checks[name].ok then failed = failed + 1 end
-    end
-    if r.ok then
-      print(("all %d checks passed in %.2f s"):format(#r.order, clock() - t0))
-    else
-      print(("%d of %d checks FAILED"):format(failed, #r.order))
-    end
+    M.print_checks(r, t0)
   end
   return r.ok and cli.EXIT_OK or cli.EXIT_FAILED
+end
+
+-- M.print_checks(report, t0): the table of a verify report's checks (quarry.chain.verify.format)
+-- and its last line: "all N checks passed in S s" or "F of N checks FAILED".
+function M.print_checks(r, t0)
+  print(require("quarry.chain.verify").format(r))
+  local failed = 0
+  for _, name in ipairs(r.order) do
+    if not r.checks[name].ok then failed = failed + 1 end
+  end
+  if r.ok then
+    print(("all %d checks passed in %.2f s"):format(#r.order, require("quarry").clock() - t0))
+  else
+    print(("%d of %d checks FAILED"):format(failed, #r.order))
+  end
 end
 
 return M
