@@ -55,10 +55,11 @@ local function read_back(path, key, cf)
 end
 
 describe("lifecycle", function()
+  if helpers.backend_pending(pending) then return end
   local path
 
   before_each(function()
-    path = helpers.tmpdir("life") .. "/db"
+    path = helpers.backend("life")
   end)
 
   after_each(helpers.collect_and_cleanup)
