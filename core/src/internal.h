@@ -66,6 +66,8 @@ typedef struct q_child {
   struct q_child *prev, *next;
   q_child_kind kind;
   quarry_db *db; /* NULL once the child or its db is closed */
+  const struct q_backend *be; /* the backend of its db (backend.h), set by q_child_link; kept
+                                 after close so that the child's own close dispatches */
 } q_child;
 
 /* Links a child in db's list and counts it (takes db->lock); sets c->db = db. */
@@ -221,6 +223,7 @@ struct quarry_cf {
   quarry_db *db;
   q_family *fam; /* owned by the engine, which outlives db */
   const char *name; /* == fam->name */
+  void *bf;         /* another backend's family (backend_postgresql.c); fam is then NULL */
 };
 
 /* The live RocksDB handle of cf, NULL once the family was dropped (through any handle). */
@@ -229,6 +232,8 @@ static inline rocksdb_column_family_handle_t *q_cf_handle(const quarry_cf *cf) {
 }
 
 struct quarry_db {
+  const struct q_backend *be; /* the operations serving this handle (backend.h) */
+  struct q_pg *pg;          /* the PostgreSQL backend's state (NULL for RocksDB) */
   q_engine *eng;
   q_metrics *m;             /* == &eng->metrics */
   rocksdb_t *rdb;           /* == eng->rdb (borrowed); NULL once this handle is closed */
@@ -330,7 +335,18 @@ struct quarry_iter {
   int64_t limit, seen;
 };
 
-/* quarry_value is a rocksdb_pinnableslice_t behind an opaque type: no extra allocation. */
+/* quarry_value is a rocksdb_pinnableslice_t behind an opaque type: no extra allocation. A value
+ * read by another backend is a q_heap_value whose pointer carries the low bit (allocations are
+ * at least 2-aligned, so a pinnable slice never has it): quarry_value_data / quarry_value_free
+ * tell the two apart without a lookup. */
+typedef struct {
+  size_t len;
+  char data[];
+} q_heap_value;
+#define Q_VALUE_IS_HEAP(v) (((uintptr_t)(const void *)(v)) & 1u)
+#define Q_HEAP(v) ((q_heap_value *)(void *)((uintptr_t)(const void *)(v) & ~(uintptr_t)1))
+/* A value holding a copy of data (len bytes), tagged as above; NULL when out of memory. */
+quarry_value *q_heap_value_new(const char *data, size_t len);
 #define Q_VALUE(ps) ((quarry_value *)(void *)(ps))
 #define Q_PINNED(v) ((rocksdb_pinnableslice_t *)(void *)(v))
 
@@ -346,5 +362,7 @@ int q_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 int q_check_range(const char *op, const char *from, size_t flen, const char *to, size_t tlen);
 /* Value size limit of RocksDB's write batch (values are length-prefixed with 32 bits). */
 int q_check_value(const char *op, size_t vlen);
+
+#include "backend.h"
 
 #endif

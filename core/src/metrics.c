@@ -265,7 +265,7 @@ static int read_families(quarry_db *db, quarry_metrics *m) {
   return 0;
 }
 
-int quarry_db_metrics(quarry_db *db, quarry_metrics **out) {
+int q_rdb_metrics(quarry_db *db, quarry_metrics **out) {
   quarry_metrics *m;
   q_engine *eng;
   uint64_t size = 0;
