@@ -132,7 +132,6 @@ cmd_start() {
     echo "max_wal_senders = 5"
     echo "wal_keep_size = 256MB"
     echo "logging_collector = off"
-    if [ $syncstandby = 1 ]; then echo "synchronous_standby_names = '*'"; fi
   } | as_owner tee -a "$d/data/postgresql.conf" >/dev/null
   if ! start_server "$d"; then rm -rf "$d"; exit 1; fi
   if ! "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$d" -p "$(cat "$d/port")" -U postgres -d postgres \
@@ -141,6 +140,11 @@ cmd_start() {
     as_owner "$bin/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$d"
     die "cannot create the test role"
+  fi
+  # Only now (the role's commit above would wait for a standby that does not exist yet).
+  if [ $syncstandby = 1 ]; then
+    echo "synchronous_standby_names = '*'" | as_owner tee -a "$d/data/postgresql.conf" >/dev/null
+    as_owner "$bin/pg_ctl" -D "$d/data" reload >/dev/null
   fi
   echo "$d"
 }

@@ -156,9 +156,10 @@ function M.backend_pending(pending_fn)
   return true
 end
 
--- The PostgreSQL programs (psql): pg_config --bindir, else Debian's versioned directory.
+--- The path of a PostgreSQL 15 program (psql, pg_isready...): pg_config --bindir, else Debian's
+--- versioned directory (not PATH: other builds may be there).
 local pg_bindir
-local function pg_bin(name)
+function M.pg_bin(name)
   if not pg_bindir then
     local p = io.popen("pg_config --bindir 2>/dev/null")
     local d = p and p:read("l")
@@ -171,16 +172,20 @@ local function pg_bin(name)
   return pg_bindir .. "/" .. name
 end
 
---- Runs SQL as the test server's superuser (psql over $QUARRY_TEST_PG_ADMIN). Returns the
---- output (unaligned, tuples only); raises with psql's message on failure.
-function M.pg_admin_sql(sql)
-  assert(pg_admin, os.getenv("QUARRY_TEST_PG_ERROR") or "no PostgreSQL test server: $QUARRY_TEST_PG_ADMIN is not set")
-  local status, out, err = M.run(pg_bin("psql"), { "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-    "-d", pg_admin, "-c", sql })
+--- Runs SQL with psql on the server of conninfo (a libpq conninfo or URL). Returns the output
+--- (unaligned, tuples only, trailing blanks removed); raises with psql's message on failure.
+function M.psql(conninfo, sql)
+  local status, out, err = M.run(M.pg_bin("psql"), { "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+    "-d", conninfo, "-c", sql })
   assert(status == 0, ("psql failed (%s): %s"):format(sql, err))
-  return out
+  return (out:gsub("%s+$", ""))
 end
 
+--- Runs SQL as the test server's superuser ($QUARRY_TEST_PG_ADMIN), like psql().
+function M.pg_admin_sql(sql)
+  assert(pg_admin, os.getenv("QUARRY_TEST_PG_ERROR") or "no PostgreSQL test server: $QUARRY_TEST_PG_ADMIN is not set")
+  return M.psql(pg_admin, sql)
+end
 
 --- The URL of the test server with another database name (and the test role's password).
 function M.pg_url(dbname)
