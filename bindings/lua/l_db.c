@@ -114,6 +114,9 @@ static int l_open(lua_State *L) {
   if (rc < 0)
     return ql_raise(L, rc, "open");
   d->db = db;
+  /* tostring shows the path as the core gives it: a server URL without its password */
+  lua_pushstring(L, quarry_db_path(db));
+  lua_setiuservalue(L, -2, 1);
   return 1;
 }
 

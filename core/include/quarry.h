@@ -550,7 +550,11 @@ typedef enum {
   X(WRITE_STOPPED, "write_stopped", GAUGE, 1, 0, "1 while RocksDB stops writes")              \
   X(FAILED, "failed", GAUGE, 1, 0, "1 once a write error put the database in the failed state") \
   X(HANDLES, "handles", GAUGE, 1, 0, "handles open on this engine in this process")            \
-  X(UPTIME_SECONDS, "uptime_seconds", GAUGE, 1, 0, "seconds since the engine was opened")
+  X(UPTIME_SECONDS, "uptime_seconds", GAUGE, 1, 0, "seconds since the engine was opened")    \
+  X(ROUND_TRIPS, "round_trips", COUNTER, 1, 0,                                                 \
+    "requests sent to a database server and answered (server backends only)")                  \
+  X(RETRIES, "retries", COUNTER, 1, 0,                                                         \
+    "transactions retried after a serialization failure or deadlock (server backends only)")
 
 /* X(ID, name, type, exposed, statistics, help): figures of each column family (label cf). */
 #define QUARRY_CF_METRIC_MAP(X)                                                                \

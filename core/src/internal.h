@@ -41,6 +41,8 @@ struct quarry_options {
   int create_if_missing;
   int mode;                   /* Q_MODE_* */
   int metrics, statistics;    /* metrics.c: record counters; RocksDB statistics */
+  /* server backends (backend_postgresql.c) */
+  int64_t connect_timeout, statement_timeout_ms, pool_size;
   char *secondary_path;       /* owned */
   char **cfs;                 /* owned, ncfs entries */
   size_t ncfs;
@@ -90,7 +92,9 @@ void q_batch_release(quarry_batch *b);
 #define Q_STRIPES 8
 enum {
   Q_C_MULTI_GET_KEYS, Q_C_DELETES, Q_C_DELETE_RANGES, Q_C_KEYS_READ, Q_C_READ_BYTES,
-  Q_C_KEYS_WRITTEN, Q_C_WRITTEN_BYTES, Q_C_ITER_STEPS, Q_C_WAL_SYNCED, Q_C_COUNT
+  Q_C_KEYS_WRITTEN, Q_C_WRITTEN_BYTES, Q_C_ITER_STEPS, Q_C_WAL_SYNCED,
+  Q_C_ROUND_TRIPS, Q_C_RETRIES, /* server backends only (backend_postgresql.c) */
+  Q_C_COUNT
 };
 #define Q_ERROR_CODES 16 /* QUARRY_E* codes -1 .. -16 */
 
@@ -181,6 +185,12 @@ static inline int q_count_error(q_metrics *m, int rc) {
     atomic_fetch_add_explicit(&q_stripe_of(m)->errors[-rc - 1], 1, memory_order_relaxed);
   return rc;
 }
+
+/* metrics.c: a snapshot of qm's counters and histograms alone (a server backend's, which has
+ * no RocksDB figures), with round_trips and retries; flags as quarry_metrics_flags. */
+int q_metrics_snapshot(q_metrics *qm, int flags, quarry_metrics **out);
+/* Sets a db-wide figure of a snapshot (marks it available). */
+void q_metrics_set(quarry_metrics *m, quarry_metric id, double v);
 
 /* ---- db.c: engines (one RocksDB instance) and handles onto them ------------------------------
  * An engine is one open RocksDB instance with its families, failed state and metrics. A
@@ -350,6 +360,11 @@ quarry_value *q_heap_value_new(const char *data, size_t len);
 #define Q_VALUE(ps) ((quarry_value *)(void *)(ps))
 #define Q_PINNED(v) ((rocksdb_pinnableslice_t *)(void *)(v))
 
+/* The bounds of an iterator (iter.c): o's from/to, and its prefix as [prefix, successor), the
+ * tighter of each kept; owned copies the caller frees (NULL: no bound). *empty = 1 when they
+ * exclude every key. Shared by the backends. */
+int q_iter_bounds(const quarry_iter_options *o, char **lower, size_t *lower_len, char **upper,
+                  size_t *upper_len, int *empty);
 /* Checks a snapshot passed to a read of db: closed -> ECLOSED, another db's -> EINVAL. */
 int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op);
 /* Builds read options for a call: *out is the db's shared default when ropts is NULL/default

@@ -47,6 +47,44 @@ static int tighten(char **cur, size_t *curlen, const char *cand, size_t candlen,
   return 0;
 }
 
+int q_iter_bounds(const quarry_iter_options *o, char **lower, size_t *lower_len, char **upper,
+                  size_t *upper_len, int *empty) {
+  int rc;
+  *lower = *upper = NULL;
+  *lower_len = *upper_len = 0;
+  *empty = 0;
+  if (o->from && (rc = tighten(lower, lower_len, o->from, o->from_len, 1)) != 0)
+    goto fail;
+  if (o->to && (rc = tighten(upper, upper_len, o->to, o->to_len, 0)) != 0)
+    goto fail;
+  if (o->prefix) {
+    char *succ = NULL;
+    size_t slen = 0;
+    int has;
+    if ((rc = tighten(lower, lower_len, o->prefix, o->prefix_len, 1)) != 0)
+      goto fail;
+    has = prefix_successor(o->prefix, o->prefix_len, &succ, &slen);
+    if (has < 0) {
+      rc = q_fail(QUARRY_ENOMEM, "out of memory");
+      goto fail;
+    }
+    if (has) {
+      rc = tighten(upper, upper_len, succ, slen, 0);
+      free(succ);
+      if (rc)
+        goto fail;
+    }
+  }
+  if (*lower && *upper && q_key_cmp(*lower, *lower_len, *upper, *upper_len) >= 0)
+    *empty = 1;
+  return 0;
+fail:
+  free(*lower);
+  free(*upper);
+  *lower = *upper = NULL;
+  return rc;
+}
+
 static void iter_free(quarry_iter *it) {
   free(it->lower);
   free(it->upper);
@@ -73,30 +111,9 @@ int q_rdb_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *o, q
   it->keys_only = o->keys_only != 0;
   it->limit = o->limit;
 
-  if (o->from && (rc = tighten(&it->lower, &it->lower_len, o->from, o->from_len, 1)) != 0)
+  if ((rc = q_iter_bounds(o, &it->lower, &it->lower_len, &it->upper, &it->upper_len,
+                          &it->empty)) != 0)
     goto fail;
-  if (o->to && (rc = tighten(&it->upper, &it->upper_len, o->to, o->to_len, 0)) != 0)
-    goto fail;
-  if (o->prefix) {
-    char *succ = NULL;
-    size_t slen = 0;
-    int has;
-    if ((rc = tighten(&it->lower, &it->lower_len, o->prefix, o->prefix_len, 1)) != 0)
-      goto fail;
-    has = prefix_successor(o->prefix, o->prefix_len, &succ, &slen);
-    if (has < 0) {
-      rc = q_fail(QUARRY_ENOMEM, "out of memory");
-      goto fail;
-    }
-    if (has) {
-      rc = tighten(&it->upper, &it->upper_len, succ, slen, 0);
-      free(succ);
-      if (rc)
-        goto fail;
-    }
-  }
-  if (it->lower && it->upper && q_key_cmp(it->lower, it->lower_len, it->upper, it->upper_len) >= 0)
-    it->empty = 1;
 
   /* RocksDB copies the read options into the iterator it creates and borrows only the bounds,
    * which live in it->ro (the C API keeps their slices there). An iterator without bounds,
