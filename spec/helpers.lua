@@ -210,24 +210,20 @@ function M.backend(tag)
   return M.pg_url(name)
 end
 
---- Asserts that db:path() (got) names the location opened (loc): the same string for a
---- directory; for a URL, the same URL without the password (dropped, or masked as ***), which
---- must appear nowhere in it.
-function M.assert_db_path(loc, got)
-  if not loc:match("^postgres") then
-    assert(got == loc, ("db:path() is %q, expected %q"):format(tostring(got), loc))
-    return
-  end
+--- How the core shows a database location (db:path(), tostring, error messages): a directory
+--- as given; a URL with its password replaced by *** (the password is never shown).
+function M.shown(loc)
   local pw = loc:match("^postgres[a-z]*://[^:@/]+:([^@/]+)@")
-  if pw then
-    assert(not got:find(pw, 1, true), "db:path() shows the password")
-    local plain = loc:gsub(":" .. pw:gsub("%p", "%%%0") .. "@", "@", 1)
-    local masked = loc:gsub(":" .. pw:gsub("%p", "%%%0") .. "@", ":***@", 1)
-    assert(got == plain or got == masked,
-      ("db:path() is %q, expected %q (or the password masked)"):format(got, plain))
-  else
-    assert(got == loc, ("db:path() is %q, expected %q"):format(tostring(got), loc))
-  end
+  if not pw then return loc end
+  return (loc:gsub(":" .. pw:gsub("%p", "%%%0") .. "@", ":***@", 1))
+end
+
+--- Asserts that db:path() (got) names the location opened (loc) as shown(loc) does, and that
+--- no password of loc appears in it.
+function M.assert_db_path(loc, got)
+  local pw = loc:match("^postgres[a-z]*://[^:@/]+:([^@/]+)@")
+  if pw then assert(not got:find(pw, 1, true), "db:path() shows the password") end
+  assert(got == M.shown(loc), ("db:path() is %q, expected %q"):format(tostring(got), M.shown(loc)))
 end
 
 --- busted's it when the spec runs over backend ("rocksdb" or "postgresql"), else a function
