@@ -14,7 +14,8 @@
 # link) under $QUARRY_PG_TMP (default /tmp: the postgres user must reach it), owned by the postgres
 # user when run as root (initdb and pg_ctl run as that user), else by the caller. It listens on
 # 127.0.0.1 and a free port (probed, retried if taken meanwhile) and on a unix socket in DIR.
-# fsync=off unless --durable. Authentication: over TCP every role needs its password
+# fsync=off unless --durable (initdb's own files are never synced: --no-sync; what --durable
+# protects is the WAL of the commits that follow). Authentication: over TCP every role needs its password
 # (scram-sha-256): the test role `quarry_test` (CREATEDB, random password kept in DIR/password,
 # mode 0600); over the socket (DIR is 0700) the superuser `postgres` is trusted, for the harness,
 # the specs' CREATE DATABASE and replication. --sync-standby: commits wait for a standby
@@ -113,7 +114,7 @@ cmd_start() {
   # A random password for the test role, never printed except by `url`.
   pw=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   as_owner sh -c "umask 077; printf '%s' '$pw' > '$d/password'"
-  if ! as_owner "$bin/initdb" -D "$d/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+  if ! as_owner "$bin/initdb" -D "$d/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
        --no-instructions >"$d/initdb.log" 2>&1; then
     cat "$d/initdb.log" >&2
     rm -rf "$d"

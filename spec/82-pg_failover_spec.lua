@@ -27,7 +27,8 @@ local client_source = [[
       for j = 1, keys do b:put(cf, ("b%06d/%03d"):format(i, j), value(i, j)) end
     end, { sync = true })
     if not ok then
-      io.write(("fail %s %s\n"):format(tostring(err.code), tostring(err.message or err)))
+      local msg = tostring(type(err) == "table" and err.message or err):gsub("%s+", " ")
+      io.write(("fail %s %s\n"):format(tostring(type(err) == "table" and err.code), msg))
       io.stdout:flush()
       break
     end
@@ -43,7 +44,8 @@ local client_source = [[
 ]]
 
 describe("PostgreSQL failover (primary killed, standby promoted)", function()
-  if helpers.backend_pending(pending) then return end
+  local why = pg.unavailable()
+  if why then pending(why) return end
 
   after_each(function()
     pg.stop_all()

@@ -68,6 +68,15 @@ function M.wrap(dir)
   return s
 end
 
+--- The reason servers cannot be started here (PostgreSQL 15 is not installed), or nil. Under
+--- scripts/test.sh ($QUARRY_TEST_PG_REQUIRED=1) nil: start() then fails the test.
+function M.unavailable()
+  if os.getenv("QUARRY_TEST_PG_REQUIRED") == "1" then return nil end
+  local ok, bin = pcall(helpers.pg_bin, "initdb")
+  if ok and helpers.exists(bin) then return nil end
+  return "PostgreSQL 15 is not installed (initdb not found): scripts/setup.sh installs it, as root"
+end
+
 --- Stops and removes every server started by this module.
 function M.stop_all()
   for i = #started, 1, -1 do
