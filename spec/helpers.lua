@@ -181,10 +181,13 @@ function M.psql(conninfo, sql)
   return (out:gsub("%s+$", ""))
 end
 
---- Runs SQL as the test server's superuser ($QUARRY_TEST_PG_ADMIN), like psql().
-function M.pg_admin_sql(sql)
+--- Runs SQL as the test server's superuser ($QUARRY_TEST_PG_ADMIN), like psql(), in the
+--- database dbname (default: the conninfo's, postgres).
+function M.pg_admin_sql(sql, dbname)
   assert(pg_admin, os.getenv("QUARRY_TEST_PG_ERROR") or "no PostgreSQL test server: $QUARRY_TEST_PG_ADMIN is not set")
-  return M.psql(pg_admin, sql)
+  local conninfo = pg_admin
+  if dbname then conninfo = conninfo:gsub("dbname=%S+", "dbname=" .. dbname) end
+  return M.psql(conninfo, sql)
 end
 
 --- The URL of the test server with another database name (and the test role's password).

@@ -60,10 +60,8 @@ function M.wrap(dir)
     end
   end
   --- Runs SQL as the superuser; returns psql's unaligned, tuples-only output.
-  function s.sql(text, dbname)
-    local conninfo = admin
-    if dbname then conninfo = conninfo:gsub("dbname=%S+", "dbname=" .. dbname) end
-    return helpers.psql(conninfo, text)
+  function s.sql(text)
+    return helpers.psql(admin, text)
   end
   return s
 end

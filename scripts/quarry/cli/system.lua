@@ -10,6 +10,12 @@ end
 
 --- This process's id, or nil. The one pid reader of the command: quarry.sys.pid() when the C
 --- module is installed, else the first field of /proc/self/stat.
+--- Whether a --db value names a server's database (a postgresql:// or postgres:// URL, served
+--- by the PostgreSQL backend) rather than a RocksDB directory: no files, LOCK or secondary there.
+function M.is_server_url(path)
+  return type(path) == "string" and path:match("^postgres[a-z]*://") ~= nil
+end
+
 function M.pid()
   local ok, sys = pcall(require, "quarry.sys")
   if ok and type(sys) == "table" and sys.pid then return sys.pid() end

@@ -28,7 +28,9 @@ function M.format_report(r)
   line("  utxos         %d", r.utxos)
   line("  supply        %s", tostring(r.supply))
   for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
-  if (r.json_bytes or 0) > 0 then
+  if not r.db_size then -- a server's store (PostgreSQL): no size on disk of its own
+    line("  database      %s (layout %s)", r.db, r.layout or "quarry-chain")
+  elseif (r.json_bytes or 0) > 0 then
     if r.stream then
       line("  source        %s read from a stream, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
     else

@@ -151,8 +151,9 @@ end
 function M.open(path, options)
   options = options or {}
   if type(path) ~= "string" or path == "" then error("no database directory given (--db DIR)", 0) end
-  path = path:gsub("(.)/+$", "%1")
-  if not exists(path .. "/CURRENT") then
+  local server = system.is_server_url(path) -- a PostgreSQL URL: no files, no LOCK, no secondary
+  if not server then path = path:gsub("(.)/+$", "%1") end
+  if not server and not exists(path .. "/CURRENT") then
     -- a regular file: the core says so ("it is a file, not a database directory")
     local okl, err = pcall(quarry.list_column_families, path)
     if not okl and quarry.is_error(err) and err.code == "InvalidArgument" then error(err.message, 0) end
@@ -160,7 +161,9 @@ function M.open(path, options)
   end
   local self = setmetatable({ path = path, want_chain = options.chain ~= false }, Session)
   local mode = options.mode
-  if mode == nil then
+  if mode == nil and server then
+    mode, self.reason = "read_only", "a server's database: no LOCK, read_only reads the live data"
+  elseif mode == nil then
     local held, pid = M.lock_holder(path)
     self.holder = pid
     if held then

@@ -15,6 +15,18 @@ local shell_quote = require("quarry.cli.system").shell_quote
 --- directory that `close` removes. Returns a handle {db = db, close = fn, reopen = fn}.
 function M.open(path, secondary_path)
   local scratch
+  -- A server's database (PostgreSQL): no secondary there; a read_only handle reads the live data
+  -- without writing, and refresh has nothing to replay.
+  if require("quarry.cli.system").is_server_url(path) then
+    local db = quarry.open(path, { mode = "read_only", create_if_missing = false })
+    local h = { db = db }
+    function h.refresh() end
+    function h.close()
+      if h.db then h.db:close() end
+      h.db = nil
+    end
+    return h
+  end
   if not secondary_path then
     scratch = require("quarry.sys").mkdtemp("quarry-secondary") -- new, mode 0700
     secondary_path = scratch
