@@ -20,14 +20,32 @@ static const char *pg_url(const char *tag) {
     printf("skipped: QUARRY_TEST_PG_URL is not set (case %s)\n", check_state_.name);
     return NULL;
   }
-  snprintf(url_buf, sizeof url_buf, "%s%cschema=qt_%s_%ld", base, strchr(base, '?') ? '&' : '?',
-           tag, (long)getpid());
+  /* application_name marks this process's connections: the cases that end connections on the
+   * server end only those */
+  snprintf(url_buf, sizeof url_buf, "%s%cschema=qt_%s_%ld&application_name=qt_%ld", base,
+           strchr(base, '?') ? '&' : '?', tag, (long)getpid(), (long)getpid());
   return url_buf;
 }
 
-/* A superuser connection of the test itself (the second tool: plain libpq). */
+/* A superuser connection of the test itself (the second tool: plain libpq), in the database of
+ * QUARRY_TEST_PG_URL: QUARRY_TEST_PG_ADMIN (a conninfo, as scripts/pg-server.sh env prints),
+ * else QUARRY_TEST_PG_URL itself (then it must name a superuser). */
 static PGconn *admin(void) {
-  PGconn *c = PQconnectdb(getenv("QUARRY_TEST_PG_URL"));
+  const char *adm = getenv("QUARRY_TEST_PG_ADMIN"), *url = getenv("QUARRY_TEST_PG_URL");
+  char conninfo[2048];
+  PGconn *c;
+  if (adm && *adm) {
+    PQconninfoOption *o = PQconninfoParse(url, NULL), *p;
+    const char *dbname = NULL;
+    for (p = o; p && p->keyword; p++)
+      if (strcmp(p->keyword, "dbname") == 0)
+        dbname = p->val;
+    snprintf(conninfo, sizeof conninfo, "%s dbname='%s'", adm, dbname ? dbname : "postgres");
+    PQconninfoFree(o);
+  } else {
+    snprintf(conninfo, sizeof conninfo, "%s", url);
+  }
+  c = PQconnectdb(conninfo);
   if (PQstatus(c) != CONNECTION_OK)
     CHECK_FAIL_("admin connection: %s", PQerrorMessage(c));
   PQclear(PQexec(c, "SET client_min_messages = warning"));
@@ -39,6 +57,16 @@ static void sql(PGconn *c, const char *q) {
   if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
     CHECK_FAIL_("%s: %s", q, PQresultErrorMessage(r));
   PQclear(r);
+}
+
+/* Ends this process's quarry connections (application_name qt_<pid>) in the given state. */
+static void terminate(PGconn *c, const char *state) {
+  char q[512];
+  snprintf(q, sizeof q,
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = '%s' AND "
+           "application_name = 'qt_%ld' AND pid <> pg_backend_pid()",
+           state, (long)getpid());
+  sql(c, q);
 }
 
 static void drop_schema(const char *tag) {
@@ -509,7 +537,11 @@ static void *writer(void *p) {
 }
 
 static int waiting_on_lock(PGconn *c, int want) {
-  PGresult *r = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+  char q[256];
+  PGresult *r;
+  snprintf(q, sizeof q, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+           "application_name = 'qt_%ld'", (long)getpid());
+  r = PQexec(c, q);
   int n = atoi(PQgetvalue(r, 0, 0));
   PQclear(r);
   return n >= want;
@@ -609,6 +641,10 @@ TEST(bad_url_refused_missing_and_redaction) {
 
 TEST(wrong_password) {
   const char *auth = getenv("QUARRY_TEST_PG_AUTH_URL");
+  const char *base = getenv("QUARRY_TEST_PG_URL");
+  if ((auth == NULL || *auth == '\0') && base && strchr(base, '@') &&
+      memchr(base + 13, ':', (size_t)(strrchr(base, '@') - base - 13 > 0 ? strrchr(base, '@') - base - 13 : 0)))
+    auth = base; /* pg-server.sh's URL: a password-authenticated role */
   char bad[1024];
   const char *at, *colon;
   quarry_db *db = NULL;
@@ -616,7 +652,8 @@ TEST(wrong_password) {
     return;
   if (auth == NULL || (at = strrchr(auth, '@')) == NULL ||
       (colon = memchr(auth + 13, ':', (size_t)(at - auth - 13))) == NULL) {
-    printf("skipped: QUARRY_TEST_PG_AUTH_URL (user:password@...) is not set\n");
+    printf("wrong_password not run: neither QUARRY_TEST_PG_AUTH_URL nor QUARRY_TEST_PG_URL has "
+           "user:password@\n");
     return;
   }
   /* the right URL opens; the same with another password is refused, the password never shown */
@@ -656,8 +693,7 @@ TEST(connection_killed_mid_iterator) {
   for (i = 0; i < 100; i++)
     CHECK_EQ_INT(quarry_iter_step(it, &k, &kl, &v, &vl), 1);
   c = admin();
-  sql(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in "
-         "transaction' AND pid <> pg_backend_pid()");
+  terminate(c, "idle in transaction");
   PQfinish(c);
   while ((rc = quarry_iter_step(it, &k, &kl, &v, &vl)) == 1)
     i++;
@@ -684,8 +720,7 @@ TEST(pooled_connections_terminated) {
   db = open_pg(url, 1);
   PUT(db, NULL, "a", "1");
   c = admin();
-  sql(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle' AND pid <> "
-         "pg_backend_pid() AND backend_type = 'client backend'");
+  terminate(c, "idle");
   PQfinish(c);
   usleep(100000); /* the termination notice reaches the idle sockets */
   PUT(db, NULL, "b", "2");
