@@ -85,4 +85,10 @@ function M.stderr_is_terminal()
   return os.execute("test -t 2") == true
 end
 
+--- True when path is a server URL (postgresql:// or postgres://) rather than a database
+--- directory: the core opens it with its PostgreSQL backend; no LOCK, CURRENT file or secondary.
+function M.is_server_url(path)
+  return type(path) == "string" and (path:find("^postgresql://") or path:find("^postgres://")) ~= nil
+end
+
 return M
