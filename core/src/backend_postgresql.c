@@ -1707,6 +1707,9 @@ static int pg_write(quarry_db *db, quarry_batch *qb, const quarry_write_options 
     return rc;
   if ((rc = pg_check_write(db, "write")) != 0)
     return q_count_error(db->m, rc);
+  if (b != NULL && b->child.be != &q_backend_postgresql) /* another backend's: another layout */
+    return q_count_error(db->m,
+                         q_fail(QUARRY_EINVAL, "write: the batch belongs to another database"));
   if (b == NULL || pg_batch_is_closed(qb))
     return q_count_error(db->m, q_fail(QUARRY_ECLOSED, "write: the batch is closed"));
   if (b->child.db != db)

@@ -813,3 +813,47 @@ TEST(digest_matches_rocksdb) {
   check_rmrf(dir);
   drop_schema("dig");
 }
+
+/* Children of one backend given to the other: refused as another database's, never read as
+ * their own layout. */
+TEST(children_of_the_other_backend) {
+  const char *url = pg_url("mix"), *dir;
+  quarry_db *pg, *rdb;
+  quarry_snapshot *ps, *rs;
+  quarry_batch *pb, *rb;
+  quarry_iter *it;
+  quarry_value *v;
+  quarry_read_options ro = QUARRY_READ_OPTIONS_INIT;
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  if (url == NULL)
+    return;
+  drop_schema("mix");
+  dir = check_tmpdir(0, "pg-mix");
+  pg = open_pg(url, 1);
+  CHECK_OK(quarry_db_open(check_path(0, dir, "db"), NULL, &rdb));
+  CHECK_STR(quarry_db_backend(pg), "postgresql");
+  CHECK_STR(quarry_db_backend(rdb), "rocksdb");
+  CHECK_OK(quarry_snapshot_new(pg, &ps));
+  CHECK_OK(quarry_snapshot_new(rdb, &rs));
+  CHECK_OK(quarry_batch_new(pg, &pb));
+  CHECK_OK(quarry_batch_new(rdb, &rb));
+  ro.snapshot = ps;
+  CHECK_ERR(quarry_get(rdb, NULL, &ro, "a", 1, &v), QUARRY_EINVAL);
+  ro.snapshot = rs;
+  CHECK_ERR(quarry_get(pg, NULL, &ro, "a", 1, &v), QUARRY_EINVAL);
+  io.snapshot = ps;
+  CHECK_ERR(quarry_iter_new(rdb, NULL, &io, &it), QUARRY_EINVAL);
+  io.snapshot = rs;
+  CHECK_ERR(quarry_iter_new(pg, NULL, &io, &it), QUARRY_EINVAL);
+  CHECK_ERR(quarry_db_write(rdb, pb, NULL), QUARRY_EINVAL);
+  CHECK_ERR(quarry_db_write(pg, rb, NULL), QUARRY_EINVAL);
+  CHECK_OK(quarry_batch_put(pb, NULL, "a", 1, "b", 1)); /* its own family: fine */
+  quarry_snapshot_close(ps);
+  quarry_snapshot_close(rs);
+  quarry_batch_close(pb);
+  quarry_batch_close(rb);
+  CHECK_OK(quarry_db_close(rdb));
+  CHECK_OK(quarry_db_close(pg));
+  check_rmrf(dir);
+  drop_schema("mix");
+}
