@@ -128,7 +128,8 @@ static void redact(const q_pg *pg, const char *in, char *out, size_t cap) {
 }
 
 /* A failure whose message (formatted, then redacted) may hold libpq's or the server's text. */
-static int pg_fail(const q_pg *pg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pg_fail(const q_pg *pg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int pg_fail(const q_pg *pg, int code, const char *fmt, ...) {
   char raw[1024], clean[1024];
   va_list ap;
@@ -464,7 +465,8 @@ static int pg_new(const char *url, const quarry_options *o, q_pg **out) {
       end = strpbrk(a, "/?");
       at = memchr(a, '@', end ? (size_t)(end - a) : strlen(a));
       colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-      if (colon && at > colon + 1 && (pg->password = strndup(colon + 1, (size_t)(at - colon - 1))) == NULL) {
+      if (colon && at > colon + 1 &&
+          (pg->password = strndup(colon + 1, (size_t)(at - colon - 1))) == NULL) {
         pg_free(pg);
         return q_fail(QUARRY_ENOMEM, "out of memory");
       }
@@ -1361,7 +1363,7 @@ static int read_segment(PGconn *c, int nq, int last_is_commit, PGresult **first_
   }
 }
 
-typedef enum { TX_OK = 0, TX_FAILED = 1, TX_RETRY = 2, TX_LOST_BEFORE = 3, TX_UNKNOWN = 4 } tx_outcome;
+typedef enum { TX_OK, TX_FAILED, TX_RETRY, TX_LOST_BEFORE, TX_UNKNOWN } tx_outcome;
 
 /* One attempt of the transaction on c. */
 static tx_outcome tx_attempt(q_pg *pg, PGconn *c, const stmt *st, size_t ns, int sync,
@@ -2044,10 +2046,18 @@ static int move(q_pg_iter *it, move_kind m, const char *key, size_t klen, const 
   return q_count_error(db->m, rc);
 }
 
-static int pg_iter_first(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_FIRST, NULL, 0, "iter_first"); }
-static int pg_iter_last(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_LAST, NULL, 0, "iter_last"); }
-static int pg_iter_next(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_NEXT, NULL, 0, "iter_next"); }
-static int pg_iter_prev(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_PREV, NULL, 0, "iter_prev"); }
+static int pg_iter_first(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_FIRST, NULL, 0, "iter_first");
+}
+static int pg_iter_last(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_LAST, NULL, 0, "iter_last");
+}
+static int pg_iter_next(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_NEXT, NULL, 0, "iter_next");
+}
+static int pg_iter_prev(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_PREV, NULL, 0, "iter_prev");
+}
 
 static int pg_iter_seek(quarry_iter *it, const char *key, size_t klen) {
   if (key == NULL)
@@ -2097,8 +2107,9 @@ static const char *pg_iter_value(const quarry_iter *qi, size_t *len) {
   size_t n = 0;
   const char *v = NULL;
   if (pg_iter_valid(qi))
-    v = it->keys_only ? lazy_value(it, &n)
-                      : (n = (size_t)PQgetlength(it->page, it->pos, 1), PQgetvalue(it->page, it->pos, 1));
+    v = it->keys_only ? lazy_value(it, &n) : PQgetvalue(it->page, it->pos, 1);
+  if (v && pg_iter_valid(qi) && !it->keys_only)
+    n = (size_t)PQgetlength(it->page, it->pos, 1);
   if (len)
     *len = v ? n : 0;
   return v;

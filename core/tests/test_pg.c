@@ -574,8 +574,10 @@ TEST(deadlock_is_retried) {
     usleep(10000);
   CHECK(waiting_on_lock(watch, 1));
   /* the other client now wants B, which the quarry transaction holds: a deadlock cycle */
-  snprintf(q, sizeof q, "INSERT INTO qt_dl_%ld.\"default\" VALUES ('B', 'other') ON CONFLICT (k) DO "
-           "UPDATE SET v = EXCLUDED.v", (long)getpid());
+  snprintf(q, sizeof q,
+           "INSERT INTO qt_dl_%ld.\"default\" VALUES ('B', 'other') ON CONFLICT (k) DO UPDATE SET "
+           "v = EXCLUDED.v",
+           (long)getpid());
   r = PQexec(t, q);
   CHECK_EQ_INT((int)PQresultStatus(r), (int)PGRES_COMMAND_OK);
   PQclear(r);
@@ -642,15 +644,15 @@ TEST(bad_url_refused_missing_and_redaction) {
 TEST(wrong_password) {
   const char *auth = getenv("QUARRY_TEST_PG_AUTH_URL");
   const char *base = getenv("QUARRY_TEST_PG_URL");
-  if ((auth == NULL || *auth == '\0') && base && strchr(base, '@') &&
-      memchr(base + 13, ':', (size_t)(strrchr(base, '@') - base - 13 > 0 ? strrchr(base, '@') - base - 13 : 0)))
-    auth = base; /* pg-server.sh's URL: a password-authenticated role */
   char bad[1024];
   const char *at, *colon;
   quarry_db *db = NULL;
   if (pg_url("pw") == NULL)
     return;
-  if (auth == NULL || (at = strrchr(auth, '@')) == NULL ||
+  if ((auth == NULL || *auth == '\0') && (at = strrchr(base, '@')) != NULL && at - base > 13 &&
+      memchr(base + 13, ':', (size_t)(at - base - 13)))
+    auth = base; /* pg-server.sh's URL: a password-authenticated role */
+  if (auth == NULL || *auth == '\0' || (at = strrchr(auth, '@')) == NULL ||
       (colon = memchr(auth + 13, ':', (size_t)(at - auth - 13))) == NULL) {
     printf("wrong_password not run: neither QUARRY_TEST_PG_AUTH_URL nor QUARRY_TEST_PG_URL has "
            "user:password@\n");
