@@ -91,4 +91,14 @@ function M.is_server_url(path)
   return type(path) == "string" and (path:find("^postgresql://") or path:find("^postgres://")) ~= nil
 end
 
+--- path as printed: a server URL's password (user info or password= parameter) as ***, as the
+--- core's db:path() gives it; a directory unchanged. For messages printed before or without a
+--- handle.
+function M.display_path(path)
+  if not M.is_server_url(path) then return path end
+  local shown = path:gsub("^(%a+://[^:/@?]*):[^/?]*@", "%1:***@")
+  shown = shown:gsub("([?&]password=)[^&]*", "%1***")
+  return shown
+end
+
 return M
