@@ -859,3 +859,47 @@ TEST(children_of_the_other_backend) {
   check_rmrf(dir);
   drop_schema("mix");
 }
+
+/* statement_timeout_ms: a write waiting on another client's lock past it is TimedOut, and
+ * nothing of it is written; a URL asking for TLS of a server without it is a clear IOError. */
+TEST(statement_timeout_and_sslmode) {
+  const char *url = pg_url("tmo");
+  char tls[2200], q[256];
+  quarry_options *o;
+  quarry_db *db;
+  PGconn *c;
+  if (url == NULL)
+    return;
+  drop_schema("tmo");
+  quarry_db_close(open_pg(url, 1));
+  CHECK_OK(quarry_options_new(NULL, &o));
+  CHECK_OK(quarry_options_set_int(o, "statement_timeout_ms", 300));
+  CHECK_OK(quarry_db_open(url, o, &db));
+  quarry_options_free(o);
+  c = admin();
+  sql(c, "BEGIN");
+  snprintf(q, sizeof q, "INSERT INTO qt_tmo_%ld.\"default\" VALUES ('held', 'other')",
+           (long)getpid());
+  sql(c, q);
+  CHECK_ERR(quarry_put(db, NULL, NULL, "held", 4, "quarry", 6), QUARRY_ETIMEDOUT);
+  CHECK_CONTAINS(quarry_last_error(), "57014");
+  sql(c, "ROLLBACK");
+  PQfinish(c);
+  CHECK_GET(db, NULL, "held", NULL);
+  PUT(db, NULL, "held", "quarry"); /* the lock gone, the same write lands */
+  CHECK_GET(db, NULL, "held", "quarry");
+  CHECK_OK(quarry_db_close(db));
+  /* a TLS demand: this harness's server has none (if it had, the open would just work) */
+  snprintf(tls, sizeof tls, "%s&sslmode=require", url);
+  {
+    int rc = quarry_db_open(tls, NULL, &db);
+    if (rc == 0) {
+      printf("the server accepts TLS: sslmode=require opened\n");
+      CHECK_OK(quarry_db_close(db));
+    } else {
+      CHECK_EQ_INT(rc, QUARRY_EIO);
+      CHECK_CONTAINS(quarry_last_error(), "SSL");
+    }
+  }
+  drop_schema("tmo");
+}
