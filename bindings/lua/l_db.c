@@ -160,6 +160,11 @@ static int db_mode(lua_State *L) {
   return 1;
 }
 
+static int db_backend(lua_State *L) {
+  lua_pushstring(L, quarry_db_backend(ql_checkdb(L, 1, "backend")->db));
+  return 1;
+}
+
 static int db_tuning(lua_State *L) {
   ql_push_tuning(L, quarry_db_options(ql_checkdb(L, 1, "tuning")->db));
   return 1;
@@ -496,6 +501,7 @@ static int l_destroy(lua_State *L) {
 static const luaL_Reg db_methods[] = {
   {"close", db_close},
   {"path", db_path},
+  {"backend", db_backend},
   {"mode", db_mode},
   {"tuning", db_tuning},
   {"live_children", db_live_children},

@@ -173,6 +173,8 @@ QUARRY_API int quarry_db_close(quarry_db *db);
 /* Static/owned accessors; returned strings live as long as db. */
 QUARRY_API const char *quarry_db_path(const quarry_db *db);
 QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"read_only"|"secondary" */
+/* The backend serving db: "rocksdb" (a directory) or "postgresql" (a server URL). Static. */
+QUARRY_API const char *quarry_db_backend(const quarry_db *db);
 /* The effective options the db was opened with (owned by db; do not free). */
 QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
 /* 0, or the code (QUARRY_EIO / QUARRY_ENOSPC) of the write error that put db in the failed state:

@@ -57,6 +57,7 @@ typedef struct q_pg {
   char **kw, **vals; /* libpq connection keywords, NULL-terminated (owned) */
   char *schema, *schema_ident;
   int read_only;
+  int session_sync;  /* the connections' synchronous_commit: the handle's default sync */
   int64_t pool_size;
   pthread_mutex_t lock; /* idle[] and fams[] */
   PGconn **idle;
@@ -128,7 +129,8 @@ static void redact(const q_pg *pg, const char *in, char *out, size_t cap) {
 }
 
 /* A failure whose message (formatted, then redacted) may hold libpq's or the server's text. */
-static int pg_fail(const q_pg *pg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pg_fail(const q_pg *pg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int pg_fail(const q_pg *pg, int code, const char *fmt, ...) {
   char raw[1024], clean[1024];
   va_list ap;
@@ -449,6 +451,7 @@ static int pg_new(const char *url, const quarry_options *o, q_pg **out) {
   pg->opened_ns = q_now_ns();
   pg->pool_size = o->pool_size;
   pg->read_only = o->mode == Q_MODE_READ_ONLY;
+  pg->session_sync = o->sync != 0;
   if ((pg->m = aligned_alloc(_Alignof(q_metrics), sizeof *pg->m)) == NULL ||
       (pg->idle = calloc((size_t)o->pool_size, sizeof *pg->idle)) == NULL ||
       (pg->redacted = redact_url(url)) == NULL) {
@@ -464,7 +467,8 @@ static int pg_new(const char *url, const quarry_options *o, q_pg **out) {
       end = strpbrk(a, "/?");
       at = memchr(a, '@', end ? (size_t)(end - a) : strlen(a));
       colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-      if (colon && at > colon + 1 && (pg->password = strndup(colon + 1, (size_t)(at - colon - 1))) == NULL) {
+      if (colon && at > colon + 1 &&
+          (pg->password = strndup(colon + 1, (size_t)(at - colon - 1))) == NULL) {
         pg_free(pg);
         return q_fail(QUARRY_ENOMEM, "out of memory");
       }
@@ -515,9 +519,9 @@ static int pg_new(const char *url, const quarry_options *o, q_pg **out) {
     if ((extra = malloc(len)) == NULL) {
       rc = q_fail(QUARRY_ENOMEM, "out of memory");
     } else {
-      snprintf(extra, len, "%s%s-c statement_timeout=%lld%s", options ? options : "",
-               options ? " " : "", (long long)o->statement_timeout_ms,
-               pg->read_only ? " -c default_transaction_read_only=on" : "");
+      snprintf(extra, len, "%s%s-c statement_timeout=%lld -c synchronous_commit=%s%s",
+               options ? options : "", options ? " " : "", (long long)o->statement_timeout_ms,
+               o->sync ? "on" : "off", pg->read_only ? " -c default_transaction_read_only=on" : "");
       rc = push_kw(&pg->kw, &pg->vals, &nkw, "options", extra);
       free(extra);
     }
@@ -1361,7 +1365,7 @@ static int read_segment(PGconn *c, int nq, int last_is_commit, PGresult **first_
   }
 }
 
-typedef enum { TX_OK = 0, TX_FAILED = 1, TX_RETRY = 2, TX_LOST_BEFORE = 3, TX_UNKNOWN = 4 } tx_outcome;
+typedef enum { TX_OK, TX_FAILED, TX_RETRY, TX_LOST_BEFORE, TX_UNKNOWN } tx_outcome;
 
 /* One attempt of the transaction on c. */
 static tx_outcome tx_attempt(q_pg *pg, PGconn *c, const stmt *st, size_t ns, int sync,
@@ -1434,6 +1438,36 @@ static tx_outcome tx_attempt(q_pg *pg, PGconn *c, const stmt *st, size_t ns, int
   return commit_acked ? TX_OK : TX_FAILED;
 }
 
+/* One statement in its own (implicit) transaction, when the write is one statement and its
+ * sync is the connections' synchronous_commit: PQexecParams returns once the server committed
+ * (its ReadyForQuery follows the commit), so success is an acknowledged commit; a connection
+ * lost before the answer leaves the outcome unknown. */
+static tx_outcome tx_single(q_pg *pg, PGconn *c, const stmt *st, const char *op, int *rc) {
+  static const int formats[2] = {1, 1};
+  PGresult *r = PQexecParams(c, st->sql, st->n, NULL, st->vals, st->lens, formats, 0);
+  ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  const char *state;
+  int code;
+  q_count(pg->m, Q_C_ROUND_TRIPS, 1);
+  if (s == PGRES_COMMAND_OK) {
+    PQclear(r);
+    *rc = 0;
+    return TX_OK;
+  }
+  if (conn_lost(c)) {
+    *rc = pg_fail(pg, QUARRY_EINCOMPLETE,
+                  "%s: the connection to %s was lost before the server answered the write (%s): "
+                  "it may or may not have been committed; read the keys back to know",
+                  op, pg->redacted, PQerrorMessage(c));
+    PQclear(r);
+    return TX_UNKNOWN;
+  }
+  code = sqlstate_code(c, r, &state);
+  *rc = result_fail(pg, c, r, op, "; nothing was written");
+  PQclear(r);
+  return code == QUARRY_ETRYAGAIN ? TX_RETRY : TX_FAILED;
+}
+
 /* Commits ops as one transaction, with the retry policy of the file's header. */
 static int pg_commit(quarry_db *db, const q_pg_op *ops, size_t n, const quarry_write_options *w,
                      const char *op) {
@@ -1453,7 +1487,8 @@ static int pg_commit(quarry_db *db, const q_pg_op *ops, size_t n, const quarry_w
     PGconn *c = pg_take(pg, &reused, &rc);
     if (c == NULL)
       break;
-    o = tx_attempt(pg, c, st, ns, sync, op, &rc);
+    o = ns == 1 && sync == pg->session_sync ? tx_single(pg, c, st, op, &rc)
+                                            : tx_attempt(pg, c, st, ns, sync, op, &rc);
     pg_give(pg, c);
     if (o == TX_OK || o == TX_FAILED || o == TX_UNKNOWN)
       break;
@@ -1707,6 +1742,9 @@ static int pg_write(quarry_db *db, quarry_batch *qb, const quarry_write_options 
     return rc;
   if ((rc = pg_check_write(db, "write")) != 0)
     return q_count_error(db->m, rc);
+  if (b != NULL && b->child.be != &q_backend_postgresql) /* another backend's: another layout */
+    return q_count_error(db->m,
+                         q_fail(QUARRY_EINVAL, "write: the batch belongs to another database"));
   if (b == NULL || pg_batch_is_closed(qb))
     return q_count_error(db->m, q_fail(QUARRY_ECLOSED, "write: the batch is closed"));
   if (b->child.db != db)
@@ -2041,10 +2079,18 @@ static int move(q_pg_iter *it, move_kind m, const char *key, size_t klen, const 
   return q_count_error(db->m, rc);
 }
 
-static int pg_iter_first(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_FIRST, NULL, 0, "iter_first"); }
-static int pg_iter_last(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_LAST, NULL, 0, "iter_last"); }
-static int pg_iter_next(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_NEXT, NULL, 0, "iter_next"); }
-static int pg_iter_prev(quarry_iter *it) { return move((q_pg_iter *)(void *)it, M_PREV, NULL, 0, "iter_prev"); }
+static int pg_iter_first(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_FIRST, NULL, 0, "iter_first");
+}
+static int pg_iter_last(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_LAST, NULL, 0, "iter_last");
+}
+static int pg_iter_next(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_NEXT, NULL, 0, "iter_next");
+}
+static int pg_iter_prev(quarry_iter *it) {
+  return move((q_pg_iter *)(void *)it, M_PREV, NULL, 0, "iter_prev");
+}
 
 static int pg_iter_seek(quarry_iter *it, const char *key, size_t klen) {
   if (key == NULL)
@@ -2094,8 +2140,9 @@ static const char *pg_iter_value(const quarry_iter *qi, size_t *len) {
   size_t n = 0;
   const char *v = NULL;
   if (pg_iter_valid(qi))
-    v = it->keys_only ? lazy_value(it, &n)
-                      : (n = (size_t)PQgetlength(it->page, it->pos, 1), PQgetvalue(it->page, it->pos, 1));
+    v = it->keys_only ? lazy_value(it, &n) : PQgetvalue(it->page, it->pos, 1);
+  if (v && pg_iter_valid(qi) && !it->keys_only)
+    n = (size_t)PQgetlength(it->page, it->pos, 1);
   if (len)
     *len = v ? n : 0;
   return v;

@@ -120,6 +120,9 @@ int q_rdb_write(quarry_db *db, quarry_batch *b, const quarry_write_options *wopt
     return rc;
   if ((rc = q_db_check_write(db, "write")) != 0)
     return q_count_error(db->m, rc);
+  if (b != NULL && b->child.be != db->be) /* another backend's batch: another layout */
+    return q_count_error(db->m,
+                         q_fail(QUARRY_EINVAL, "write: the batch belongs to another database"));
   if (b == NULL || b->wb == NULL || b->child.db == NULL)
     return q_count_error(db->m, q_fail(QUARRY_ECLOSED, "write: the batch is closed"));
   if (b->child.db != db)

@@ -806,6 +806,9 @@ int q_rdb_close(quarry_db *db) {
 /* ---- accessors ----------------------------------------------------------------------------- */
 const char *quarry_db_path(const quarry_db *db) { return db ? db->path : NULL; }
 const char *quarry_db_mode(const quarry_db *db) { return db ? q_mode_name(db->mode) : NULL; }
+const char *quarry_db_backend(const quarry_db *db) {
+  return db ? (db->be ? db->be->name : q_backend_rocksdb.name) : NULL;
+}
 const quarry_options *quarry_db_options(const quarry_db *db) { return db ? db->opts : NULL; }
 
 int q_rdb_is_failed(const quarry_db *db) {

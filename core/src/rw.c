@@ -13,6 +13,9 @@ rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_option
 }
 
 int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op) {
+  /* another backend's snapshot has another layout: look at nothing past its q_child */
+  if (s->child.be != db->be)
+    return q_fail(QUARRY_EINVAL, "%s: the snapshot belongs to another database", op);
   if (s->snap == NULL || s->child.db == NULL)
     return q_fail(QUARRY_ECLOSED, "%s: the snapshot is closed", op);
   if (s->child.db != db)

@@ -20,14 +20,32 @@ static const char *pg_url(const char *tag) {
     printf("skipped: QUARRY_TEST_PG_URL is not set (case %s)\n", check_state_.name);
     return NULL;
   }
-  snprintf(url_buf, sizeof url_buf, "%s%cschema=qt_%s_%ld", base, strchr(base, '?') ? '&' : '?',
-           tag, (long)getpid());
+  /* application_name marks this process's connections: the cases that end connections on the
+   * server end only those */
+  snprintf(url_buf, sizeof url_buf, "%s%cschema=qt_%s_%ld&application_name=qt_%ld", base,
+           strchr(base, '?') ? '&' : '?', tag, (long)getpid(), (long)getpid());
   return url_buf;
 }
 
-/* A superuser connection of the test itself (the second tool: plain libpq). */
+/* A superuser connection of the test itself (the second tool: plain libpq), in the database of
+ * QUARRY_TEST_PG_URL: QUARRY_TEST_PG_ADMIN (a conninfo, as scripts/pg-server.sh env prints),
+ * else QUARRY_TEST_PG_URL itself (then it must name a superuser). */
 static PGconn *admin(void) {
-  PGconn *c = PQconnectdb(getenv("QUARRY_TEST_PG_URL"));
+  const char *adm = getenv("QUARRY_TEST_PG_ADMIN"), *url = getenv("QUARRY_TEST_PG_URL");
+  char conninfo[2048];
+  PGconn *c;
+  if (adm && *adm) {
+    PQconninfoOption *o = PQconninfoParse(url, NULL), *p;
+    const char *dbname = NULL;
+    for (p = o; p && p->keyword; p++)
+      if (strcmp(p->keyword, "dbname") == 0)
+        dbname = p->val;
+    snprintf(conninfo, sizeof conninfo, "%s dbname='%s'", adm, dbname ? dbname : "postgres");
+    PQconninfoFree(o);
+  } else {
+    snprintf(conninfo, sizeof conninfo, "%s", url);
+  }
+  c = PQconnectdb(conninfo);
   if (PQstatus(c) != CONNECTION_OK)
     CHECK_FAIL_("admin connection: %s", PQerrorMessage(c));
   PQclear(PQexec(c, "SET client_min_messages = warning"));
@@ -39,6 +57,16 @@ static void sql(PGconn *c, const char *q) {
   if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
     CHECK_FAIL_("%s: %s", q, PQresultErrorMessage(r));
   PQclear(r);
+}
+
+/* Ends this process's quarry connections (application_name qt_<pid>) in the given state. */
+static void terminate(PGconn *c, const char *state) {
+  char q[512];
+  snprintf(q, sizeof q,
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = '%s' AND "
+           "application_name = 'qt_%ld' AND pid <> pg_backend_pid()",
+           state, (long)getpid());
+  sql(c, q);
 }
 
 static void drop_schema(const char *tag) {
@@ -509,7 +537,11 @@ static void *writer(void *p) {
 }
 
 static int waiting_on_lock(PGconn *c, int want) {
-  PGresult *r = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+  char q[256];
+  PGresult *r;
+  snprintf(q, sizeof q, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+           "application_name = 'qt_%ld'", (long)getpid());
+  r = PQexec(c, q);
   int n = atoi(PQgetvalue(r, 0, 0));
   PQclear(r);
   return n >= want;
@@ -542,8 +574,10 @@ TEST(deadlock_is_retried) {
     usleep(10000);
   CHECK(waiting_on_lock(watch, 1));
   /* the other client now wants B, which the quarry transaction holds: a deadlock cycle */
-  snprintf(q, sizeof q, "INSERT INTO qt_dl_%ld.\"default\" VALUES ('B', 'other') ON CONFLICT (k) DO "
-           "UPDATE SET v = EXCLUDED.v", (long)getpid());
+  snprintf(q, sizeof q,
+           "INSERT INTO qt_dl_%ld.\"default\" VALUES ('B', 'other') ON CONFLICT (k) DO UPDATE SET "
+           "v = EXCLUDED.v",
+           (long)getpid());
   r = PQexec(t, q);
   CHECK_EQ_INT((int)PQresultStatus(r), (int)PGRES_COMMAND_OK);
   PQclear(r);
@@ -609,14 +643,19 @@ TEST(bad_url_refused_missing_and_redaction) {
 
 TEST(wrong_password) {
   const char *auth = getenv("QUARRY_TEST_PG_AUTH_URL");
+  const char *base = getenv("QUARRY_TEST_PG_URL");
   char bad[1024];
   const char *at, *colon;
   quarry_db *db = NULL;
   if (pg_url("pw") == NULL)
     return;
-  if (auth == NULL || (at = strrchr(auth, '@')) == NULL ||
+  if ((auth == NULL || *auth == '\0') && (at = strrchr(base, '@')) != NULL && at - base > 13 &&
+      memchr(base + 13, ':', (size_t)(at - base - 13)))
+    auth = base; /* pg-server.sh's URL: a password-authenticated role */
+  if (auth == NULL || *auth == '\0' || (at = strrchr(auth, '@')) == NULL ||
       (colon = memchr(auth + 13, ':', (size_t)(at - auth - 13))) == NULL) {
-    printf("skipped: QUARRY_TEST_PG_AUTH_URL (user:password@...) is not set\n");
+    printf("wrong_password not run: neither QUARRY_TEST_PG_AUTH_URL nor QUARRY_TEST_PG_URL has "
+           "user:password@\n");
     return;
   }
   /* the right URL opens; the same with another password is refused, the password never shown */
@@ -656,8 +695,7 @@ TEST(connection_killed_mid_iterator) {
   for (i = 0; i < 100; i++)
     CHECK_EQ_INT(quarry_iter_step(it, &k, &kl, &v, &vl), 1);
   c = admin();
-  sql(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in "
-         "transaction' AND pid <> pg_backend_pid()");
+  terminate(c, "idle in transaction");
   PQfinish(c);
   while ((rc = quarry_iter_step(it, &k, &kl, &v, &vl)) == 1)
     i++;
@@ -684,8 +722,7 @@ TEST(pooled_connections_terminated) {
   db = open_pg(url, 1);
   PUT(db, NULL, "a", "1");
   c = admin();
-  sql(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle' AND pid <> "
-         "pg_backend_pid() AND backend_type = 'client backend'");
+  terminate(c, "idle");
   PQfinish(c);
   usleep(100000); /* the termination notice reaches the idle sockets */
   PUT(db, NULL, "b", "2");
@@ -777,4 +814,92 @@ TEST(digest_matches_rocksdb) {
   CHECK_OK(quarry_db_close(pg));
   check_rmrf(dir);
   drop_schema("dig");
+}
+
+/* Children of one backend given to the other: refused as another database's, never read as
+ * their own layout. */
+TEST(children_of_the_other_backend) {
+  const char *url = pg_url("mix"), *dir;
+  quarry_db *pg, *rdb;
+  quarry_snapshot *ps, *rs;
+  quarry_batch *pb, *rb;
+  quarry_iter *it;
+  quarry_value *v;
+  quarry_read_options ro = QUARRY_READ_OPTIONS_INIT;
+  quarry_iter_options io = QUARRY_ITER_OPTIONS_INIT;
+  if (url == NULL)
+    return;
+  drop_schema("mix");
+  dir = check_tmpdir(0, "pg-mix");
+  pg = open_pg(url, 1);
+  CHECK_OK(quarry_db_open(check_path(0, dir, "db"), NULL, &rdb));
+  CHECK_STR(quarry_db_backend(pg), "postgresql");
+  CHECK_STR(quarry_db_backend(rdb), "rocksdb");
+  CHECK_OK(quarry_snapshot_new(pg, &ps));
+  CHECK_OK(quarry_snapshot_new(rdb, &rs));
+  CHECK_OK(quarry_batch_new(pg, &pb));
+  CHECK_OK(quarry_batch_new(rdb, &rb));
+  ro.snapshot = ps;
+  CHECK_ERR(quarry_get(rdb, NULL, &ro, "a", 1, &v), QUARRY_EINVAL);
+  ro.snapshot = rs;
+  CHECK_ERR(quarry_get(pg, NULL, &ro, "a", 1, &v), QUARRY_EINVAL);
+  io.snapshot = ps;
+  CHECK_ERR(quarry_iter_new(rdb, NULL, &io, &it), QUARRY_EINVAL);
+  io.snapshot = rs;
+  CHECK_ERR(quarry_iter_new(pg, NULL, &io, &it), QUARRY_EINVAL);
+  CHECK_ERR(quarry_db_write(rdb, pb, NULL), QUARRY_EINVAL);
+  CHECK_ERR(quarry_db_write(pg, rb, NULL), QUARRY_EINVAL);
+  CHECK_OK(quarry_batch_put(pb, NULL, "a", 1, "b", 1)); /* its own family: fine */
+  quarry_snapshot_close(ps);
+  quarry_snapshot_close(rs);
+  quarry_batch_close(pb);
+  quarry_batch_close(rb);
+  CHECK_OK(quarry_db_close(rdb));
+  CHECK_OK(quarry_db_close(pg));
+  check_rmrf(dir);
+  drop_schema("mix");
+}
+
+/* statement_timeout_ms: a write waiting on another client's lock past it is TimedOut, and
+ * nothing of it is written; a URL asking for TLS of a server without it is a clear IOError. */
+TEST(statement_timeout_and_sslmode) {
+  const char *url = pg_url("tmo");
+  char tls[2200], q[256];
+  quarry_options *o;
+  quarry_db *db;
+  PGconn *c;
+  if (url == NULL)
+    return;
+  drop_schema("tmo");
+  quarry_db_close(open_pg(url, 1));
+  CHECK_OK(quarry_options_new(NULL, &o));
+  CHECK_OK(quarry_options_set_int(o, "statement_timeout_ms", 300));
+  CHECK_OK(quarry_db_open(url, o, &db));
+  quarry_options_free(o);
+  c = admin();
+  sql(c, "BEGIN");
+  snprintf(q, sizeof q, "INSERT INTO qt_tmo_%ld.\"default\" VALUES ('held', 'other')",
+           (long)getpid());
+  sql(c, q);
+  CHECK_ERR(quarry_put(db, NULL, NULL, "held", 4, "quarry", 6), QUARRY_ETIMEDOUT);
+  CHECK_CONTAINS(quarry_last_error(), "57014");
+  sql(c, "ROLLBACK");
+  PQfinish(c);
+  CHECK_GET(db, NULL, "held", NULL);
+  PUT(db, NULL, "held", "quarry"); /* the lock gone, the same write lands */
+  CHECK_GET(db, NULL, "held", "quarry");
+  CHECK_OK(quarry_db_close(db));
+  /* a TLS demand: this harness's server has none (if it had, the open would just work) */
+  snprintf(tls, sizeof tls, "%s&sslmode=require", url);
+  {
+    int rc = quarry_db_open(tls, NULL, &db);
+    if (rc == 0) {
+      printf("the server accepts TLS: sslmode=require opened\n");
+      CHECK_OK(quarry_db_close(db));
+    } else {
+      CHECK_EQ_INT(rc, QUARRY_EIO);
+      CHECK_CONTAINS(quarry_last_error(), "SSL");
+    }
+  }
+  drop_schema("tmo");
 }

@@ -29,21 +29,12 @@ end
 
 local function fail(fmt, ...) error(fmt:format(...), 0) end
 
--- fn(...)'s result, or nil when it raises NotSupported: what a server's store has no use for
--- (compaction, a size on disk over PostgreSQL: the server's own work).
-local function unless_not_supported(fn, ...)
-  local ok, r = pcall(fn, ...)
-  if ok then return r end
-  if quarry.is_error(r) and r.code == "NotSupported" then return nil end
-  error(r, 0)
-end
-
--- Compacts every family of the store and flushes first, so the size on disk is real. A store
--- on a server has nothing to compact (NotSupported there): skipped.
+-- Compacts every family of the store and flushes first, so the size on disk is real.
 function M.settle(store)
   local db = store.db
+  if db:backend() ~= "rocksdb" then return end -- a server compacts (vacuums) by itself
   db:flush()
-  for _, name in ipairs(db:column_families()) do unless_not_supported(db.compact, db, db:cf(name)) end
+  for _, name in ipairs(db:column_families()) do db:compact(db:cf(name)) end
 end
 
 -- The number of entries of directory path that are not RocksDB's own files (a database whose
@@ -388,12 +379,12 @@ end
 local function report(run)
   local store, options = run.store, run.options
   M.settle(store)
-  local size = unless_not_supported(store.db.size_on_disk, store.db) -- nil: on a server
+  -- a server's storage is not a directory: no size (nil) and no ratios
+  local size = store.db:backend() == "rocksdb" and store.db:size_on_disk() or nil
   local st = store:stats()
   local json_bytes, source_size = run.json_bytes, run.source_size
   local r = {
     source = run.source_path, source_size = source_size, json_bytes = json_bytes, stream = run.stream,
-    -- db:path(): a server URL's password is shown as ***
     db = store.db:path(), db_size = size, format = run.fmt.name, layout = run.layout.name,
     ratio = size and json_bytes > 0 and size / json_bytes or nil,
     ratio_to_file = size and source_size > 0 and size / source_size or nil,

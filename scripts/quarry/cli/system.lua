@@ -10,12 +10,6 @@ end
 
 --- This process's id, or nil. The one pid reader of the command: quarry.sys.pid() when the C
 --- module is installed, else the first field of /proc/self/stat.
---- Whether a --db value names a server's database (a postgresql:// or postgres:// URL, served
---- by the PostgreSQL backend) rather than a RocksDB directory: no files, LOCK or secondary there.
-function M.is_server_url(path)
-  return type(path) == "string" and path:match("^postgres[a-z]*://") ~= nil
-end
-
 function M.pid()
   local ok, sys = pcall(require, "quarry.sys")
   if ok and type(sys) == "table" and sys.pid then return sys.pid() end
@@ -89,6 +83,22 @@ function M.stderr_is_terminal()
   local term = os.getenv("TERM")
   if term == nil or term == "" or term == "dumb" then return false end
   return os.execute("test -t 2") == true
+end
+
+--- True when path is a server URL (postgresql:// or postgres://) rather than a database
+--- directory: the core opens it with its PostgreSQL backend; no LOCK, CURRENT file or secondary.
+function M.is_server_url(path)
+  return type(path) == "string" and (path:find("^postgresql://") or path:find("^postgres://")) ~= nil
+end
+
+--- path as printed: a server URL's password (user info or password= parameter) as ***, as the
+--- core's db:path() gives it; a directory unchanged. For messages printed before or without a
+--- handle.
+function M.display_path(path)
+  if not M.is_server_url(path) then return path end
+  local shown = path:gsub("^(%a+://[^:/@?]*):[^/?]*@", "%1:***@")
+  shown = shown:gsub("([?&]password=)[^&]*", "%1***")
+  return shown
 end
 
 return M

@@ -36,6 +36,10 @@ function M.format_report(r)
     else
       line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
     end
+  end
+  if r.db_size == nil then -- a server URL: no directory to measure
+    line("  database      on the server (%s, layout %s)", r.db, r.layout or "quarry-chain")
+  elseif (r.json_bytes or 0) > 0 then
     line("  database      %s on disk (%s, layout %s): %.3f of the JSON, %.3f of the source file",
       bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
   else

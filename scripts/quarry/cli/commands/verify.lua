@@ -48,7 +48,6 @@ function M.run(argv)
   bar:done()
   if source then source:close() end
   local mode = store.db and store.db:mode() or "?"
-  local shown = store.db and store.db:path() or args.db -- a server URL's password shown as ***
   store:close()
   if not ok then error(r, 0) end
   local s = r.summary
@@ -62,11 +61,11 @@ function M.run(argv)
     for k, v in pairs(s) do summary[k] = math.type(v) == "integer" and v or (type(v) == "userdata" and tostring(v) or v) end
     local relaxed = {}
     for k, v in pairs(r.relaxed) do relaxed[k] = math.type(v) == "integer" and v or tostring(v) end
-    print(require("quarry.json").encode({ ok = r.ok, db = shown, source = args.json, mode = mode,
+    print(require("quarry.json").encode({ ok = r.ok, db = require("quarry.cli.system").display_path(args.db), source = args.json, mode = mode,
       format = r.format, summary = summary, relaxed = relaxed, checks = checks,
       seconds = clock() - t0 }))
   else
-    print(("verify %s (opened %s)%s"):format(shown, mode, args.json and (" against " .. (args.json == "-" and "stdin" or args.json)) or ""))
+    print(("verify %s (opened %s)%s"):format(require("quarry.cli.system").display_path(args.db), mode, args.json and (" against " .. (args.json == "-" and "stdin" or args.json)) or ""))
     if s.tip then
       print(("  %d blocks (heights %d..%d), %d transactions, %d utxos, supply %s (format %s)"):format(
         s.blocks, s.base, s.tip, s.txs, s.utxos, tostring(s.supply), r.format))
