@@ -14,6 +14,9 @@
  *    roll back and retry with bounded exponential backoff (Q_PG_ATTEMPTS attempts), then
  *    QUARRY_ETRYAGAIN. A connection lost before COMMIT was sent is QUARRY_EIO (nothing written);
  *    lost after COMMIT was sent and before its answer is QUARRY_EINCOMPLETE (outcome unknown).
+ *    A write that is a single statement with the handle's own sync skips BEGIN/SET/COMMIT: the
+ *    statement alone in its implicit transaction (connections start with synchronous_commit
+ *    from the handle's sync option).
  *  - multi_get is one statement (unnest ... WITH ORDINALITY joined to the table).
  *  - An iterator holds a REPEATABLE READ READ ONLY transaction on its own connection (its
  *    snapshot, taken when it is created, or the snapshot it was given, imported with SET
@@ -155,7 +158,7 @@ static char *redact_url(const char *url) {
     p = scheme_end + 3;
     slash = strpbrk(p, "/?");
     at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
-    /* the last @ before the host: a password may contain @ only percent-encoded */
+    /* the first @ before the path, as libpq reads it (a password's own @ is %40) */
     if (at) {
       colon = memchr(p, ':', (size_t)(at - p));
       if (colon) {
@@ -168,7 +171,7 @@ static char *redact_url(const char *url) {
     }
   }
   while (*p) {
-    if ((p[-1] == '?' || p[-1] == '&') && strncmp(p, "password=", 9) == 0) {
+    if (p > url && (p[-1] == '?' || p[-1] == '&') && strncmp(p, "password=", 9) == 0) {
       memcpy(o, "password=***", 12);
       o += 12;
       p += 9;
