@@ -18,10 +18,12 @@
  *    statement alone in its implicit transaction (connections start with synchronous_commit
  *    from the handle's sync option).
  *  - multi_get is one statement (unnest ... WITH ORDINALITY joined to the table).
- *  - An iterator holds a REPEATABLE READ READ ONLY transaction on its own connection (its
- *    snapshot, taken when it is created, or the snapshot it was given, imported with SET
- *    TRANSACTION SNAPSHOT) and reads pages of at most Q_PG_PAGE_ROWS rows and about
- *    Q_PG_PAGE_BYTES bytes in key order (ASC or DESC).
+ *  - An iterator holds a REPEATABLE READ READ ONLY transaction on its own connection (begun
+ *    with its first page, in the same round trip: its view is that of its first positioning;
+ *    or the snapshot it was given, imported with SET TRANSACTION SNAPSHOT at its creation) and
+ *    reads pages of at most Q_PG_PAGE_ROWS rows and about Q_PG_PAGE_BYTES bytes in key order
+ *    (ASC or DESC). Its close sends ROLLBACK without waiting; the next use of the connection
+ *    reads the answer.
  *  - A snapshot is a REPEATABLE READ READ ONLY transaction on its own connection that exported
  *    its snapshot (pg_export_snapshot); gets read through that connection.
  *  - Connections: a pool of idle connections per handle (option pool_size); a connection that
@@ -106,6 +108,7 @@ typedef struct {
   PGresult *page;
   int nrows, pos, desc, more;
   PGresult *lazy;    /* keys_only: the current entry's value, read when asked for */
+  int begun;         /* its transaction is open (begun with its first page) */
 } q_pg_iter;
 
 static void pg_release_children_locked(quarry_db *db);
@@ -222,6 +225,13 @@ static PGconn *pg_take(q_pg *pg, int *reused, int *rc) {
     pthread_mutex_unlock(&pg->lock);
     if (c == NULL)
       break;
+    /* A ROLLBACK sent when an iterator or snapshot closed (give_rolling_back): its answer
+     * first (usually there already) */
+    if (PQtransactionStatus(c) == PQTRANS_ACTIVE) {
+      PGresult *r;
+      while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    }
     /* An idle connection receives nothing unasked but a termination notice and its EOF (the
      * server restarted or ended it): anything readable means it is gone. */
     struct pollfd pfd = {PQsocket(c), POLLIN, 0};
@@ -252,6 +262,29 @@ static void pg_give(q_pg *pg, PGconn *c) {
   }
   pthread_mutex_unlock(&pg->lock);
   if (c)
+    PQfinish(c);
+}
+
+/* Gives back a connection in a read-only transaction: sends its ROLLBACK without waiting for
+ * the answer (the next pg_take of it reads that), so closing an iterator or a snapshot costs no
+ * round trip. Closed instead when the pool is full or the send fails. */
+static void give_rolling_back(q_pg *pg, PGconn *c) {
+  int kept = 0;
+  if (c == NULL)
+    return;
+  if (!conn_lost(c) && PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(c) == PQTRANS_INTRANS) {
+    pthread_mutex_lock(&pg->lock);
+    if (pg->nidle < pg->pool_size && PQsendQuery(c, "ROLLBACK")) {
+      pg->idle[pg->nidle++] = c;
+      kept = 1;
+    }
+    pthread_mutex_unlock(&pg->lock);
+  } else if (!conn_lost(c) && PQtransactionStatus(c) == PQTRANS_IDLE) {
+    pg_give(pg, c);
+    return;
+  }
+  if (!kept)
     PQfinish(c);
 }
 
@@ -1807,8 +1840,7 @@ static int pg_snapshot_new(quarry_db *db, quarry_snapshot **out) {
 
 static void snapshot_release(q_pg_snapshot *s) {
   if (s->conn && s->child.db) {
-    pg_command(s->child.db->pg, s->conn, "ROLLBACK", "snapshot_close");
-    pg_give(s->child.db->pg, s->conn);
+    give_rolling_back(s->child.db->pg, s->conn);
   } else if (s->conn) {
     PQfinish(s->conn);
   }
@@ -1854,8 +1886,7 @@ static void iter_drop_page(q_pg_iter *it) {
 static void iter_release(q_pg_iter *it) {
   iter_drop_page(it);
   if (it->conn && it->child.db && !it->broken) {
-    pg_command(it->child.db->pg, it->conn, "ROLLBACK", "iter_close");
-    pg_give(it->child.db->pg, it->conn);
+    give_rolling_back(it->child.db->pg, it->conn);
   } else if (it->conn) {
     PQfinish(it->conn);
   }
@@ -1890,17 +1921,18 @@ static int pg_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *
     free(it);
     return rc;
   }
-  if ((it->conn = pg_take(db->pg, &reused, &rc)) != NULL) {
+  /* Without a snapshot the transaction begins with the first page (one round trip for both);
+   * with one, it is imported now, while the snapshot surely lives. */
+  if ((it->conn = pg_take(db->pg, &reused, &rc)) != NULL && o->snapshot) {
     char sql[256];
-    if (o->snapshot)
-      snprintf(sql, sizeof sql,
-               "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
-               ((const q_pg_snapshot *)(const void *)o->snapshot)->id);
-    else /* the snapshot is taken by the first statement: take it now, as RocksDB does */
-      snprintf(sql, sizeof sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+    snprintf(sql, sizeof sql,
+             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+             ((const q_pg_snapshot *)(const void *)o->snapshot)->id);
     if ((rc = pg_command(db->pg, it->conn, sql, "iterator")) != 0) {
       PQfinish(it->conn);
       it->conn = NULL;
+    } else {
+      it->begun = 1;
     }
   }
   if (it->conn == NULL) {
@@ -1939,6 +1971,40 @@ static int pg_iter_is_closed(const quarry_iter *qi) {
 static int pg_iter_valid(const quarry_iter *qi) {
   const q_pg_iter *it = (const q_pg_iter *)(const void *)qi;
   return !pg_iter_is_closed(qi) && !it->empty && it->page && it->pos >= 0 && it->pos < it->nrows;
+}
+
+/* BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY and the query, pipelined: one round trip.
+ * The query's result (the BEGIN's failure then makes it a PGRES_PIPELINE_ABORTED one, or NULL
+ * when the connection broke). */
+static PGresult *begin_and_query(PGconn *c, const char *sql, int n, const char *const *vals,
+                                 const int *lens, const int *formats) {
+  PGresult *r, *begin = NULL, *res = NULL;
+  if (!PQenterPipelineMode(c))
+    return NULL;
+  if (!PQsendQueryParams(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL,
+                         NULL, NULL, 0) ||
+      !PQsendQueryParams(c, sql, n, NULL, vals, lens, n ? formats : NULL, 1) ||
+      !PQpipelineSync(c))
+    return NULL;
+  begin = PQgetResult(c);
+  while (begin && (r = PQgetResult(c)) != NULL)
+    PQclear(r);
+  if (begin && !conn_lost(c)) {
+    res = PQgetResult(c);
+    while (res && (r = PQgetResult(c)) != NULL)
+      PQclear(r);
+    if (res && !conn_lost(c) && (r = PQgetResult(c)) != NULL) /* the sync */
+      PQclear(r);
+  }
+  if (begin && PQresultStatus(begin) == PGRES_FATAL_ERROR) { /* its message, not "aborted" */
+    PQclear(res);
+    res = begin;
+    begin = NULL;
+  }
+  PQclear(begin);
+  if (!conn_lost(c))
+    PQexitPipelineMode(c);
+  return res;
 }
 
 /* Fetches the page starting at from (NULL: the bound) in direction desc, inclusive or not. */
@@ -1985,7 +2051,12 @@ static int fetch(q_pg_iter *it, int desc, const char *from, size_t flen, int inc
            desc ? "DESC" : "ASC", Q_PG_PAGE_ROWS + 1, Q_PG_PAGE_BYTES, desc ? "DESC" : "ASC");
   {
     int formats[3] = {1, 1, 1};
-    r = PQexecParams(it->conn, sql, n, NULL, vals, lens, n ? formats : NULL, 1);
+    if (it->begun)
+      r = PQexecParams(it->conn, sql, n, NULL, vals, lens, n ? formats : NULL, 1);
+    else
+      r = begin_and_query(it->conn, sql, n, vals, lens, formats);
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+      it->begun = 1;
   }
   free(fromcopy);
   q_count(db->m, Q_C_ROUND_TRIPS, 1);
