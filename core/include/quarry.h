@@ -147,7 +147,13 @@ QUARRY_API int quarry_options_get(const quarry_options *opts, const char *name, 
 /* ---------------------------------------------------------------------------------------------
  * Database
  * ------------------------------------------------------------------------------------------- */
-/* Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
+/* A path starting with postgresql:// or postgres:// is a server URL: the PostgreSQL backend
+ * (libpq) serves the handle and every function of this header works on it the same way, except
+ * what has no meaning there (checkpoints, backups, compaction, properties, sizes, catch_up,
+ * destroy, mode "secondary"): QUARRY_ENOTSUPPORTED naming the server's own way. A lost
+ * connection is QUARRY_EIO (nothing written), or QUARRY_EINCOMPLETE when a commit was sent and
+ * not answered (outcome unknown); docs/scale-out.md#mapping has the mapping and the codes.
+ * Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
  * applied). opts is only read; the caller still owns it and may free it right after.
  * Another process holding the LOCK gives QUARRY_ELOCKED with a message naming read-only and
  * secondary modes. The caller owns *out and closes it with quarry_db_close.

@@ -14,11 +14,17 @@
  *    roll back and retry with bounded exponential backoff (Q_PG_ATTEMPTS attempts), then
  *    QUARRY_ETRYAGAIN. A connection lost before COMMIT was sent is QUARRY_EIO (nothing written);
  *    lost after COMMIT was sent and before its answer is QUARRY_EINCOMPLETE (outcome unknown).
+ *    A write that is a single statement with the handle's own sync skips BEGIN/SET/COMMIT: the
+ *    statement alone in its implicit transaction (connections start with synchronous_commit
+ *    from the handle's sync option).
  *  - multi_get is one statement (unnest ... WITH ORDINALITY joined to the table).
- *  - An iterator holds a REPEATABLE READ READ ONLY transaction on its own connection (its
- *    snapshot, taken when it is created, or the snapshot it was given, imported with SET
- *    TRANSACTION SNAPSHOT) and reads pages of at most Q_PG_PAGE_ROWS rows and about
- *    Q_PG_PAGE_BYTES bytes in key order (ASC or DESC).
+ *  - An iterator holds a REPEATABLE READ READ ONLY transaction on its own connection (begun
+ *    with its first page, in the same round trip: its view is that of its first positioning;
+ *    or the snapshot it was given, imported with SET TRANSACTION SNAPSHOT at its creation) and
+ *    reads pages of at most Q_PG_PAGE_ROWS rows and about Q_PG_PAGE_BYTES bytes in key order
+ *    (ASC or DESC), the first page Q_PG_FIRST_PAGE_ROWS rows, doubling. Its close sends ROLLBACK
+ *    in pipeline mode without waiting; the connection's next iterator pipelines its own BEGIN
+ *    and first page after it (one round trip), any other user reads the answer first.
  *  - A snapshot is a REPEATABLE READ READ ONLY transaction on its own connection that exported
  *    its snapshot (pg_export_snapshot); gets read through that connection.
  *  - Connections: a pool of idle connections per handle (option pool_size); a connection that
@@ -41,7 +47,8 @@
 #define Q_PG_BACKOFF_MAX_US 500000u
 #define Q_PG_SEGMENT 256            /* statements per pipeline sync */
 #define Q_PG_RUN 10000              /* keys per INSERT/DELETE statement */
-#define Q_PG_PAGE_ROWS 512          /* rows per iterator page */
+#define Q_PG_PAGE_ROWS 512          /* rows per iterator page, at most */
+#define Q_PG_FIRST_PAGE_ROWS 16     /* rows of an iterator's first page; doubles per page after */
 #define Q_PG_PAGE_BYTES (4 << 20)   /* about this many key+value bytes per page */
 
 /* ---- state ------------------------------------------------------------------------------------ */
@@ -103,6 +110,9 @@ typedef struct {
   PGresult *page;
   int nrows, pos, desc, more;
   PGresult *lazy;    /* keys_only: the current entry's value, read when asked for */
+  int begun;         /* its transaction is open (begun with its first page) */
+  int pending, reused; /* its connection: has a ROLLBACK to read first; came from the pool */
+  int page_rows;     /* rows of the next page: Q_PG_FIRST_PAGE_ROWS doubling to Q_PG_PAGE_ROWS */
 } q_pg_iter;
 
 static void pg_release_children_locked(quarry_db *db);
@@ -155,7 +165,7 @@ static char *redact_url(const char *url) {
     p = scheme_end + 3;
     slash = strpbrk(p, "/?");
     at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
-    /* the last @ before the host: a password may contain @ only percent-encoded */
+    /* the first @ before the path, as libpq reads it (a password's own @ is %40) */
     if (at) {
       colon = memchr(p, ':', (size_t)(at - p));
       if (colon) {
@@ -168,7 +178,7 @@ static char *redact_url(const char *url) {
     }
   }
   while (*p) {
-    if ((p[-1] == '?' || p[-1] == '&') && strncmp(p, "password=", 9) == 0) {
+    if (p > url && (p[-1] == '?' || p[-1] == '&') && strncmp(p, "password=", 9) == 0) {
       memcpy(o, "password=***", 12);
       o += 12;
       p += 9;
@@ -208,17 +218,53 @@ static PGconn *pg_connect(q_pg *pg, int *rc) {
   return c;
 }
 
+/* Reads what a connection given back by give_rolling_back still has to read: the answer of
+ * its ROLLBACK and the pipeline's sync; leaves pipeline mode. */
+static void settle(PGconn *c) {
+  if (PQpipelineStatus(c) == PQ_PIPELINE_OFF)
+    return;
+  for (;;) {
+    PGresult *r = PQgetResult(c);
+    ExecStatusType st;
+    if (r == NULL) {
+      if (conn_lost(c))
+        return;
+      continue;
+    }
+    st = PQresultStatus(r);
+    PQclear(r);
+    if (st == PGRES_PIPELINE_SYNC || conn_lost(c))
+      break;
+  }
+  if (!conn_lost(c))
+    PQexitPipelineMode(c);
+}
+
 /* A connection from the pool (one the server closed meanwhile is dropped) or a new one.
- * *reused = 1 when it comes from the pool. */
-static PGconn *pg_take(q_pg *pg, int *reused, int *rc) {
+ * *reused = 1 when it comes from the pool. pending NULL: the connection is settled (idle, out
+ * of pipeline mode); else *pending = 1 when it is still in pipeline mode with a ROLLBACK's
+ * answer to read (give_rolling_back), for a caller that pipelines its own statements after
+ * it (begin_and_query). */
+static PGconn *take(q_pg *pg, int *reused, int *pending, int *rc) {
   PGconn *c = NULL;
   *reused = 0;
+  if (pending)
+    *pending = 0;
   for (;;) {
     pthread_mutex_lock(&pg->lock);
     c = pg->nidle ? pg->idle[--pg->nidle] : NULL;
     pthread_mutex_unlock(&pg->lock);
     if (c == NULL)
       break;
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+      if (pending && !conn_lost(c)) {
+        *pending = 1;
+        *reused = 1;
+        *rc = 0;
+        return c;
+      }
+      settle(c);
+    }
     /* An idle connection receives nothing unasked but a termination notice and its EOF (the
      * server restarted or ended it): anything readable means it is gone. */
     struct pollfd pfd = {PQsocket(c), POLLIN, 0};
@@ -232,6 +278,8 @@ static PGconn *pg_take(q_pg *pg, int *reused, int *rc) {
   }
   return pg_connect(pg, rc);
 }
+
+static PGconn *pg_take(q_pg *pg, int *reused, int *rc) { return take(pg, reused, NULL, rc); }
 
 /* Gives a connection back: kept when healthy and idle and the pool has room, else closed. */
 static void pg_give(q_pg *pg, PGconn *c) {
@@ -249,6 +297,32 @@ static void pg_give(q_pg *pg, PGconn *c) {
   }
   pthread_mutex_unlock(&pg->lock);
   if (c)
+    PQfinish(c);
+}
+
+/* Gives back a connection in a read-only transaction: sends its ROLLBACK in pipeline mode
+ * without waiting for the answer, so closing an iterator or a snapshot costs no round trip; the
+ * next user reads the answer (settle), or pipelines its own statements after it. Closed instead
+ * when the pool is full or the send fails. */
+static void give_rolling_back(q_pg *pg, PGconn *c) {
+  int kept = 0;
+  if (c == NULL)
+    return;
+  if (!conn_lost(c) && PQtransactionStatus(c) == PQTRANS_IDLE) {
+    pg_give(pg, c);
+    return;
+  }
+  if (!conn_lost(c) && PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(c) == PQTRANS_INTRANS && PQenterPipelineMode(c) &&
+      PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c)) {
+    pthread_mutex_lock(&pg->lock);
+    if (pg->nidle < pg->pool_size) {
+      pg->idle[pg->nidle++] = c;
+      kept = 1;
+    }
+    pthread_mutex_unlock(&pg->lock);
+  }
+  if (!kept)
     PQfinish(c);
 }
 
@@ -1804,8 +1878,7 @@ static int pg_snapshot_new(quarry_db *db, quarry_snapshot **out) {
 
 static void snapshot_release(q_pg_snapshot *s) {
   if (s->conn && s->child.db) {
-    pg_command(s->child.db->pg, s->conn, "ROLLBACK", "snapshot_close");
-    pg_give(s->child.db->pg, s->conn);
+    give_rolling_back(s->child.db->pg, s->conn);
   } else if (s->conn) {
     PQfinish(s->conn);
   }
@@ -1851,8 +1924,7 @@ static void iter_drop_page(q_pg_iter *it) {
 static void iter_release(q_pg_iter *it) {
   iter_drop_page(it);
   if (it->conn && it->child.db && !it->broken) {
-    pg_command(it->child.db->pg, it->conn, "ROLLBACK", "iter_close");
-    pg_give(it->child.db->pg, it->conn);
+    give_rolling_back(it->child.db->pg, it->conn);
   } else if (it->conn) {
     PQfinish(it->conn);
   }
@@ -1887,19 +1959,22 @@ static int pg_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *
     free(it);
     return rc;
   }
-  if ((it->conn = pg_take(db->pg, &reused, &rc)) != NULL) {
+  /* Without a snapshot the transaction begins with the first page (one round trip for both);
+   * with one, it is imported now, while the snapshot surely lives. */
+  if ((it->conn = take(db->pg, &reused, o->snapshot ? NULL : &it->pending, &rc)) != NULL &&
+      o->snapshot) {
     char sql[256];
-    if (o->snapshot)
-      snprintf(sql, sizeof sql,
-               "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
-               ((const q_pg_snapshot *)(const void *)o->snapshot)->id);
-    else /* the snapshot is taken by the first statement: take it now, as RocksDB does */
-      snprintf(sql, sizeof sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+    snprintf(sql, sizeof sql,
+             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+             ((const q_pg_snapshot *)(const void *)o->snapshot)->id);
     if ((rc = pg_command(db->pg, it->conn, sql, "iterator")) != 0) {
       PQfinish(it->conn);
       it->conn = NULL;
+    } else {
+      it->begun = 1;
     }
   }
+  it->reused = reused;
   if (it->conn == NULL) {
     free(it->lower);
     free(it->upper);
@@ -1938,13 +2013,62 @@ static int pg_iter_valid(const quarry_iter *qi) {
   return !pg_iter_is_closed(qi) && !it->empty && it->page && it->pos >= 0 && it->pos < it->nrows;
 }
 
+/* BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY and the query, pipelined: one round trip.
+ * The query's result (the BEGIN's failure then makes it a PGRES_PIPELINE_ABORTED one, or NULL
+ * when the connection broke). */
+static PGresult *begin_and_query(PGconn *c, int pending, const char *sql, int n,
+                                 const char *const *vals, const int *lens, const int *formats) {
+  PGresult *r, *begin = NULL, *res = NULL;
+  if (!pending && !PQenterPipelineMode(c))
+    return NULL;
+  if (!PQsendQueryParams(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL,
+                         NULL, NULL, 0) ||
+      !PQsendQueryParams(c, sql, n, NULL, vals, lens, n ? formats : NULL, 1) ||
+      !PQpipelineSync(c))
+    return NULL;
+  if (pending) { /* the previous user's ROLLBACK, then its sync */
+    for (;;) {
+      if ((r = PQgetResult(c)) == NULL) {
+        if (conn_lost(c))
+          return NULL;
+        continue;
+      }
+      ExecStatusType st = PQresultStatus(r);
+      PQclear(r);
+      if (st == PGRES_PIPELINE_SYNC)
+        break;
+      if (conn_lost(c))
+        return NULL;
+    }
+  }
+  begin = PQgetResult(c);
+  while (begin && (r = PQgetResult(c)) != NULL)
+    PQclear(r);
+  if (begin && !conn_lost(c)) {
+    res = PQgetResult(c);
+    while (res && (r = PQgetResult(c)) != NULL)
+      PQclear(r);
+    if (res && !conn_lost(c) && (r = PQgetResult(c)) != NULL) /* the sync */
+      PQclear(r);
+  }
+  if (begin && PQresultStatus(begin) == PGRES_FATAL_ERROR) { /* its message, not "aborted" */
+    PQclear(res);
+    res = begin;
+    begin = NULL;
+  }
+  PQclear(begin);
+  if (!conn_lost(c))
+    PQexitPipelineMode(c);
+  return res;
+}
+
 /* Fetches the page starting at from (NULL: the bound) in direction desc, inclusive or not. */
 static int fetch(q_pg_iter *it, int desc, const char *from, size_t flen, int inclusive,
                  const char *op) {
   quarry_db *db = it->child.db;
   char sql[1024], cond[256];
   const char *vals[3];
-  int lens[3], n = 0, rc;
+  int lens[3], n = 0, rc, rows;
   size_t c = 0;
   PGresult *r;
   char *fromcopy = NULL;
@@ -1971,7 +2095,10 @@ static int fetch(q_pg_iter *it, int desc, const char *from, size_t flen, int inc
     c += (size_t)snprintf(cond + c, sizeof cond - c, " AND k %s $%d",
                           desc ? (inclusive ? "<=" : "<") : (inclusive ? ">=" : ">"), n);
   }
-  /* pages: Q_PG_PAGE_ROWS + 1 rows (one more tells that more follow), cut at about
+  /* a seek reads a few rows, a scan pages growing to Q_PG_PAGE_ROWS */
+  rows = it->page_rows ? it->page_rows : Q_PG_FIRST_PAGE_ROWS;
+  it->page_rows = rows * 2 > Q_PG_PAGE_ROWS ? Q_PG_PAGE_ROWS : rows * 2;
+  /* pages: rows + 1 rows (one more tells that more follow), cut at about
    * Q_PG_PAGE_BYTES by a running sum the server computes while it reads in key order */
   snprintf(sql, sizeof sql,
            "SELECT k, v, run FROM (SELECT k, %s AS v, sum(octet_length(k)%s) OVER (ORDER BY k %s "
@@ -1979,10 +2106,29 @@ static int fetch(q_pg_iter *it, int desc, const char *from, size_t flen, int inc
            "ORDER BY k %s LIMIT %d) p WHERE run - len < %d ORDER BY k %s",
            it->keys_only ? "NULL::bytea" : "v", it->keys_only ? "" : " + octet_length(v)",
            desc ? "DESC" : "ASC", it->keys_only ? "" : " + octet_length(v)", it->fam->ident, cond,
-           desc ? "DESC" : "ASC", Q_PG_PAGE_ROWS + 1, Q_PG_PAGE_BYTES, desc ? "DESC" : "ASC");
+           desc ? "DESC" : "ASC", rows + 1, Q_PG_PAGE_BYTES, desc ? "DESC" : "ASC");
   {
     int formats[3] = {1, 1, 1};
-    r = PQexecParams(it->conn, sql, n, NULL, vals, lens, n ? formats : NULL, 1);
+    if (it->begun) {
+      r = PQexecParams(it->conn, sql, n, NULL, vals, lens, n ? formats : NULL, 1);
+    } else {
+      r = begin_and_query(it->conn, it->pending, sql, n, vals, lens, formats);
+      it->pending = 0;
+      if ((r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) && it->reused &&
+          conn_lost(it->conn)) { /* a pooled connection the server had closed: nothing read */
+        PGconn *fresh = pg_connect(db->pg, &rc);
+        PQclear(r);
+        r = NULL;
+        it->reused = 0;
+        if (fresh) {
+          PQfinish(it->conn);
+          it->conn = fresh;
+          r = begin_and_query(it->conn, 0, sql, n, vals, lens, formats);
+        }
+      }
+    }
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+      it->begun = 1;
   }
   free(fromcopy);
   q_count(db->m, Q_C_ROUND_TRIPS, 1);
@@ -2003,8 +2149,8 @@ static int fetch(q_pg_iter *it, int desc, const char *from, size_t flen, int inc
   it->desc = desc;
   it->nrows = PQntuples(r);
   it->pos = 0;
-  if (it->nrows > Q_PG_PAGE_ROWS) {
-    it->nrows = Q_PG_PAGE_ROWS;
+  if (it->nrows > rows) {
+    it->nrows = rows;
     it->more = 1;
   } else if (it->nrows > 0) {
     /* cut by bytes when the last row's running sum reached the limit */
