@@ -4,8 +4,8 @@
 -- for scale. Starts a server of its own (scripts/pg-server.sh: loopback, fsync=off; both sides
 -- run with synchronous_commit = off, the backend's default), runs the two sides in turn ROUNDS
 -- times (the whole workload list each time, in the same order, each side in its own database),
--- keeps the best ops/s of each side per workload, and prints a Markdown table with the ratio
--- Quarry/native; stops the server. A measurement, not a test.
+-- and prints a Markdown table: each side's best ops/s per workload, and the ratio Quarry/native as
+-- the median of the rounds' ratios with their range; stops the server. A measurement, not a test.
 --
 -- Usage: build/quarry run scripts/pg-bench-figures.lua [NUM [ROUNDS]]   (default 20000, 3)
 local json = require("quarry.json")
@@ -13,7 +13,7 @@ local json = require("quarry.json")
 local num, rounds = tonumber(arg[1] or 20000), tonumber(arg[2] or 3)
 local build = os.getenv("QUARRY_BUILD_DIR") or "build"
 local WORKLOADS = { "fillseq", "fillrandom", "fillbatch", "readrandom", "multireadrandom", "readseq",
-  "readreverse", "deleterandom" }
+  "readreverse", "seekrandom", "deleterandom" }
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local function capture(cmd)
@@ -32,8 +32,11 @@ local ok, err = pcall(function()
     q(capture("pg_config --bindir") .. "/psql"), q(admin)))
   local burl = url:gsub("/[^/]*$", "/bench")
   local best = { quarry = {}, native = {}, rocksdb = {} }
+  local this = { quarry = {}, native = {} } -- this round's ops/s
+  local ratios = {}
   local function keep(side, w, ops)
     if not best[side][w] or ops > best[side][w] then best[side][w] = ops end
+    if this[side] then this[side][w] = ops end
   end
   for round = 1, rounds do
     io.stderr:write(("round %d/%d\n"):format(round, rounds))
@@ -44,15 +47,22 @@ local ok, err = pcall(function()
       local line = capture(("%s/quarry_pg_native %s %s %d"):format(build, q(burl), w, num))
       keep("native", w, tonumber(line:match("^%S+ %S+ %S+ (%S+)")))
     end
+    for _, w in ipairs(WORKLOADS) do
+      ratios[w] = ratios[w] or {}
+      table.insert(ratios[w], this.quarry[w] / this.native[w])
+    end
     doc = json.decode(capture(("%s/quarry bench %s --num %d --output json 2>/dev/null"):format(
       build, table.concat(WORKLOADS, " "), num)), { numbers = "float" })
     for _, r in ipairs(doc.results) do keep("rocksdb", r.workload, r.quarry.ops_per_sec) end
   end
-  print(("| workload | Quarry over PostgreSQL ops/s | native libpq ops/s | ratio Quarry/native | Quarry over RocksDB ops/s |"))
+  print("| workload | Quarry over PostgreSQL ops/s | native libpq ops/s | ratio Quarry/native (median, range) | Quarry over RocksDB ops/s |")
   print("|---|---|---|---|---|")
   for _, w in ipairs(WORKLOADS) do
-    local a, b, c = best.quarry[w], best.native[w], best.rocksdb[w]
-    print(("| %s | %.0f | %.0f | %.2f | %.0f |"):format(w, a, b, a / b, c))
+    local r = ratios[w]
+    table.sort(r)
+    local med = #r % 2 == 1 and r[(#r + 1) // 2] or (r[#r // 2] + r[#r // 2 + 1]) / 2
+    print(("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) | %.0f |"):format(w, best.quarry[w], best.native[w],
+      med, r[1], r[#r], best.rocksdb[w]))
   end
 end)
 capture("bash scripts/pg-server.sh stop " .. q(dir))

@@ -20,9 +20,12 @@
  *   readrandom            SELECT v FROM t WHERE k = $1 (binary)
  *   multireadrandom       SELECT q.i, t.v FROM unnest($1::bytea[]) WITH ORDINALITY AS q(k, i)
  *                         JOIN t ON t.k = q.k, BATCH keys each
- *   readseq, readreverse  BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, then pages of 512 rows
- *                         (513 asked) cut at about 4 MiB by a running sum, ORDER BY k ASC/DESC,
- *                         each page after the last key of the one before
+ *   readseq, readreverse  an iterator: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY and its first
+ *                         page in one pipelined round trip, then pages of 16 rows doubling to 512
+ *                         (one more asked) cut at about 4 MiB by a running sum, ORDER BY k ASC or
+ *                         DESC, each after the last key of the one before; ROLLBACK at the end
+ *   seekrandom            db:seek(key): [the previous iterator's ROLLBACK,] BEGIN ... READ ONLY and
+ *                         a first page of 16 rows from k >= $1, pipelined in one round trip
  * Prints one line: `workload ops seconds ops_per_s found`. Exit 0, or 1 with libpq's message. */
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -103,6 +106,47 @@ static char *bytea_array(int n, char *const *ptrs, const int *lens, int *outlen)
   }
   *outlen = (int)total;
   return buf;
+}
+
+/* The page query of the backend's iterators (core/src/backend_postgresql.c, fetch). */
+static void page_sql(char *sql, size_t size, int desc, const char *cond, int rows) {
+  snprintf(sql, size,
+           "SELECT k, v, run FROM (SELECT k, v AS v, sum(octet_length(k) + octet_length(v)) OVER "
+           "(ORDER BY k %s ROWS UNBOUNDED PRECEDING) AS run, octet_length(k) + octet_length(v) "
+           "AS len FROM " TABLE " WHERE true%s ORDER BY k %s LIMIT %d) p WHERE run - len < %d "
+           "ORDER BY k %s",
+           desc ? "DESC" : "ASC", cond, desc ? "DESC" : "ASC", rows + 1, PAGE_BYTES,
+           desc ? "DESC" : "ASC");
+}
+
+/* An iterator's first round trip, pipelined: [ROLLBACK of the previous one,] BEGIN, the page. */
+static PGresult *begin_and_page(int rollback, const char *sql, int n, const char *const *vals,
+                                const int *lens) {
+  const int formats[1] = {1};
+  PGresult *r, *page = NULL;
+  int i, expect = rollback ? 3 : 2, bad = 0;
+  if (!PQenterPipelineMode(conn)) die("pipeline mode", NULL);
+  if (rollback) PQsendQueryParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+  PQsendQueryParams(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL,
+                    NULL, 0);
+  PQsendQueryParams(conn, sql, n, NULL, vals, lens, n ? formats : NULL, 1);
+  if (!PQpipelineSync(conn)) die("pipeline sync", NULL);
+  for (i = 0; i < expect; i++) {
+    r = PQgetResult(conn);
+    if (i == expect - 1) {
+      page = r;
+      if (PQresultStatus(r) != PGRES_TUPLES_OK) bad = 1;
+    } else {
+      if (PQresultStatus(r) != PGRES_COMMAND_OK) bad = 1;
+      PQclear(r);
+    }
+    while ((r = PQgetResult(conn)) != NULL) PQclear(r); /* the NULL after each result */
+  }
+  r = PQgetResult(conn); /* PGRES_PIPELINE_SYNC */
+  PQclear(r);
+  PQexitPipelineMode(conn);
+  if (bad) die("an iterator's first page", page);
+  return page;
 }
 
 int main(int argc, char **argv) {
@@ -261,27 +305,24 @@ int main(int argc, char **argv) {
     }
     ops = num;
   } else if (strcmp(w, "readseq") == 0 || strcmp(w, "readreverse") == 0) {
-    int desc = w[4] == 'r';
+    int desc = w[4] == 'r', rows = 16;
     char sql[1024], *last = NULL;
     int last_len = 0;
-    command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     while (ops < num) {
       const char *vals[1];
-      int lens[1], rows, use;
+      int lens[1], got, use;
       PGresult *r;
-      snprintf(sql, sizeof sql,
-               "SELECT k, v, run FROM (SELECT k, v AS v, sum(octet_length(k) + octet_length(v)) OVER "
-               "(ORDER BY k %s ROWS UNBOUNDED PRECEDING) AS run, octet_length(k) + octet_length(v) "
-               "AS len FROM " TABLE " WHERE true%s ORDER BY k %s LIMIT %d) p WHERE run - len < %d "
-               "ORDER BY k %s",
-               desc ? "DESC" : "ASC", last ? (desc ? " AND k < $1" : " AND k > $1") : "",
-               desc ? "DESC" : "ASC", PAGE_ROWS + 1, PAGE_BYTES, desc ? "DESC" : "ASC");
+      page_sql(sql, sizeof sql, desc, last ? (desc ? " AND k < $1" : " AND k > $1") : "", rows);
       vals[0] = last;
       lens[0] = last_len;
-      r = PQexecParams(conn, sql, last ? 1 : 0, NULL, vals, lens, last ? formats : NULL, 1);
-      if (PQresultStatus(r) != PGRES_TUPLES_OK) die(w, r);
-      rows = PQntuples(r);
-      use = rows > PAGE_ROWS ? PAGE_ROWS : rows;
+      if (!last) {
+        r = begin_and_page(0, sql, 0, vals, lens);
+      } else {
+        r = PQexecParams(conn, sql, 1, NULL, vals, lens, formats, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) die(w, r);
+      }
+      got = PQntuples(r);
+      use = got > rows ? rows : got;
       if (use > num - ops) use = (int)(num - ops);
       for (j = 0; j < use; j++)
         found += PQgetlength(r, j, 0) + PQgetlength(r, j, 1) > 0;
@@ -293,13 +334,31 @@ int main(int argc, char **argv) {
         memcpy(last, PQgetvalue(r, use - 1, 0), (size_t)last_len);
       }
       PQclear(r);
-      if (rows <= PAGE_ROWS) break;
+      if (got <= rows) break;
+      rows = rows * 2 > PAGE_ROWS ? PAGE_ROWS : rows * 2;
     }
     free(last);
-    command("COMMIT");
+    command("ROLLBACK");
+  } else if (strcmp(w, "seekrandom") == 0) {
+    char sql[1024];
+    page_sql(sql, sizeof sql, 0, " AND k >= $1", 16);
+    for (i = 0; i < num; i++) {
+      const char *vals[1];
+      int lens[1] = {key_size};
+      PGresult *r;
+      make_key(key, next_random() % (uint64_t)num, key_size);
+      vals[0] = key;
+      r = begin_and_page(i > 0, sql, 1, vals, lens);
+      if (PQntuples(r) > 0 && PQgetlength(r, 0, 0) == key_size &&
+          memcmp(PQgetvalue(r, 0, 0), key, (size_t)key_size) == 0)
+        found++;
+      PQclear(r);
+    }
+    command("ROLLBACK");
+    ops = num;
   } else {
     fprintf(stderr, "quarry_pg_native: unknown workload '%s' (fillseq, fillrandom, fillbatch, "
-                    "deleterandom, readrandom, multireadrandom, readseq, readreverse)\n", w);
+                    "deleterandom, readrandom, multireadrandom, readseq, readreverse, seekrandom)\n", w);
     PQfinish(conn);
     return 2;
   }
