@@ -2,10 +2,13 @@
 -- `quarry bench` over a PostgreSQL URL side by side with quarry_pg_native (the same statements
 -- through libpq alone, scripts/quarry/cli/bench/pg_native.c), and `quarry bench` over RocksDB
 -- for scale. Starts a server of its own (scripts/pg-server.sh: loopback, fsync=off; both sides
--- run with synchronous_commit = off, the backend's default), runs the two sides in turn ROUNDS
--- times (the whole workload list each time, in the same order, each side in its own database),
--- and prints a Markdown table: each side's best ops/s per workload, and the ratio Quarry/native as
--- the median of the rounds' ratios with their range; stops the server. A measurement, not a test.
+-- run with synchronous_commit = off, the backend's default). Each round runs every workload on
+-- both sides back to back (Quarry first in odd rounds, native first in even ones, so that a drift
+-- of the machine's load weighs on both), each side in its own schema of one database: a read
+-- workload reads what the side's earlier workloads wrote (`quarry bench` runs an unreported
+-- fillseq first when one invocation has written nothing). Prints a Markdown table: each side's
+-- best ops/s, the ratio Quarry/native as the median of the rounds' ratios with their range, and
+-- RocksDB's best; stops the server. A measurement, not a test.
 --
 -- Usage: build/quarry run scripts/pg-bench-figures.lua [NUM [ROUNDS]]   (default 20000, 3)
 local json = require("quarry.json")
@@ -38,20 +41,23 @@ local ok, err = pcall(function()
     if not best[side][w] or ops > best[side][w] then best[side][w] = ops end
     if this[side] then this[side][w] = ops end
   end
+  local function quarry_side(w)
+    local doc = json.decode(capture(("%s/quarry bench %s --num %d --db %s --output json 2>/dev/null"):format(
+      build, w, num, q(burl))), { numbers = "float" })
+    keep("quarry", w, doc.results[1].quarry.ops_per_sec)
+  end
+  local function native_side(w)
+    local line = capture(("%s/quarry_pg_native %s %s %d"):format(build, q(burl), w, num))
+    keep("native", w, tonumber(line:match("^%S+ %S+ %S+ (%S+)")))
+  end
   for round = 1, rounds do
     io.stderr:write(("round %d/%d\n"):format(round, rounds))
-    local doc = json.decode(capture(("%s/quarry bench %s --num %d --db %s --output json 2>/dev/null"):format(
-      build, table.concat(WORKLOADS, " "), num, q(burl))), { numbers = "float" })
-    for _, r in ipairs(doc.results) do keep("quarry", r.workload, r.quarry.ops_per_sec) end
     for _, w in ipairs(WORKLOADS) do
-      local line = capture(("%s/quarry_pg_native %s %s %d"):format(build, q(burl), w, num))
-      keep("native", w, tonumber(line:match("^%S+ %S+ %S+ (%S+)")))
-    end
-    for _, w in ipairs(WORKLOADS) do
+      if round % 2 == 1 then quarry_side(w) native_side(w) else native_side(w) quarry_side(w) end
       ratios[w] = ratios[w] or {}
       table.insert(ratios[w], this.quarry[w] / this.native[w])
     end
-    doc = json.decode(capture(("%s/quarry bench %s --num %d --output json 2>/dev/null"):format(
+    local doc = json.decode(capture(("%s/quarry bench %s --num %d --output json 2>/dev/null"):format(
       build, table.concat(WORKLOADS, " "), num)), { numbers = "float" })
     for _, r in ipairs(doc.results) do keep("rocksdb", r.workload, r.quarry.ops_per_sec) end
   end

@@ -237,16 +237,6 @@ function M.only(backend, it_fn)
   return function() end
 end
 
---- Asserts that fn(...) raises NotSupported over PostgreSQL (the operation has no meaning there;
---- the message names the engine's own way, e.g. pg_basebackup) and returns the error; over
---- RocksDB calls fn(...) and returns what it returns. For RocksDB-only operations in the
---- backend-neutral specs: they are checked on both backends, never silently skipped.
-function M.rocksdb_only(fn, ...)
-  if M.rocksdb then return fn(...) end
-  local err = M.raises_code("NotSupported", nil, fn, ...)
-  return err
-end
-
 -- ---- teardown -------------------------------------------------------------------------------
 --- Collects garbage twice (finalizers of the handles a test dropped run now; the second pass
 --- frees what they released) and removes every directory made by tmpdir. Use it as
