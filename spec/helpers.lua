@@ -1,5 +1,6 @@
 -- spec/helpers.lua: what the specs share: temporary directories (under $QUARRY_TEST_TMP or
--- /tmp, removed recursively), small file and text helpers, the per-test teardown, quarry error
+-- /tmp, removed recursively), the database location of the spec's backend (backend(): RocksDB or
+-- PostgreSQL), small file and text helpers, the per-test teardown, quarry error
 -- matchers, and child lua5.4 processes running with the same LUA_PATH / LUA_CPATH as the specs
 -- (for locks, environment overrides, secondaries).
 local M = {}
