@@ -21,6 +21,9 @@
 # the specs' CREATE DATABASE and replication. --sync-standby: commits wait for a standby
 # (synchronous_standby_names = '*', synchronous_commit = on).
 set -euo pipefail
+# The server programs are not the code under test: never run them with the sanitizer runtimes
+# the ASan suite preloads into lua5.4 (initdb hangs under a preloaded libasan).
+unset LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
 
 die() { echo "pg-server: $*" >&2; exit 1; }
 

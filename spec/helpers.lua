@@ -177,7 +177,7 @@ end
 --- (unaligned, tuples only, trailing blanks removed); raises with psql's message on failure.
 function M.psql(conninfo, sql)
   local status, out, err = M.run(M.pg_bin("psql"), { "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-    "-d", conninfo, "-c", sql })
+    "-d", conninfo, "-c", sql }, { env = { LD_PRELOAD = false } }) -- not the code under test
   assert(status == 0, ("psql failed (%s): %s"):format(sql, err))
   return (out:gsub("%s+$", ""))
 end
