@@ -14,6 +14,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   valgrind gnuplot-nox time
   prometheus   # promtool: spec/50, 51, 54 check the exposition, the shipped rules and dashboard
+  postgresql-15 libpq-dev   # the PostgreSQL backend and its tests (scripts/pg-server.sh)
 )
 
 missing=()
@@ -26,6 +27,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # No default cluster: the tests start their own servers (scripts/pg-server.sh), and a
+    # system cluster on port 5432 would only be a service nobody asked for. postgresql-common
+    # reads this file when the postgresql-15 package is configured; it is only written here when
+    # PostgreSQL is about to be installed, and an existing setting is replaced, not duplicated.
+    if printf '%s\n' "${missing[@]}" | grep -q '^postgresql'; then
+      conf=/etc/postgresql-common/createcluster.conf
+      mkdir -p /etc/postgresql-common
+      if [ -f "$conf" ] && grep -q '^[[:space:]]*create_main_cluster' "$conf"; then
+        sed -i 's/^[[:space:]]*create_main_cluster.*/create_main_cluster = false/' "$conf"
+      else
+        echo "create_main_cluster = false" >>"$conf"
+      fi
+      # postgresql-common installs its createcluster.conf through ucf: keep ours.
+      export UCF_FORCE_CONFFOLD=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else

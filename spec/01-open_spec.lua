@@ -1,9 +1,12 @@
 -- 01-open: opening and creating databases and families, open options, presets and their
--- precedence (preset < QUARRY_DB_* environment < explicit), and bad options.
+-- precedence (preset < QUARRY_DB_* environment < explicit), and bad options. Runs over both
+-- backends (spec/helpers.lua backend(); QUARRY_SPEC_BACKEND=postgresql: a database on the test
+-- server, its URL in place of the directory).
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
 describe("quarry.open", function()
+  if helpers.backend_pending(pending) then return end
   after_each(helpers.collect_and_cleanup)
 
   it("exposes the versions of quarry and of the libraries", function()
@@ -13,9 +16,8 @@ describe("quarry.open", function()
   end)
 
   it("takes only strings as paths: quarry.open(42) does not create a database named 42", function()
-    local dir = helpers.tmpdir("open")
     local cwd = assert(io.popen("pwd")):read("l")
-    local db <close> = quarry.open(dir .. "/db")
+    local db <close> = quarry.open(helpers.backend("open"))
     local calls = {
       { "open", function() quarry.open(42) end },
       { "destroy", function() quarry.destroy(42) end },
@@ -36,28 +38,30 @@ describe("quarry.open", function()
   end)
 
   it("creates a missing database by default and reports path and mode", function()
-    local path = helpers.tmpdir("open") .. "/db"
+    local path = helpers.backend("open")
     local db = quarry.open(path)
-    assert.are.equal(path, db:path())
+    helpers.assert_db_path(path, db:path())
     assert.are.equal("read_write", db:mode())
     assert.are.same({ "default" }, db:column_families())
     db:put("k", "v")
     db:close()
-    assert.is_true(helpers.exists(path .. "/CURRENT"))
+    if helpers.rocksdb then assert.is_true(helpers.exists(path .. "/CURRENT")) end
     db = quarry.open(path)
     assert.are.equal("v", db:get("k"))
     db:close()
   end)
 
   it("refuses a missing database with create_if_missing = false", function()
-    local path = helpers.tmpdir("open") .. "/absent"
+    local path = helpers.backend("absent")
     local err = helpers.raises_code("NotFound", nil, quarry.open, path, { create_if_missing = false })
     assert.are.equal("open", err.op)
-    assert.is_false(helpers.exists(path .. "/CURRENT"))
+    -- the refused open created nothing: a second one is refused the same way
+    helpers.raises_code("NotFound", nil, quarry.open, path, { create_if_missing = false })
+    if helpers.rocksdb then assert.is_false(helpers.exists(path .. "/CURRENT")) end
   end)
 
   it("creates the column families asked for and opens every existing one", function()
-    local path = helpers.tmpdir("open") .. "/db"
+    local path = helpers.backend("open")
     local db = quarry.open(path, { column_families = { "users", "events" } })
     local names = db:column_families()
     table.sort(names)
@@ -76,7 +80,7 @@ describe("quarry.open", function()
   end)
 
   it("creates, finds and drops families on an open database", function()
-    local db = quarry.open(helpers.tmpdir("open") .. "/db")
+    local db = quarry.open(helpers.backend("open"))
     local logs = db:create_column_family("logs")
     logs:put("a", "1")
     assert.are.equal("logs", logs:name())
@@ -91,8 +95,18 @@ describe("quarry.open", function()
     db:close()
   end)
 
-  it("destroys a closed database and refuses an open one", function()
-    local path = helpers.tmpdir("open") .. "/db"
+  helpers.only("postgresql", it)("refuses destroy over PostgreSQL, naming DROP SCHEMA, and keeps the data", function()
+    local path = helpers.backend("open")
+    local db <close> = quarry.open(path)
+    db:put("k", "v")
+    local err = helpers.raises_code("NotSupported", "DROP SCHEMA", quarry.destroy, path)
+    assert.are.equal("destroy", err.op)
+    assert.is_nil(err.message:find(helpers.pg_password(), 1, true))
+    assert.are.equal("v", db:get("k"))
+  end)
+
+  helpers.only("rocksdb", it)("destroys a closed database and refuses an open one", function()
+    local path = helpers.backend("open")
     local db = quarry.open(path)
     db:put("k", "v")
     helpers.raises_code("Busy", nil, quarry.destroy, path)
@@ -119,9 +133,8 @@ describe("quarry.open", function()
     end)
 
     it("gives a database the preset's values, visible in db:tuning()", function()
-      local dir = helpers.tmpdir("preset")
       for name, values in pairs(quarry.presets) do
-        local db = quarry.open(dir .. "/" .. name, { preset = name, env = false })
+        local db = quarry.open(helpers.backend("preset"), { preset = name, env = false })
         assert.are.same(values, db:tuning())
         db:close()
       end
@@ -129,7 +142,7 @@ describe("quarry.open", function()
 
     it("refuses an unknown preset", function()
       helpers.raises_code("InvalidArgument", "fastest", quarry.open,
-        helpers.tmpdir("preset") .. "/db", { preset = "fastest" })
+        helpers.backend("preset"), { preset = "fastest" })
     end)
   end)
 
@@ -143,7 +156,7 @@ describe("quarry.open", function()
     ]]
 
     local function tuning_in_child(opts_source, env)
-      local path = helpers.tmpdir("env") .. "/db"
+      local path = helpers.backend("env")
       local source = ("local path, arg_opts = %q, %q\n"):format(path, opts_source) .. child_source
       local ok, out, err = helpers.run_lua(source, env)
       assert(ok, "child failed: " .. err)
@@ -169,7 +182,7 @@ describe("quarry.open", function()
     end)
 
     it("refuses a bad environment value, naming the variable", function()
-      local path = helpers.tmpdir("env") .. "/db"
+      local path = helpers.backend("env")
       local ok, out = helpers.run_lua(([[
         local quarry = require("quarry")
         local ok, err = pcall(quarry.open, %q)
@@ -183,7 +196,7 @@ describe("quarry.open", function()
 
   describe("explicit options", function()
     it("sets tuning values by type (integer, float with integer value, boolean, string)", function()
-      local db = quarry.open(helpers.tmpdir("opts") .. "/db", {
+      local db = quarry.open(helpers.backend("opts"), {
         env = false,
         write_buffer_mb = 32,
         block_cache_mb = 16.0,
@@ -201,13 +214,13 @@ describe("quarry.open", function()
 
     it("refuses an unknown option, naming it", function()
       local err = helpers.raises_code("InvalidArgument", "block_cache", quarry.open,
-        helpers.tmpdir("opts") .. "/db", { block_cache = 10 })
+        helpers.backend("opts"), { block_cache = 10 })
       assert.are.equal("open", err.op)
       assert.matches("quarry: open: .*block_cache", tostring(err))
     end)
 
     it("refuses a value of the wrong type, naming the option", function()
-      local path = helpers.tmpdir("opts") .. "/db"
+      local path = helpers.backend("opts")
       helpers.raises_code("InvalidArgument", "block_cache_mb", quarry.open, path, { block_cache_mb = "big" })
       helpers.raises_code("InvalidArgument", "block_cache_mb", quarry.open, path, { block_cache_mb = 1.5 })
       helpers.raises_code("InvalidArgument", "wal", quarry.open, path, { wal = 1 })
@@ -218,29 +231,33 @@ describe("quarry.open", function()
     end)
 
     it("refuses out-of-range and unknown values, naming the option", function()
-      local path = helpers.tmpdir("opts") .. "/db"
+      local path = helpers.backend("opts")
       helpers.raises_code("InvalidArgument", "compression", quarry.open, path, { compression = "gzip" })
       helpers.raises_code("InvalidArgument", "write_buffer_mb", quarry.open, path, { write_buffer_mb = -5 })
       helpers.raises_code("InvalidArgument", "mode", quarry.open, path, { mode = "sideways" })
       -- nothing was created by the refused opens
-      assert.is_false(helpers.exists(path .. "/CURRENT"))
+      helpers.raises_code("NotFound", nil, quarry.open, path, { create_if_missing = false })
     end)
 
-    it("requires secondary_path with mode = secondary", function()
-      local path = helpers.tmpdir("opts") .. "/db"
+    it("requires secondary_path with mode = secondary (RocksDB only: NotSupported over PostgreSQL)", function()
+      local path = helpers.backend("opts")
       quarry.open(path):close()
-      helpers.raises_code("InvalidArgument", "secondary_path", quarry.open, path, { mode = "secondary" })
+      if helpers.rocksdb then
+        helpers.raises_code("InvalidArgument", "secondary_path", quarry.open, path, { mode = "secondary" })
+      else
+        helpers.raises_code("NotSupported", nil, quarry.open, path, { mode = "secondary" })
+      end
     end)
 
     it("raises argument errors for a path or options of the wrong type", function()
       helpers.raises_plain("bad argument #1 to", quarry.open, nil)
-      helpers.raises_plain("table expected, got string", quarry.open, helpers.tmpdir("opts") .. "/db", "fast")
+      helpers.raises_plain("table expected, got string", quarry.open, helpers.backend("opts"), "fast")
     end)
   end)
 
   describe("quarry.with", function()
     it("closes the database after the function, also when it raises", function()
-      local path = helpers.tmpdir("with") .. "/db"
+      local path = helpers.backend("with")
       local seen
       local got = quarry.with(path, function(db)
         seen = db

@@ -4,10 +4,11 @@ local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
 describe("reads and writes", function()
+  if helpers.backend_pending(pending) then return end
   local db, users
 
   before_each(function()
-    db = quarry.open(helpers.tmpdir("rw") .. "/db", { column_families = { "users" } })
+    db = quarry.open(helpers.backend("rw"), { column_families = { "users" } })
     users = db:cf("users")
   end)
 

@@ -1,13 +1,16 @@
 -- 08-maintenance: flush, compact, properties, approximate sizes and size on disk, for the whole
--- database and for one family; read-only databases refuse flush and compact.
+-- database and for one family; read-only databases refuse flush and compact. These are RocksDB's
+-- (memtables, table files, rocksdb.* properties): over PostgreSQL each raises NotSupported naming
+-- the server's own way (the last test), and the RocksDB cases are not registered there.
 local quarry = require("quarry")
 local helpers = require("spec.helpers")
 
 describe("maintenance", function()
+  if helpers.backend_pending(pending) then return end
   local path, db, cf
 
   before_each(function()
-    path = helpers.tmpdir("maint") .. "/db"
+    path = helpers.backend("maint")
     db = quarry.open(path, { column_families = { "items" }, env = false })
     cf = db:cf("items")
   end)
@@ -15,6 +18,8 @@ describe("maintenance", function()
   after_each(function()
     db, cf = helpers.close_and_cleanup(db), nil
   end)
+
+  local on_rocksdb, on_pg = helpers.only("rocksdb", it), helpers.only("postgresql", it)
 
   -- n keys k000001.. with incompressible values of size bytes, ending with the key number
   local function fill(target, n, size)
@@ -25,7 +30,7 @@ describe("maintenance", function()
     end
   end
 
-  it("flush writes memtables to table files, visible in properties and sizes", function()
+  on_rocksdb("flush writes memtables to table files, visible in properties and sizes", function()
     fill(cf, 2000, 100)
     assert.are.equal("0", db:property("rocksdb.num-files-at-level0", cf))
     assert.are.equal(0, db:approximate_size(cf, "k", "l")) -- memtables are not counted
@@ -39,7 +44,7 @@ describe("maintenance", function()
     assert.are.equal(0, db:approximate_size("k", "l"))
   end)
 
-  it("flushes and compacts every family when none is named", function()
+  on_rocksdb("flushes and compacts every family when none is named", function()
     fill(db, 500, 50)
     fill(cf, 500, 50)
     db:flush()
@@ -53,7 +58,7 @@ describe("maintenance", function()
     assert.are.equal(63, #cf:get("k000500")) -- the latest of the two values
   end)
 
-  it("compacts a key range of one family", function()
+  on_rocksdb("compacts a key range of one family", function()
     fill(cf, 500, 50)
     db:flush(cf)
     cf:delete_range("k000001", "k000400")
@@ -63,14 +68,14 @@ describe("maintenance", function()
     assert.is_not_nil(cf:get("k000450"))
   end)
 
-  it("reports properties as strings, nil for an unknown one", function()
+  on_rocksdb("reports properties as strings, nil for an unknown one", function()
     fill(cf, 10, 10)
     assert.matches("^%d+$", db:property("rocksdb.estimate-num-keys", cf))
     assert.is_string(db:property("rocksdb.stats"))
     assert.is_nil(db:property("rocksdb.no-such-property"))
   end)
 
-  it("measures the database directory on disk", function()
+  on_rocksdb("measures the database directory on disk", function()
     local before = db:size_on_disk()
     assert.is_true(before > 0)
     fill(cf, 2000, 200)
@@ -78,7 +83,7 @@ describe("maintenance", function()
     assert.is_true(db:size_on_disk() > before + 100000)
   end)
 
-  it("refuses flush and compact on a read-only database", function()
+  on_rocksdb("refuses flush and compact on a read-only database", function()
     db:put("k", "v")
     db:close()
     db = quarry.open(path, { mode = "read_only" })
@@ -88,6 +93,27 @@ describe("maintenance", function()
     assert.is_string(db:property("rocksdb.stats"))
   end)
 
+  on_pg("raises NotSupported for compact, properties, sizes and checkpoint over PostgreSQL, naming the server's way", function()
+    cf:put("k", "v")
+    for _, call in ipairs({
+      { "compact", "VACUUM", db.compact, db }, { "compact", "VACUUM", db.compact, db, cf, "a", "z" },
+      { "property", "pg_stat_user_tables", db.property, db, "rocksdb.stats" },
+      { "approximate_size", "pg_total_relation_size", db.approximate_size, db, cf, "a", "z" },
+      { "size_on_disk", "pg_database_size", db.size_on_disk, db },
+      { "checkpoint", "pg_basebackup", db.checkpoint, db, helpers.tmpdir("maint") .. "/cp" },
+    }) do
+      local err = helpers.raises_code("NotSupported", call[2], table.unpack(call, 3))
+      assert.are.equal(call[1], err.op)
+      assert.matches("PostgreSQL", err.message, 1, true)
+    end
+    -- flush has nothing to do (every write is on the server when it returns): it succeeds, and
+    -- another handle sees the write
+    db:flush()
+    db:flush(cf)
+    local other <close> = quarry.open(path, { column_families = { "items" } })
+    assert.are.equal("v", other:cf("items"):get("k"))
+  end)
+
   it("raises argument errors naming the argument", function()
     helpers.raises_plain("bad argument #1 to 'flush' (quarry.cf or nil expected, got string)",
       function() db:flush("items") end)
@@ -95,7 +121,7 @@ describe("maintenance", function()
       function() db:property(nil) end)
     helpers.raises_plain("bad argument #3 to 'compact' (string expected, got number)",
       function() db:compact(cf, "a", 5) end)
-    local other = quarry.open(helpers.tmpdir("maint") .. "/other", { column_families = { "items" } })
+    local other = quarry.open(helpers.backend("maint"), { column_families = { "items" } })
     helpers.raises_code("InvalidArgument", "another database", db.flush, db, other:cf("items"))
     other:close()
   end)

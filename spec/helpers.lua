@@ -1,5 +1,6 @@
 -- spec/helpers.lua: what the specs share: temporary directories (under $QUARRY_TEST_TMP or
--- /tmp, removed recursively), small file and text helpers, the per-test teardown, quarry error
+-- /tmp, removed recursively), the database location of the spec's backend (backend(): RocksDB or
+-- PostgreSQL), small file and text helpers, the per-test teardown, quarry error
 -- matchers, and child lua5.4 processes running with the same LUA_PATH / LUA_CPATH as the specs
 -- (for locks, environment overrides, secondaries).
 local M = {}
@@ -32,6 +33,7 @@ end
 local base = (os.getenv("QUARRY_TEST_TMP") or "/tmp") .. "/quarry-spec"
 local counter = 0
 local created = {}
+local pg_databases = {} -- made by backend(), dropped by cleanup()
 
 local function unique_suffix()
   counter = counter + 1
@@ -59,8 +61,12 @@ function M.exists(path)
   return run("test -e " .. shell_quote(path))
 end
 
---- Removes every directory made by tmpdir so far.
+--- Removes every directory made by tmpdir and every database made by backend() so far.
 function M.cleanup()
+  for i = #pg_databases, 1, -1 do -- first: psql's output goes to a tmpdir removed below
+    M.pg_admin_sql(("DROP DATABASE IF EXISTS %s WITH (FORCE)"):format(pg_databases[i]))
+    pg_databases[i] = nil
+  end
   for i = #created, 1, -1 do
     M.rmrf(created[i])
     created[i] = nil
@@ -114,6 +120,122 @@ function M.lines(text)
   local out = {}
   for l in text:gmatch("([^\n]*)\n") do out[#out + 1] = l end
   return out
+end
+
+-- ---- backends: one spec set over RocksDB and PostgreSQL --------------------------------------
+-- $QUARRY_SPEC_BACKEND chooses (rocksdb, the default, or postgresql); CTest registers the
+-- backend-neutral specs twice (the second time as spec-pg/NAME, label pg). The PostgreSQL server
+-- is the one scripts/test.sh starts (scripts/pg-server.sh): $QUARRY_TEST_PG_URL (the test role,
+-- with its password) and $QUARRY_TEST_PG_ADMIN (a libpq conninfo for the superuser on the
+-- server's socket). Under test.sh ($QUARRY_TEST_PG_REQUIRED=1) a missing server fails the specs;
+-- by hand, the specs report pending with the reason.
+M.backend_name = os.getenv("QUARRY_SPEC_BACKEND") or "rocksdb"
+assert(M.backend_name == "rocksdb" or M.backend_name == "postgresql",
+  "QUARRY_SPEC_BACKEND must be rocksdb or postgresql, not " .. M.backend_name)
+M.pg = M.backend_name == "postgresql"
+M.rocksdb = not M.pg
+
+local pg_url, pg_admin = os.getenv("QUARRY_TEST_PG_URL"), os.getenv("QUARRY_TEST_PG_ADMIN")
+local pg_required = os.getenv("QUARRY_TEST_PG_REQUIRED") == "1"
+
+--- The reason the specs of this backend cannot run (no test server was given), or nil.
+--- Under scripts/test.sh the server is required: nil, and backend() raises instead.
+function M.backend_unavailable()
+  if M.rocksdb or (pg_url and pg_admin) or pg_required then return nil end
+  return "QUARRY_SPEC_BACKEND=postgresql needs a server: run scripts/test.sh, or start one with "
+    .. "scripts/pg-server.sh start and export QUARRY_TEST_PG_URL / QUARRY_TEST_PG_ADMIN from "
+    .. "`scripts/pg-server.sh env DIR`"
+end
+
+--- At the top of a backend-neutral spec's describe block, given busted's pending: when the
+--- backend cannot run, registers one pending test saying why and returns true (the caller
+--- returns). `if helpers.backend_pending(pending) then return end`
+function M.backend_pending(pending_fn)
+  local why = M.backend_unavailable()
+  if not why then return false end
+  pending_fn(why)
+  return true
+end
+
+--- The path of a PostgreSQL 15 program (psql, pg_isready...): pg_config --bindir, else Debian's
+--- versioned directory (not PATH: other builds may be there).
+local pg_bindir
+function M.pg_bin(name)
+  if not pg_bindir then
+    local p = io.popen("pg_config --bindir 2>/dev/null")
+    local d = p and p:read("l")
+    if p then p:close() end
+    for _, cand in ipairs({ d or "", "/usr/lib/postgresql/15/bin" }) do
+      if cand ~= "" and M.exists(cand .. "/psql") then pg_bindir = cand break end
+    end
+    assert(pg_bindir, "psql not found (pg_config --bindir, /usr/lib/postgresql/15/bin): install postgresql-15")
+  end
+  return pg_bindir .. "/" .. name
+end
+
+--- Runs SQL with psql on the server of conninfo (a libpq conninfo or URL). Returns the output
+--- (unaligned, tuples only, trailing blanks removed); raises with psql's message on failure.
+function M.psql(conninfo, sql)
+  local status, out, err = M.run(M.pg_bin("psql"), { "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+    "-d", conninfo, "-c", sql }, { env = { LD_PRELOAD = false } }) -- not the code under test
+  assert(status == 0, ("psql failed (%s): %s"):format(sql, err))
+  return (out:gsub("%s+$", ""))
+end
+
+--- Runs SQL as the test server's superuser ($QUARRY_TEST_PG_ADMIN), like psql(), in the
+--- database dbname (default: the conninfo's, postgres).
+function M.pg_admin_sql(sql, dbname)
+  assert(pg_admin, os.getenv("QUARRY_TEST_PG_ERROR") or "no PostgreSQL test server: $QUARRY_TEST_PG_ADMIN is not set")
+  local conninfo = pg_admin
+  if dbname then conninfo = conninfo:gsub("dbname=%S+", "dbname=" .. dbname) end
+  return M.psql(conninfo, sql)
+end
+
+--- The URL of the test server with another database name (and the test role's password).
+function M.pg_url(dbname)
+  assert(pg_url, os.getenv("QUARRY_TEST_PG_ERROR") or "no PostgreSQL test server: $QUARRY_TEST_PG_URL is not set")
+  if not dbname then return pg_url end
+  return (pg_url:gsub("/[^/?]*(%??[^/]*)$", "/" .. dbname .. "%1", 1))
+end
+
+--- The test role's password (to assert it never appears in messages).
+function M.pg_password()
+  return assert(pg_url and pg_url:match("^postgresql://[^:@/]+:([^@/]+)@"), "no password in the test URL")
+end
+
+--- A fresh, empty database location for the spec's backend: a path in a new temporary
+--- directory (rocksdb), or the URL of a new empty database on the test server (postgresql),
+--- dropped by cleanup(). tag names it (as tmpdir's).
+function M.backend(tag)
+  if M.rocksdb then return M.tmpdir(tag) .. "/db" end
+  local name = ("q_%s_%s"):format(tag or "t", unique_suffix()):lower():gsub("[^a-z0-9_]", "_")
+  M.pg_admin_sql(("CREATE DATABASE %s OWNER quarry_test"):format(name))
+  pg_databases[#pg_databases + 1] = name
+  return M.pg_url(name)
+end
+
+--- How the core shows a database location (db:path(), tostring, error messages): a directory
+--- as given; a URL with its password replaced by *** (the password is never shown).
+function M.shown(loc)
+  local pw = loc:match("^postgres[a-z]*://[^:@/]+:([^@/]+)@")
+  if not pw then return loc end
+  return (loc:gsub(":" .. pw:gsub("%p", "%%%0") .. "@", ":***@", 1))
+end
+
+--- Asserts that db:path() (got) names the location opened (loc) as shown(loc) does, and that
+--- no password of loc appears in it.
+function M.assert_db_path(loc, got)
+  local pw = loc:match("^postgres[a-z]*://[^:@/]+:([^@/]+)@")
+  if pw then assert(not got:find(pw, 1, true), "db:path() shows the password") end
+  assert(got == M.shown(loc), ("db:path() is %q, expected %q"):format(tostring(got), M.shown(loc)))
+end
+
+--- busted's it when the spec runs over backend ("rocksdb" or "postgresql"), else a function
+--- that registers nothing: `local on_rocksdb = helpers.only("rocksdb", it)`. For the cases that
+--- differ by backend; each RocksDB-only case has a PostgreSQL one asserting NotSupported.
+function M.only(backend, it_fn)
+  if backend == M.backend_name then return it_fn end
+  return function() end
 end
 
 -- ---- teardown -------------------------------------------------------------------------------

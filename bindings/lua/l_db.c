@@ -114,6 +114,9 @@ static int l_open(lua_State *L) {
   if (rc < 0)
     return ql_raise(L, rc, "open");
   d->db = db;
+  /* tostring shows the path as the core gives it: a server URL without its password */
+  lua_pushstring(L, quarry_db_path(db));
+  lua_setiuservalue(L, -2, 1);
   return 1;
 }
 
@@ -154,6 +157,11 @@ static int db_path(lua_State *L) {
 
 static int db_mode(lua_State *L) {
   lua_pushstring(L, quarry_db_mode(ql_checkdb(L, 1, "mode")->db));
+  return 1;
+}
+
+static int db_backend(lua_State *L) {
+  lua_pushstring(L, quarry_db_backend(ql_checkdb(L, 1, "backend")->db));
   return 1;
 }
 
@@ -493,6 +501,7 @@ static int l_destroy(lua_State *L) {
 static const luaL_Reg db_methods[] = {
   {"close", db_close},
   {"path", db_path},
+  {"backend", db_backend},
   {"mode", db_mode},
   {"tuning", db_tuning},
   {"live_children", db_live_children},

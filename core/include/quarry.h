@@ -147,7 +147,13 @@ QUARRY_API int quarry_options_get(const quarry_options *opts, const char *name, 
 /* ---------------------------------------------------------------------------------------------
  * Database
  * ------------------------------------------------------------------------------------------- */
-/* Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
+/* A path starting with postgresql:// or postgres:// is a server URL: the PostgreSQL backend
+ * (libpq) serves the handle and every function of this header works on it the same way, except
+ * what has no meaning there (checkpoints, backups, compaction, properties, sizes, catch_up,
+ * destroy, mode "secondary"): QUARRY_ENOTSUPPORTED naming the server's own way. A lost
+ * connection is QUARRY_EIO (nothing written), or QUARRY_EINCOMPLETE when a commit was sent and
+ * not answered (outcome unknown); docs/scale-out.md#mapping has the mapping and the codes.
+ * Opens (or creates) the database at path. opts may be NULL (default preset with env overrides
  * applied). opts is only read; the caller still owns it and may free it right after.
  * Another process holding the LOCK gives QUARRY_ELOCKED with a message naming read-only and
  * secondary modes. The caller owns *out and closes it with quarry_db_close.
@@ -173,6 +179,8 @@ QUARRY_API int quarry_db_close(quarry_db *db);
 /* Static/owned accessors; returned strings live as long as db. */
 QUARRY_API const char *quarry_db_path(const quarry_db *db);
 QUARRY_API const char *quarry_db_mode(const quarry_db *db); /* "read_write"|"read_only"|"secondary" */
+/* The backend serving db: "rocksdb" (a directory) or "postgresql" (a server URL). Static. */
+QUARRY_API const char *quarry_db_backend(const quarry_db *db);
 /* The effective options the db was opened with (owned by db; do not free). */
 QUARRY_API const quarry_options *quarry_db_options(const quarry_db *db);
 /* 0, or the code (QUARRY_EIO / QUARRY_ENOSPC) of the write error that put db in the failed state:
@@ -550,7 +558,11 @@ typedef enum {
   X(WRITE_STOPPED, "write_stopped", GAUGE, 1, 0, "1 while RocksDB stops writes")              \
   X(FAILED, "failed", GAUGE, 1, 0, "1 once a write error put the database in the failed state") \
   X(HANDLES, "handles", GAUGE, 1, 0, "handles open on this engine in this process")            \
-  X(UPTIME_SECONDS, "uptime_seconds", GAUGE, 1, 0, "seconds since the engine was opened")
+  X(UPTIME_SECONDS, "uptime_seconds", GAUGE, 1, 0, "seconds since the engine was opened")    \
+  X(ROUND_TRIPS, "round_trips", COUNTER, 1, 0,                                                 \
+    "requests sent to a database server and answered (server backends only)")                  \
+  X(RETRIES, "retries", COUNTER, 1, 0,                                                         \
+    "transactions retried after a serialization failure or deadlock (server backends only)")
 
 /* X(ID, name, type, exposed, statistics, help): figures of each column family (label cf). */
 #define QUARRY_CF_METRIC_MAP(X)                                                                \

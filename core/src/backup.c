@@ -388,7 +388,7 @@ static int purge_locked(quarry_backups *b, uint32_t keep) {
   return 0;
 }
 
-int quarry_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t *id) {
+int q_rdb_backups_create(quarry_backups *b, quarry_db *db, int flush, uint32_t *id) {
   char *err = NULL;
   uint32_t newest = 0;
   int rc;

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-int quarry_batch_new(quarry_db *db, quarry_batch **out) {
+int q_rdb_batch_new(quarry_db *db, quarry_batch **out) {
   quarry_batch *b;
   int rc;
   if (out == NULL)
@@ -28,7 +28,7 @@ void q_batch_release(quarry_batch *b) {
   q_child_unlink_locked(&b->child);
 }
 
-void quarry_batch_close(quarry_batch *b) {
+void q_rdb_batch_close(quarry_batch *b) {
   quarry_db *db;
   if (b == NULL)
     return;
@@ -40,7 +40,7 @@ void quarry_batch_close(quarry_batch *b) {
   free(b);
 }
 
-int quarry_batch_is_closed(const quarry_batch *b) { return b == NULL || b->wb == NULL; }
+int q_rdb_batch_is_closed(const quarry_batch *b) { return b == NULL || b->wb == NULL; }
 
 static int batch_target(quarry_batch *b, quarry_cf *cf, const char *op,
                         rocksdb_column_family_handle_t **h) {
@@ -50,7 +50,7 @@ static int batch_target(quarry_batch *b, quarry_cf *cf, const char *op,
   return q_cf_resolve(b->child.db, cf, op, h);
 }
 
-int quarry_batch_put(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen,
+int q_rdb_batch_put(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen,
                      const char *val, size_t vlen) {
   rocksdb_column_family_handle_t *h;
   int rc;
@@ -61,7 +61,7 @@ int quarry_batch_put(quarry_batch *b, quarry_cf *cf, const char *key, size_t kle
   return 0;
 }
 
-int quarry_batch_delete(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen) {
+int q_rdb_batch_delete(quarry_batch *b, quarry_cf *cf, const char *key, size_t klen) {
   rocksdb_column_family_handle_t *h;
   int rc;
   if ((rc = batch_target(b, cf, "batch_delete", &h)) != 0 ||
@@ -71,7 +71,7 @@ int quarry_batch_delete(quarry_batch *b, quarry_cf *cf, const char *key, size_t 
   return 0;
 }
 
-int quarry_batch_delete_range(quarry_batch *b, quarry_cf *cf, const char *from, size_t flen,
+int q_rdb_batch_delete_range(quarry_batch *b, quarry_cf *cf, const char *from, size_t flen,
                               const char *to, size_t tlen) {
   rocksdb_column_family_handle_t *h;
   int rc;
@@ -82,7 +82,7 @@ int quarry_batch_delete_range(quarry_batch *b, quarry_cf *cf, const char *from, 
   return 0;
 }
 
-int quarry_batch_count(const quarry_batch *b, size_t *count) {
+int q_rdb_batch_count(const quarry_batch *b, size_t *count) {
   if (count)
     *count = 0;
   if (b == NULL || b->wb == NULL)
@@ -92,7 +92,7 @@ int quarry_batch_count(const quarry_batch *b, size_t *count) {
   return 0;
 }
 
-int quarry_batch_data_size(const quarry_batch *b, size_t *bytes) {
+int q_rdb_batch_data_size(const quarry_batch *b, size_t *bytes) {
   size_t n = 0;
   if (bytes)
     *bytes = 0;
@@ -104,14 +104,14 @@ int quarry_batch_data_size(const quarry_batch *b, size_t *bytes) {
   return 0;
 }
 
-int quarry_batch_clear(quarry_batch *b) {
+int q_rdb_batch_clear(quarry_batch *b) {
   if (b == NULL || b->wb == NULL)
     return q_fail(QUARRY_ECLOSED, "batch_clear: the batch is closed");
   rocksdb_writebatch_clear(b->wb);
   return 0;
 }
 
-int quarry_db_write(quarry_db *db, quarry_batch *b, const quarry_write_options *wopts) {
+int q_rdb_write(quarry_db *db, quarry_batch *b, const quarry_write_options *wopts) {
   char *err = NULL;
   size_t bytes = 0;
   uint64_t t0;
@@ -120,6 +120,9 @@ int quarry_db_write(quarry_db *db, quarry_batch *b, const quarry_write_options *
     return rc;
   if ((rc = q_db_check_write(db, "write")) != 0)
     return q_count_error(db->m, rc);
+  if (b != NULL && b->child.be != db->be) /* another backend's batch: another layout */
+    return q_count_error(db->m,
+                         q_fail(QUARRY_EINVAL, "write: the batch belongs to another database"));
   if (b == NULL || b->wb == NULL || b->child.db == NULL)
     return q_count_error(db->m, q_fail(QUARRY_ECLOSED, "write: the batch is closed"));
   if (b->child.db != db)

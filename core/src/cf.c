@@ -23,7 +23,7 @@ int q_cf_resolve(quarry_db *db, quarry_cf *cf, const char *op,
   return 0;
 }
 
-int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out) {
+int q_rdb_cf(quarry_db *db, const char *name, quarry_cf **out) {
   q_family *fam;
   int rc;
   if (out == NULL)
@@ -44,7 +44,7 @@ int quarry_db_cf(quarry_db *db, const char *name, quarry_cf **out) {
   return rc;
 }
 
-int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
+int q_rdb_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
   rocksdb_column_family_handle_t *h;
   q_engine *eng;
   q_family *fam;
@@ -81,7 +81,7 @@ int quarry_db_create_cf(quarry_db *db, const char *name, quarry_cf **out) {
   return rc;
 }
 
-int quarry_db_drop_cf(quarry_db *db, const char *name) {
+int q_rdb_drop_cf(quarry_db *db, const char *name) {
   q_engine *eng;
   q_family *fam;
   char *err = NULL;
@@ -112,7 +112,7 @@ int quarry_db_drop_cf(quarry_db *db, const char *name) {
   return 0;
 }
 
-int quarry_db_cf_names(quarry_db *db, char ***names) {
+int q_rdb_cf_names(quarry_db *db, char ***names) {
   q_engine *eng;
   char **res;
   size_t i, n = 0;

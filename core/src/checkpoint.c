@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int quarry_db_checkpoint(quarry_db *db, const char *target) {
+int q_rdb_checkpoint(quarry_db *db, const char *target) {
   rocksdb_checkpoint_t *cp;
   char *err = NULL, dir[PATH_MAX], parent[PATH_MAX], prefix[PATH_MAX];
   q_stage st;

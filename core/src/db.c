@@ -102,6 +102,7 @@ static void count_child(quarry_db *db, q_child_kind kind, int delta) {
 void q_child_link(quarry_db *db, q_child *c) {
   pthread_mutex_lock(&db->lock);
   c->db = db;
+  c->be = db->be;
   c->next = &db->children;
   c->prev = db->children.prev;
   db->children.prev->next = c;
@@ -649,6 +650,7 @@ static int handle_new(q_engine *eng, const char *path, const quarry_options *opt
     return q_fail(QUARRY_ENOMEM, "out of memory");
   pthread_mutex_init(&db->lock, NULL);
   db->children.next = db->children.prev = &db->children;
+  db->be = &q_backend_rocksdb;
   db->eng = eng;
   db->m = &eng->metrics;
   db->mode = opts->mode;
@@ -702,6 +704,8 @@ int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out
   *out = NULL;
   if (path == NULL || *path == '\0')
     return q_fail(QUARRY_EINVAL, "open: the path must be a non-empty string");
+  if (q_pg_is_url(path))
+    return q_pg_open(path, opts, out);
   if (opts == NULL) {
     if ((rc = quarry_options_new(NULL, &defaults)) != 0)
       return rc;
@@ -757,7 +761,7 @@ int quarry_db_open(const char *path, const quarry_options *opts, quarry_db **out
 }
 
 /* ---- close --------------------------------------------------------------------------------- */
-int quarry_db_close(quarry_db *db) {
+int q_rdb_close(quarry_db *db) {
   q_engine *eng;
   int rc = 0;
   char *err = NULL;
@@ -802,13 +806,16 @@ int quarry_db_close(quarry_db *db) {
 /* ---- accessors ----------------------------------------------------------------------------- */
 const char *quarry_db_path(const quarry_db *db) { return db ? db->path : NULL; }
 const char *quarry_db_mode(const quarry_db *db) { return db ? q_mode_name(db->mode) : NULL; }
+const char *quarry_db_backend(const quarry_db *db) {
+  return db ? (db->be ? db->be->name : q_backend_rocksdb.name) : NULL;
+}
 const quarry_options *quarry_db_options(const quarry_db *db) { return db ? db->opts : NULL; }
 
-int quarry_db_is_failed(const quarry_db *db) {
+int q_rdb_is_failed(const quarry_db *db) {
   return db ? atomic_load(&db->eng->failed) : 0;
 }
 
-int quarry_db_catch_up(quarry_db *db) {
+int q_rdb_catch_up(quarry_db *db) {
   char *err = NULL;
   int rc = q_db_check(db, "catch_up");
   if (rc)
@@ -831,6 +838,8 @@ int quarry_list_column_families(const char *path, char ***names) {
   *names = NULL;
   if (path == NULL)
     return q_fail(QUARRY_EINVAL, "list_column_families: path is NULL");
+  if (q_pg_is_url(path))
+    return q_pg_list_column_families(path, names);
   if ((rc = check_not_file(path)) != 0)
     return rc;
   if (!file_exists(path, "CURRENT"))
@@ -860,6 +869,8 @@ int quarry_destroy(const char *path) {
   int rc = 0;
   if (path == NULL || *path == '\0')
     return q_fail(QUARRY_EINVAL, "destroy: the path must be a non-empty string");
+  if (q_pg_is_url(path))
+    return q_pg_destroy(path);
   if ((key = normalise_path(path)) == NULL)
     return q_fail(QUARRY_ENOMEM, "out of memory");
   /* Held throughout so no open in this process can start in between. */

@@ -41,6 +41,8 @@ struct quarry_options {
   int create_if_missing;
   int mode;                   /* Q_MODE_* */
   int metrics, statistics;    /* metrics.c: record counters; RocksDB statistics */
+  /* server backends (backend_postgresql.c) */
+  int64_t connect_timeout, statement_timeout_ms, pool_size;
   char *secondary_path;       /* owned */
   char **cfs;                 /* owned, ncfs entries */
   size_t ncfs;
@@ -66,6 +68,8 @@ typedef struct q_child {
   struct q_child *prev, *next;
   q_child_kind kind;
   quarry_db *db; /* NULL once the child or its db is closed */
+  const struct q_backend *be; /* the backend of its db (backend.h), set by q_child_link; kept
+                                 after close so that the child's own close dispatches */
 } q_child;
 
 /* Links a child in db's list and counts it (takes db->lock); sets c->db = db. */
@@ -88,7 +92,9 @@ void q_batch_release(quarry_batch *b);
 #define Q_STRIPES 8
 enum {
   Q_C_MULTI_GET_KEYS, Q_C_DELETES, Q_C_DELETE_RANGES, Q_C_KEYS_READ, Q_C_READ_BYTES,
-  Q_C_KEYS_WRITTEN, Q_C_WRITTEN_BYTES, Q_C_ITER_STEPS, Q_C_WAL_SYNCED, Q_C_COUNT
+  Q_C_KEYS_WRITTEN, Q_C_WRITTEN_BYTES, Q_C_ITER_STEPS, Q_C_WAL_SYNCED,
+  Q_C_ROUND_TRIPS, Q_C_RETRIES, /* server backends only (backend_postgresql.c) */
+  Q_C_COUNT
 };
 #define Q_ERROR_CODES 16 /* QUARRY_E* codes -1 .. -16 */
 
@@ -180,6 +186,12 @@ static inline int q_count_error(q_metrics *m, int rc) {
   return rc;
 }
 
+/* metrics.c: a snapshot of qm's counters and histograms alone (a server backend's, which has
+ * no RocksDB figures), with round_trips and retries; flags as quarry_metrics_flags. */
+int q_metrics_snapshot(q_metrics *qm, int flags, quarry_metrics **out);
+/* Sets a db-wide figure of a snapshot (marks it available). */
+void q_metrics_set(quarry_metrics *m, quarry_metric id, double v);
+
 /* ---- db.c: engines (one RocksDB instance) and handles onto them ------------------------------
  * An engine is one open RocksDB instance with its families, failed state and metrics. A
  * read_write engine is shared by every read_write or read_only handle that opens its path in this
@@ -221,6 +233,7 @@ struct quarry_cf {
   quarry_db *db;
   q_family *fam; /* owned by the engine, which outlives db */
   const char *name; /* == fam->name */
+  void *bf;         /* another backend's family (backend_postgresql.c); fam is then NULL */
 };
 
 /* The live RocksDB handle of cf, NULL once the family was dropped (through any handle). */
@@ -229,6 +242,8 @@ static inline rocksdb_column_family_handle_t *q_cf_handle(const quarry_cf *cf) {
 }
 
 struct quarry_db {
+  const struct q_backend *be; /* the operations serving this handle (backend.h) */
+  struct q_pg *pg;          /* the PostgreSQL backend's state (NULL for RocksDB) */
   q_engine *eng;
   q_metrics *m;             /* == &eng->metrics */
   rocksdb_t *rdb;           /* == eng->rdb (borrowed); NULL once this handle is closed */
@@ -330,10 +345,26 @@ struct quarry_iter {
   int64_t limit, seen;
 };
 
-/* quarry_value is a rocksdb_pinnableslice_t behind an opaque type: no extra allocation. */
+/* quarry_value is a rocksdb_pinnableslice_t behind an opaque type: no extra allocation. A value
+ * read by another backend is a q_heap_value whose pointer carries the low bit (allocations are
+ * at least 2-aligned, so a pinnable slice never has it): quarry_value_data / quarry_value_free
+ * tell the two apart without a lookup. */
+typedef struct {
+  size_t len;
+  char data[];
+} q_heap_value;
+#define Q_VALUE_IS_HEAP(v) (((uintptr_t)(const void *)(v)) & 1u)
+#define Q_HEAP(v) ((q_heap_value *)(void *)((uintptr_t)(const void *)(v) & ~(uintptr_t)1))
+/* A value holding a copy of data (len bytes), tagged as above; NULL when out of memory. */
+quarry_value *q_heap_value_new(const char *data, size_t len);
 #define Q_VALUE(ps) ((quarry_value *)(void *)(ps))
 #define Q_PINNED(v) ((rocksdb_pinnableslice_t *)(void *)(v))
 
+/* The bounds of an iterator (iter.c): o's from/to, and its prefix as [prefix, successor), the
+ * tighter of each kept; owned copies the caller frees (NULL: no bound). *empty = 1 when they
+ * exclude every key. Shared by the backends. */
+int q_iter_bounds(const quarry_iter_options *o, char **lower, size_t *lower_len, char **upper,
+                  size_t *upper_len, int *empty);
 /* Checks a snapshot passed to a read of db: closed -> ECLOSED, another db's -> EINVAL. */
 int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op);
 /* Builds read options for a call: *out is the db's shared default when ropts is NULL/default
@@ -346,5 +377,7 @@ int q_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 int q_check_range(const char *op, const char *from, size_t flen, const char *to, size_t tlen);
 /* Value size limit of RocksDB's write batch (values are length-prefixed with 32 bits). */
 int q_check_value(const char *op, size_t vlen);
+
+#include "backend.h"
 
 #endif

@@ -47,13 +47,51 @@ static int tighten(char **cur, size_t *curlen, const char *cand, size_t candlen,
   return 0;
 }
 
+int q_iter_bounds(const quarry_iter_options *o, char **lower, size_t *lower_len, char **upper,
+                  size_t *upper_len, int *empty) {
+  int rc;
+  *lower = *upper = NULL;
+  *lower_len = *upper_len = 0;
+  *empty = 0;
+  if (o->from && (rc = tighten(lower, lower_len, o->from, o->from_len, 1)) != 0)
+    goto fail;
+  if (o->to && (rc = tighten(upper, upper_len, o->to, o->to_len, 0)) != 0)
+    goto fail;
+  if (o->prefix) {
+    char *succ = NULL;
+    size_t slen = 0;
+    int has;
+    if ((rc = tighten(lower, lower_len, o->prefix, o->prefix_len, 1)) != 0)
+      goto fail;
+    has = prefix_successor(o->prefix, o->prefix_len, &succ, &slen);
+    if (has < 0) {
+      rc = q_fail(QUARRY_ENOMEM, "out of memory");
+      goto fail;
+    }
+    if (has) {
+      rc = tighten(upper, upper_len, succ, slen, 0);
+      free(succ);
+      if (rc)
+        goto fail;
+    }
+  }
+  if (*lower && *upper && q_key_cmp(*lower, *lower_len, *upper, *upper_len) >= 0)
+    *empty = 1;
+  return 0;
+fail:
+  free(*lower);
+  free(*upper);
+  *lower = *upper = NULL;
+  return rc;
+}
+
 static void iter_free(quarry_iter *it) {
   free(it->lower);
   free(it->upper);
   free(it);
 }
 
-int quarry_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *o, quarry_iter **out) {
+int q_rdb_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *o, quarry_iter **out) {
   static const quarry_iter_options defaults = QUARRY_ITER_OPTIONS_INIT;
   rocksdb_column_family_handle_t *h;
   quarry_iter *it;
@@ -73,30 +111,9 @@ int quarry_iter_new(quarry_db *db, quarry_cf *cf, const quarry_iter_options *o, 
   it->keys_only = o->keys_only != 0;
   it->limit = o->limit;
 
-  if (o->from && (rc = tighten(&it->lower, &it->lower_len, o->from, o->from_len, 1)) != 0)
+  if ((rc = q_iter_bounds(o, &it->lower, &it->lower_len, &it->upper, &it->upper_len,
+                          &it->empty)) != 0)
     goto fail;
-  if (o->to && (rc = tighten(&it->upper, &it->upper_len, o->to, o->to_len, 0)) != 0)
-    goto fail;
-  if (o->prefix) {
-    char *succ = NULL;
-    size_t slen = 0;
-    int has;
-    if ((rc = tighten(&it->lower, &it->lower_len, o->prefix, o->prefix_len, 1)) != 0)
-      goto fail;
-    has = prefix_successor(o->prefix, o->prefix_len, &succ, &slen);
-    if (has < 0) {
-      rc = q_fail(QUARRY_ENOMEM, "out of memory");
-      goto fail;
-    }
-    if (has) {
-      rc = tighten(&it->upper, &it->upper_len, succ, slen, 0);
-      free(succ);
-      if (rc)
-        goto fail;
-    }
-  }
-  if (it->lower && it->upper && q_key_cmp(it->lower, it->lower_len, it->upper, it->upper_len) >= 0)
-    it->empty = 1;
 
   /* RocksDB copies the read options into the iterator it creates and borrows only the bounds,
    * which live in it->ro (the C API keeps their slices there). An iterator without bounds,
@@ -135,7 +152,7 @@ void q_iter_release(quarry_iter *it) {
   q_child_unlink_locked(&it->child);
 }
 
-void quarry_iter_close(quarry_iter *it) {
+void q_rdb_iter_close(quarry_iter *it) {
   quarry_db *db;
   if (it == NULL)
     return;
@@ -147,7 +164,7 @@ void quarry_iter_close(quarry_iter *it) {
   iter_free(it);
 }
 
-int quarry_iter_is_closed(const quarry_iter *it) { return it == NULL || it->it == NULL; }
+int q_rdb_iter_is_closed(const quarry_iter *it) { return it == NULL || it->it == NULL; }
 
 static int live(const quarry_iter *it, const char *op) {
   if (it == NULL || it->it == NULL)
@@ -201,28 +218,28 @@ static int move(quarry_iter *it, move_kind m, const char *key, size_t klen, cons
   return q_count_error(qm, status(it));
 }
 
-int quarry_iter_first(quarry_iter *it) { return move(it, MOVE_FIRST, NULL, 0, "iter_first"); }
-int quarry_iter_last(quarry_iter *it) { return move(it, MOVE_LAST, NULL, 0, "iter_last"); }
-int quarry_iter_next(quarry_iter *it) { return move(it, MOVE_NEXT, NULL, 0, "iter_next"); }
-int quarry_iter_prev(quarry_iter *it) { return move(it, MOVE_PREV, NULL, 0, "iter_prev"); }
+int q_rdb_iter_first(quarry_iter *it) { return move(it, MOVE_FIRST, NULL, 0, "iter_first"); }
+int q_rdb_iter_last(quarry_iter *it) { return move(it, MOVE_LAST, NULL, 0, "iter_last"); }
+int q_rdb_iter_next(quarry_iter *it) { return move(it, MOVE_NEXT, NULL, 0, "iter_next"); }
+int q_rdb_iter_prev(quarry_iter *it) { return move(it, MOVE_PREV, NULL, 0, "iter_prev"); }
 
-int quarry_iter_seek(quarry_iter *it, const char *key, size_t klen) {
+int q_rdb_iter_seek(quarry_iter *it, const char *key, size_t klen) {
   if (key == NULL)
     return q_fail(QUARRY_EINVAL, "iter_seek: key is NULL");
   return move(it, MOVE_SEEK, key, klen, "iter_seek");
 }
 
-int quarry_iter_seek_for_prev(quarry_iter *it, const char *key, size_t klen) {
+int q_rdb_iter_seek_for_prev(quarry_iter *it, const char *key, size_t klen) {
   if (key == NULL)
     return q_fail(QUARRY_EINVAL, "iter_seek_for_prev: key is NULL");
   return move(it, MOVE_SEEK_PREV, key, klen, "iter_seek_for_prev");
 }
 
-int quarry_iter_valid(const quarry_iter *it) {
+int q_rdb_iter_valid(const quarry_iter *it) {
   return it && it->it && !it->empty && rocksdb_iter_valid(it->it);
 }
 
-const char *quarry_iter_key(const quarry_iter *it, size_t *len) {
+const char *q_rdb_iter_key(const quarry_iter *it, size_t *len) {
   if (len)
     *len = 0;
   if (!quarry_iter_valid(it))
@@ -230,7 +247,7 @@ const char *quarry_iter_key(const quarry_iter *it, size_t *len) {
   return rocksdb_iter_key(it->it, len);
 }
 
-const char *quarry_iter_value(const quarry_iter *it, size_t *len) {
+const char *q_rdb_iter_value(const quarry_iter *it, size_t *len) {
   if (len)
     *len = 0;
   if (!quarry_iter_valid(it))
@@ -238,7 +255,7 @@ const char *quarry_iter_value(const quarry_iter *it, size_t *len) {
   return rocksdb_iter_value(it->it, len);
 }
 
-int quarry_iter_step(quarry_iter *it, const char **key, size_t *klen, const char **val,
+int q_rdb_iter_step(quarry_iter *it, const char **key, size_t *klen, const char **val,
                      size_t *vlen) {
   q_metrics *qm;
   uint64_t t0;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int quarry_db_flush(quarry_db *db, quarry_cf *cf) {
+int q_rdb_flush(quarry_db *db, quarry_cf *cf) {
   rocksdb_flushoptions_t *fo;
   rocksdb_column_family_handle_t *h, **all = NULL;
   size_t i, n = 1;
@@ -32,7 +32,7 @@ int quarry_db_flush(quarry_db *db, quarry_cf *cf) {
   return err ? q_db_write_failed(db, q_status_from_rocksdb(err)) : 0;
 }
 
-int quarry_db_compact(quarry_db *db, quarry_cf *cf, const char *from, size_t flen, const char *to,
+int q_rdb_compact(quarry_db *db, quarry_cf *cf, const char *from, size_t flen, const char *to,
                       size_t tlen) {
   rocksdb_column_family_handle_t *h, **all = NULL;
   size_t i, n = 1;
@@ -55,7 +55,7 @@ int quarry_db_compact(quarry_db *db, quarry_cf *cf, const char *from, size_t fle
   return 0;
 }
 
-int quarry_db_property(quarry_db *db, quarry_cf *cf, const char *name, char **out) {
+int q_rdb_property(quarry_db *db, quarry_cf *cf, const char *name, char **out) {
   rocksdb_column_family_handle_t *h;
   char *v;
   int rc;
@@ -74,7 +74,7 @@ int quarry_db_property(quarry_db *db, quarry_cf *cf, const char *name, char **ou
   return *out ? 0 : q_fail(QUARRY_ENOMEM, "out of memory");
 }
 
-int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const char *from, size_t flen,
+int q_rdb_approximate_size(quarry_db *db, quarry_cf *cf, const char *from, size_t flen,
                                const char *to, size_t tlen, uint64_t *bytes) {
   rocksdb_column_family_handle_t *h;
   char *err = NULL, *end = NULL;
@@ -115,7 +115,7 @@ int quarry_db_approximate_size(quarry_db *db, quarry_cf *cf, const char *from, s
   return 0;
 }
 
-int quarry_db_size_on_disk(quarry_db *db, uint64_t *bytes) {
+int q_rdb_size_on_disk(quarry_db *db, uint64_t *bytes) {
   DIR *d;
   struct dirent *e;
   struct stat st;

@@ -110,8 +110,10 @@ static void set(quarry_metrics *m, quarry_metric id, double v) {
   m->have[id] = 1;
 }
 
+void q_metrics_set(quarry_metrics *m, quarry_metric id, double v) { set(m, id, v); }
+
 /* Sums the stripes: every counter and histogram of the engine. */
-static void read_stripes(q_metrics *qm, quarry_metrics *m) {
+static void read_stripes(q_metrics *qm, quarry_metrics *m, int server) {
   uint64_t c[Q_C_COUNT] = {0}, errors = 0;
   size_t s, h, b, i;
   for (s = 0; s < Q_STRIPES; s++) {
@@ -148,6 +150,10 @@ static void read_stripes(q_metrics *qm, quarry_metrics *m) {
   set(m, QUARRY_METRIC_ITERATOR_STEPS, (double)c[Q_C_ITER_STEPS]);
   set(m, QUARRY_METRIC_WAL_SYNCED, (double)c[Q_C_WAL_SYNCED]);
   set(m, QUARRY_METRIC_ERRORS, (double)errors);
+  if (server) {
+    set(m, QUARRY_METRIC_ROUND_TRIPS, (double)c[Q_C_ROUND_TRIPS]);
+    set(m, QUARRY_METRIC_RETRIES, (double)c[Q_C_RETRIES]);
+  }
 }
 
 /* The tickers of RocksDB's statistics text ("rocksdb.block.cache.hit COUNT : 12\n..."). */
@@ -265,7 +271,7 @@ static int read_families(quarry_db *db, quarry_metrics *m) {
   return 0;
 }
 
-int quarry_db_metrics(quarry_db *db, quarry_metrics **out) {
+int q_rdb_metrics(quarry_db *db, quarry_metrics **out) {
   quarry_metrics *m;
   q_engine *eng;
   uint64_t size = 0;
@@ -280,7 +286,7 @@ int quarry_db_metrics(quarry_db *db, quarry_metrics **out) {
   if ((m = calloc(1, sizeof *m)) == NULL)
     return q_fail(QUARRY_ENOMEM, "out of memory");
   m->flags = (eng->metrics.on ? 1 : 0) | (eng->opts->statistics ? 2 : 0);
-  read_stripes(&eng->metrics, m);
+  read_stripes(&eng->metrics, m, 0);
   if ((rc = read_families(db, m)) != 0) {
     quarry_metrics_free(m);
     return rc;
@@ -306,6 +312,17 @@ int quarry_db_metrics(quarry_db *db, quarry_metrics **out) {
   set(m, QUARRY_METRIC_FAILED, atomic_load(&eng->failed) ? 1 : 0);
   set(m, QUARRY_METRIC_HANDLES, (double)q_engine_handles(eng));
   set(m, QUARRY_METRIC_UPTIME_SECONDS, (double)(q_now_ns() - eng->opened_ns) / 1e9);
+  *out = m;
+  return 0;
+}
+
+int q_metrics_snapshot(q_metrics *qm, int flags, quarry_metrics **out) {
+  quarry_metrics *m;
+  *out = NULL;
+  if ((m = calloc(1, sizeof *m)) == NULL)
+    return q_fail(QUARRY_ENOMEM, "out of memory");
+  m->flags = flags;
+  read_stripes(qm, m, 1);
   *out = m;
   return 0;
 }

@@ -53,7 +53,13 @@ enum { K_INT, K_BOOL, K_COMP, K_MODE, K_PATH };
   X(metrics, QUARRY_OPT_BOOL, 0, K_BOOL, metrics, 0, 1,                                        \
     "record operation counters and latency histograms (db:metrics)")                           \
   X(statistics, QUARRY_OPT_BOOL, 0, K_BOOL, statistics, 0, 1,                                  \
-    "RocksDB statistics: block cache hits, stall time, compaction bytes (slower reads)")
+    "RocksDB statistics: block cache hits, stall time, compaction bytes (slower reads)")        \
+  X(connect_timeout, QUARRY_OPT_INT, 0, K_INT, connect_timeout, 1, 3600,                       \
+    "server URLs: seconds a connection attempt may take (the URL's connect_timeout wins)")     \
+  X(statement_timeout_ms, QUARRY_OPT_INT, 0, K_INT, statement_timeout_ms, 0, 86400000,         \
+    "server URLs: milliseconds a statement may run on the server (0: no limit)")               \
+  X(pool_size, QUARRY_OPT_INT, 0, K_INT, pool_size, 1, 64,                                     \
+    "server URLs: idle connections a handle keeps for reuse")
 
 static const quarry_option_info option_info[] = {
 #define Q_INFO(name, type, tuning, kind, field, min, max, doc) {#name, type, tuning, doc},
@@ -116,6 +122,9 @@ static void preset_default(quarry_options *o) {
   o->mode = Q_MODE_READ_WRITE;
   o->metrics = 1;
   o->statistics = 0;
+  o->connect_timeout = 10;
+  o->statement_timeout_ms = 60000;
+  o->pool_size = 4;
 }
 
 int quarry_options_new(const char *preset, quarry_options **out) {

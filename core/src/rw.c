@@ -13,6 +13,9 @@ rocksdb_writeoptions_t *q_write_options(quarry_db *db, const quarry_write_option
 }
 
 int q_snapshot_check(quarry_db *db, const quarry_snapshot *s, const char *op) {
+  /* another backend's snapshot has another layout: look at nothing past its q_child */
+  if (s->child.be != db->be)
+    return q_fail(QUARRY_EINVAL, "%s: the snapshot belongs to another database", op);
   if (s->snap == NULL || s->child.db == NULL)
     return q_fail(QUARRY_ECLOSED, "%s: the snapshot is closed", op);
   if (s->child.db != db)
@@ -44,7 +47,7 @@ int q_read_options(quarry_db *db, const quarry_read_options *r, const char *op,
   return 0;
 }
 
-int quarry_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, const char *key,
+int q_rdb_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, const char *key,
                size_t klen, quarry_value **out) {
   rocksdb_column_family_handle_t *h;
   rocksdb_readoptions_t *ro;
@@ -80,7 +83,23 @@ int quarry_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, c
   return 0;
 }
 
+quarry_value *q_heap_value_new(const char *data, size_t len) {
+  q_heap_value *h = malloc(sizeof *h + (len ? len : 1));
+  if (h == NULL)
+    return NULL;
+  h->len = len;
+  if (len)
+    memcpy(h->data, data, len);
+  return (quarry_value *)(void *)((uintptr_t)(void *)h | 1u);
+}
+
 const char *quarry_value_data(const quarry_value *v, size_t *len) {
+  if (v && Q_VALUE_IS_HEAP(v)) {
+    const q_heap_value *h = Q_HEAP(v);
+    if (len)
+      *len = h->len;
+    return h->data;
+  }
   const rocksdb_pinnableslice_t *ps = (const rocksdb_pinnableslice_t *)(const void *)v;
   size_t n = 0;
   const char *p = NULL;
@@ -92,11 +111,13 @@ const char *quarry_value_data(const quarry_value *v, size_t *len) {
 }
 
 void quarry_value_free(quarry_value *v) {
-  if (v)
+  if (v && Q_VALUE_IS_HEAP(v))
+    free(Q_HEAP(v));
+  else if (v)
     rocksdb_pinnableslice_destroy(Q_PINNED(v));
 }
 
-int quarry_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, size_t n,
+int q_rdb_multi_get(quarry_db *db, quarry_cf *cf, const quarry_read_options *ropts, size_t n,
                      const char *const *keys, const size_t *klens, quarry_value **values) {
   rocksdb_column_family_handle_t *h;
   rocksdb_readoptions_t *ro;
@@ -187,7 +208,7 @@ static void put_batch_give(quarry_db *db, rocksdb_writebatch_t *wb) {
     rocksdb_writebatch_destroy(wb);
 }
 
-int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, const char *key,
+int q_rdb_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, const char *key,
                size_t klen, const char *val, size_t vlen) {
   rocksdb_column_family_handle_t *h;
   rocksdb_writebatch_t *wb;
@@ -213,7 +234,7 @@ int quarry_put(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts, 
   return 0;
 }
 
-int quarry_delete(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+int q_rdb_del(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
                   const char *key, size_t klen) {
   rocksdb_column_family_handle_t *h;
   rocksdb_writebatch_t *wb;
@@ -256,7 +277,7 @@ int q_check_range(const char *op, const char *from, size_t flen, const char *to,
   return 0;
 }
 
-int quarry_delete_range(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
+int q_rdb_delete_range(quarry_db *db, quarry_cf *cf, const quarry_write_options *wopts,
                         const char *from, size_t flen, const char *to, size_t tlen) {
   rocksdb_column_family_handle_t *h;
   char *err = NULL;

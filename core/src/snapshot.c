@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-int quarry_snapshot_new(quarry_db *db, quarry_snapshot **out) {
+int q_rdb_snapshot_new(quarry_db *db, quarry_snapshot **out) {
   quarry_snapshot *s;
   int rc;
   if (out == NULL)
@@ -40,7 +40,7 @@ void q_snapshot_release(quarry_snapshot *s) {
   q_child_unlink_locked(&s->child);
 }
 
-void quarry_snapshot_close(quarry_snapshot *s) {
+void q_rdb_snapshot_close(quarry_snapshot *s) {
   quarry_db *db;
   if (s == NULL)
     return;
@@ -52,8 +52,8 @@ void quarry_snapshot_close(quarry_snapshot *s) {
   free(s);
 }
 
-uint64_t quarry_snapshot_sequence(const quarry_snapshot *s) {
+uint64_t q_rdb_snapshot_sequence(const quarry_snapshot *s) {
   return s && s->snap ? s->seq : 0;
 }
 
-int quarry_snapshot_is_closed(const quarry_snapshot *s) { return s == NULL || s->snap == NULL; }
+int q_rdb_snapshot_is_closed(const quarry_snapshot *s) { return s == NULL || s->snap == NULL; }

@@ -315,11 +315,11 @@ static int scan(quarry_db *db, quarry_cf *cf, const quarry_snapshot *snap, int h
   return 0;
 }
 
-int quarry_db_verify(quarry_db *db, quarry_scan_report **out) {
+int q_rdb_verify(quarry_db *db, quarry_scan_report **out) {
   return scan(db, NULL, NULL, 0, "verify", out);
 }
 
-int quarry_db_digest(quarry_db *db, quarry_cf *cf, const quarry_snapshot *snap,
+int q_rdb_digest(quarry_db *db, quarry_cf *cf, const quarry_snapshot *snap,
                      quarry_scan_report **out) {
   return scan(db, cf, snap, 1, "digest", out);
 }

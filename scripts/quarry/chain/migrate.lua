@@ -32,6 +32,7 @@ local function fail(fmt, ...) error(fmt:format(...), 0) end
 -- Compacts every family of the store and flushes first, so the size on disk is real.
 function M.settle(store)
   local db = store.db
+  if db:backend() ~= "rocksdb" then return end -- a server compacts (vacuums) by itself
   db:flush()
   for _, name in ipairs(db:column_families()) do db:compact(db:cf(name)) end
 end
@@ -378,14 +379,15 @@ end
 local function report(run)
   local store, options = run.store, run.options
   M.settle(store)
-  local size = store.db:size_on_disk()
+  -- a server's storage is not a directory: no size (nil) and no ratios
+  local size = store.db:backend() == "rocksdb" and store.db:size_on_disk() or nil
   local st = store:stats()
   local json_bytes, source_size = run.json_bytes, run.source_size
   local r = {
     source = run.source_path, source_size = source_size, json_bytes = json_bytes, stream = run.stream,
-    db = options.db, db_size = size, format = run.fmt.name, layout = run.layout.name,
-    ratio = json_bytes > 0 and size / json_bytes or nil,
-    ratio_to_file = source_size > 0 and size / source_size or nil,
+    db = store.db:path(), db_size = size, format = run.fmt.name, layout = run.layout.name,
+    ratio = size and json_bytes > 0 and size / json_bytes or nil,
+    ratio_to_file = size and source_size > 0 and size / source_size or nil,
     blocks = st.blocks, added = run.added, skipped = run.skipped, groups = run.groups,
     base = st.base, tip = st.tip, tip_hash = st.tip_hash,
     txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),

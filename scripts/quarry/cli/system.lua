@@ -93,4 +93,20 @@ function M.stderr_is_terminal()
   return os.execute("test -t 2") == true
 end
 
+--- True when path is a server URL (postgresql:// or postgres://) rather than a database
+--- directory: the core opens it with its PostgreSQL backend; no LOCK, CURRENT file or secondary.
+function M.is_server_url(path)
+  return type(path) == "string" and (path:find("^postgresql://") or path:find("^postgres://")) ~= nil
+end
+
+--- path as printed: a server URL's password (user info or password= parameter) as ***, as the
+--- core's db:path() gives it; a directory unchanged. For messages printed before or without a
+--- handle.
+function M.display_path(path)
+  if not M.is_server_url(path) then return path end
+  local shown = path:gsub("^(%a+://[^:/@?]*):[^/?]*@", "%1:***@")
+  shown = shown:gsub("([?&]password=)[^&]*", "%1***")
+  return shown
+end
+
 return M

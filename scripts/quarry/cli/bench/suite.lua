@@ -185,8 +185,21 @@ local function run_child(name, run)
   return require("quarry.json").decode(out, { numbers = "float" })
 end
 
+-- Over a server URL (--db postgresql://...) a fresh workload starts from an empty default
+-- family: every key up to the key size deleted in one range (the database is the operator's:
+-- it is emptied, never dropped).
+local function empty_server_db(run)
+  local db = require("quarry").open(run.qdir, run.open_options)
+  db:delete_range("", string.rep("\255", run.key_size + 1))
+  db:close()
+end
+
 local function run_quarry(spec, name, run)
-  if spec.fresh then destroy_dir(run.qdir) end
+  if spec.fresh and run.server then
+    empty_server_db(run)
+  elseif spec.fresh then
+    destroy_dir(run.qdir)
+  end
   if run.self_command then return run_child(name, run) end
   return run_here(spec, run)
 end
@@ -327,7 +340,8 @@ local function parser(others)
   p:option("--key-size", "Key size in bytes (>= 8)", "16"):convert(tonumber)
   p:option("--value-size", "Value size in bytes", "100"):convert(tonumber)
   p:option("--batch", "Keys per batch (fillbatch, multireadrandom)", "1000"):convert(tonumber)
-  p:option("--db", "Directory for the databases (default: a temporary one, removed after)")
+  p:option("--db", "Directory for the databases (default: a temporary one, removed after), or a "
+    .. "PostgreSQL URL (its default family is emptied before each writing workload)")
   cli.preset_option(p, "Quarry preset (db_bench gets the same tuning)", "default")
   p:option("--seed", "Random seed (keys and values)", "301"):convert(tonumber)
   p:option("--repeat", "Runs of each workload, alternating with db_bench's; the best of each side "
@@ -436,6 +450,10 @@ local PREFLIGHT = {
     return stop
   end,
   function(run)
+    if run.args.compare and require("quarry.cli.system").is_server_url(run.args.db) then
+      return usage_error("--compare runs db_bench, RocksDB's own tool; over a server URL the native "
+        .. "side is the libpq program quarry_pg_native (docs/performance.md, \"PostgreSQL backend\")")
+    end
     if run.args.compare then return find_db_bench(run) end
   end,
 }
@@ -444,6 +462,12 @@ local PREFLIGHT = {
 local function make_base(run)
   local native = require("quarry.cli.bench.native")
   local base = run.args.db
+  if require("quarry.cli.system").is_server_url(base) then
+    -- a server's database: the Lua side's database is the URL itself (no db_bench side)
+    run.server, run.qdir = true, base
+    run.values = require("quarry.cli.bench.dbbench").values(run.args.value_size, run.args.seed)
+    return nil, false
+  end
   local temporary = base == nil
   if temporary then
     base = require("quarry.sys").mkdtemp("quarry-bench") -- new, mode 0700
@@ -456,6 +480,12 @@ end
 
 -- The effective tuning (preset, QUARRY_DB_* environment) for db_bench's flags, into run.tuning.
 local function probe_tuning(run, base)
+  if run.server then
+    local db = require("quarry").open(run.qdir, run.open_options)
+    run.tuning = db:tuning()
+    db:close()
+    return
+  end
   local probe_dir = base .. "/probe"
   local db = require("quarry").open(probe_dir, run.open_options)
   run.tuning = db:tuning()
@@ -463,11 +493,19 @@ local function probe_tuning(run, base)
   destroy_dir(probe_dir)
 end
 
+-- argv as printed: a server URL's password as *** (quarry.cli.system.display_path).
+local function shown_argv(argv)
+  local display = require("quarry.cli.system").display_path
+  local out = {}
+  for i, a in ipairs(argv) do out[i] = display(a) end
+  return out
+end
+
 local function new_report(argv, run, notes)
   local quarry = require("quarry")
   local args = run.args
   return {
-    command = "quarry bench " .. table.concat(argv, " "),
+    command = "quarry bench " .. table.concat(shown_argv(argv), " "),
     date = os.date("!%Y-%m-%d %H:%M UTC"),
     machine = M.machine(),
     lua = _VERSION,

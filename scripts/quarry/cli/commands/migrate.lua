@@ -29,12 +29,18 @@ function M.format_report(r)
   line("  utxos         %d", r.utxos)
   line("  supply        %s", tostring(r.supply))
   for _, l in ipairs(M.relaxed_lines(r.relaxed)) do line("  %s", l) end
-  if (r.json_bytes or 0) > 0 then
+  if not r.db_size then -- a server's store (PostgreSQL): no size on disk of its own
+    line("  database      %s (layout %s)", r.db, r.layout or "quarry-chain")
+  elseif (r.json_bytes or 0) > 0 then
     if r.stream then
       line("  source        %s read from a stream, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
     else
       line("  source        %s on disk, %s of JSON", bytes(r.source_size), bytes(r.json_bytes))
     end
+  end
+  if r.db_size == nil then -- a server URL: no directory to measure
+    line("  database      on the server (%s, layout %s)", r.db, r.layout or "quarry-chain")
+  elseif (r.json_bytes or 0) > 0 then
     line("  database      %s on disk (%s, layout %s): %.3f of the JSON, %.3f of the source file",
       bytes(r.db_size), r.db, r.layout or "quarry-chain", r.ratio or 0, r.ratio_to_file or 0)
   else

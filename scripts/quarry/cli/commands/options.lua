@@ -26,9 +26,9 @@ function M.run(argv)
   local rows = cli.tuning_rows(values, cli.tuning_sources(o))
   if args.output == "json" then
     local json = require("quarry.json")
-    print(json.encode({ db = args.db or json.null, preset = o.preset or "default", options = json.array(rows) }))
+    print(json.encode({ db = args.db and require("quarry.cli.system").display_path(args.db) or json.null, preset = o.preset or "default", options = json.array(rows) }))
   else
-    cli.print_tuning(io.stdout, rows, args.db and ("tuning of %s (read_only):"):format(args.db)
+    cli.print_tuning(io.stdout, rows, args.db and ("tuning of %s (read_only):"):format(require("quarry.cli.system").display_path(args.db))
       or "tuning (no database opened):")
   end
   return cli.EXIT_OK

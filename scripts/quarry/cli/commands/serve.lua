@@ -281,7 +281,8 @@ function M.run(argv)
   s.sigs = require("quarry.sys").catch_signals({ "INT", "TERM" })
   s.started = s.clock()
   local bound_host, bound_port = s.server:getsockname()
-  io.stdout:write(("quarry serve: %s on http://%s:%d/metrics\n"):format(args.db, bound_host,
+  io.stdout:write(("quarry serve: %s on http://%s:%d/metrics\n"):format(
+    require("quarry.cli.system").display_path(args.db), bound_host,
     bound_port))
   io.stdout:flush()
 

@@ -64,11 +64,11 @@ function M.run(argv)
     for k, v in pairs(s) do summary[k] = math.type(v) == "integer" and v or (type(v) == "userdata" and tostring(v) or v) end
     local relaxed = {}
     for k, v in pairs(r.relaxed) do relaxed[k] = math.type(v) == "integer" and v or tostring(v) end
-    print(require("quarry.json").encode({ ok = r.ok, db = args.db, source = args.json, mode = mode,
+    print(require("quarry.json").encode({ ok = r.ok, db = require("quarry.cli.system").display_path(args.db), source = args.json, mode = mode,
       format = r.format, summary = summary, relaxed = relaxed, checks = checks,
       seconds = clock() - t0 }))
   else
-    print(("verify %s (opened %s)%s"):format(args.db, mode, args.json and (" against " .. (args.json == "-" and "stdin" or args.json)) or ""))
+    print(("verify %s (opened %s)%s"):format(require("quarry.cli.system").display_path(args.db), mode, args.json and (" against " .. (args.json == "-" and "stdin" or args.json)) or ""))
     if s.tip then
       print(("  %d blocks (heights %d..%d), %d transactions, %d utxos, supply %s (format %s)"):format(
         s.blocks, s.base, s.tip, s.txs, s.utxos, tostring(s.supply), r.format))

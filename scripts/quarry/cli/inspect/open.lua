@@ -151,8 +151,9 @@ end
 function M.open(path, options)
   options = options or {}
   if type(path) ~= "string" or path == "" then error("no database directory given (--db DIR)", 0) end
-  path = path:gsub("(.)/+$", "%1")
-  if not exists(path .. "/CURRENT") then
+  local url = system.is_server_url(path)
+  if not url then path = path:gsub("(.)/+$", "%1") end
+  if not url and not exists(path .. "/CURRENT") then
     -- a regular file: the core says so ("it is a file, not a database directory")
     local okl, err = pcall(quarry.list_column_families, path)
     if not okl and quarry.is_error(err) and err.code == "InvalidArgument" then error(err.message, 0) end
@@ -160,7 +161,10 @@ function M.open(path, options)
   end
   local self = setmetatable({ path = path, want_chain = options.chain ~= false }, Session)
   local mode = options.mode
-  if mode == nil then
+  if mode == nil and url then
+    mode = "read_only" -- a server has no LOCK; a read_only handle sees the latest commits
+    self.reason = "a server URL"
+  elseif mode == nil then
     local held, pid = M.lock_holder(path)
     self.holder = pid
     if held then
@@ -212,7 +216,9 @@ end
 --- handles in self.db / self.chain: handles taken from the old ones are closed); read_write is
 --- always current. Returns a sentence saying what was done.
 function Session:refresh()
-  if self.mode == "secondary" then
+  if system.is_server_url(self.path) then
+    return "a server URL: always current"
+  elseif self.mode == "secondary" then
     if self.chain then self.chain:catch_up() else self.db:catch_up() end
     return "caught up with the primary"
   elseif self.mode == "read_only" then

@@ -15,13 +15,16 @@ local shell_quote = require("quarry.cli.system").shell_quote
 --- directory that `close` removes. Returns a handle {db = db, close = fn, reopen = fn}.
 function M.open(path, secondary_path)
   local scratch
-  if not secondary_path then
+  if not secondary_path and not require("quarry.cli.system").is_server_url(path) then
     scratch = require("quarry.sys").mkdtemp("quarry-secondary") -- new, mode 0700
     secondary_path = scratch
   end
   local h = {}
   local function open()
-    local ok, db = pcall(quarry.open, path, { mode = "secondary", secondary_path = secondary_path })
+    local url = require("quarry.cli.system").is_server_url(path)
+    -- a server URL: a read_only handle (always current, no secondary files)
+    local ok, db = pcall(quarry.open, path, url and { mode = "read_only", create_if_missing = false }
+      or { mode = "secondary", secondary_path = secondary_path })
     if ok then return db end
     if quarry.is_error(db) and db.code == "NotFound" then
       error(("database %s does not exist"):format(path), 0)
@@ -36,7 +39,7 @@ function M.open(path, secondary_path)
   h.db = db
   -- The families a secondary sees are those of its open: reopen when the primary made others.
   function h.refresh()
-    h.db:catch_up()
+    if h.db:mode() == "secondary" then h.db:catch_up() end
     local ok, names = pcall(quarry.list_column_families, path)
     if not ok then return end
     local have = {}
