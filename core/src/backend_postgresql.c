@@ -118,13 +118,32 @@ typedef struct {
 static void pg_release_children_locked(quarry_db *db);
 
 /* ---- redaction -------------------------------------------------------------------------------- */
-/* Copies in to out (cap bytes) with every occurrence of the password replaced by ***. */
+/* Is c a character a word is made of (a password's text is replaced only as a whole word)? */
+static int word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Does the password occur at in (start: the beginning of the message) as a whole word: not in
+ * the middle of a longer word ("x" is not redacted out of "expired", but is out of "user:x@")? */
+static int password_at(const char *start, const char *in, const char *pw, size_t plen) {
+  if (strncmp(in, pw, plen) != 0)
+    return 0;
+  if (in > start && word_char(pw[0]) && word_char(in[-1]))
+    return 0;
+  if (word_char(pw[plen - 1]) && word_char(in[plen]))
+    return 0;
+  return 1;
+}
+
+/* Copies in to out (cap bytes) with every whole-word occurrence of the password replaced by
+ * *** (libpq's and the server's messages never quote it; this is the net under them). */
 static void redact(const q_pg *pg, const char *in, char *out, size_t cap) {
   size_t o = 0, plen = pg && pg->password ? strlen(pg->password) : 0;
+  const char *start = in;
   if (cap == 0)
     return;
   while (*in && o + 1 < cap) {
-    if (plen && strncmp(in, pg->password, plen) == 0) {
+    if (plen && password_at(start, in, pg->password, plen)) {
       const char *s = "***";
       while (*s && o + 1 < cap)
         out[o++] = *s++;
