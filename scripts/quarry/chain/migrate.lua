@@ -7,6 +7,7 @@ local chain = require("quarry.chain")
 local codec = require("quarry.chain.codec")
 local formats = require("quarry.chain.formats")
 local layouts = require("quarry.chain.layout")
+local fastgroup = require("quarry.chain.fastgroup")
 
 local M = {}
 
@@ -303,7 +304,11 @@ local function stream(run)
   local options, store, reader, fmt = run.options, run.store, run.reader, run.fmt
   local on_progress, on_block = options.on_progress, options.on_block
   local decode, start_tip = formats.decode, run.start_tip
-  local g = store:group()
+  -- the C hot path for a format declared as data into the chain store (quarry.chain.fastgroup)
+  run.path = fastgroup.path(fmt, run.layout)
+  if run.path == "c" then run.fast = fastgroup.open(store, fmt) end
+  local function new_group() return run.fast and run.fast:group() or store:group() end
+  local g = new_group()
   while true do
     local okr, record = pcall(reader.next, reader)
     if not okr then
@@ -336,7 +341,7 @@ local function stream(run)
       if g:count() >= run.group_blocks or g:size() >= run.group_bytes then
         g:commit({ migrate = marker(run, g.tip) })
         run.committed, run.groups = true, run.groups + 1
-        g = store:group()
+        g = new_group()
         if on_progress then on_progress(progress_state(run)) end
       end
     end
@@ -389,7 +394,7 @@ local function report(run)
     blocks = st.blocks, added = run.added, skipped = run.skipped, groups = run.groups,
     base = st.base, tip = st.tip, tip_hash = st.tip_hash,
     txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
-    load_seconds = run.t_load,
+    load_seconds = run.t_load, path = run.path,
   }
   if options.verify and not run.trailing then -- the source would raise its trailing bytes again
     -- a file is read again; a stream cannot be: the stored blocks are compared with the digests
@@ -452,6 +457,10 @@ function M.run(options)
     return report(run)
   end)
   pcall(run.reader.close, run.reader)
+  if run.fast then -- the C path's writer thread is done before the store closes
+    local okc, errc = pcall(run.fast.close, run.fast)
+    if ok and not okc then ok, res = false, errc end
+  end
   if not ok or run.trailing then record_failure(run, ok and run.trailing or res, ok and res or nil) end
   run.store:close()
   if not ok then

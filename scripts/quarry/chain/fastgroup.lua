@@ -1,0 +1,137 @@
+-- quarry.chain.fastgroup: groups of a migration into the chain store through the C hot path
+-- (quarry.chain.fast, docs/chain-fast.md), with the interface of quarry.chain's Group (add,
+-- count, size, tip, commit, discard) so that quarry.chain.migrate drives both the same way.
+-- A block the C path does not take (a refusal, or a value beyond what it covers) voids the C
+-- group; its blocks are then replayed through Group:add, which raises the refusal with its own
+-- message (or takes the block), and the rest of that group goes through Lua.
+local M = {}
+
+-- The environment variable that forces the Lua path (the specs compare both).
+M.ENV = "QUARRY_MIGRATE_PATH"
+
+-- fastgroup.path(fmt, layout) -> "c" or "lua": which path a migration of format fmt into layout
+-- takes (QUARRY_MIGRATE_PATH=lua forces Lua).
+function M.path(fmt, layout)
+  local forced = os.getenv(M.ENV)
+  if forced == "lua" then return "lua" end
+  if forced ~= nil and forced ~= "" and forced ~= "c" then
+    error(("%s=%s: give lua or c"):format(M.ENV, forced), 0)
+  end
+  if not (layout == nil or layout.chain_store) or not fmt.fast_rules then return "lua" end
+  local ok = pcall(require, "quarry.chain.fast")
+  return ok and "c" or "lua"
+end
+
+local Runner = {}
+Runner.__index = Runner
+
+-- fastgroup.open(store, fmt) -> runner: runner:group() gives groups; runner:close() waits for
+-- the last write (raises its error) and frees the C state. The store must stay open until then.
+function M.open(store, fmt)
+  local fast = require("quarry.chain.fast")
+  local rules = {}
+  for k, v in pairs(fmt.fast_rules) do rules[k] = v end
+  rules.sync = store.sync
+  local m = fast.new(store.db, store.cf, rules)
+  return setmetatable({ store = store, m = m, fresh = true, blocks = 0, replayed = 0 }, Runner)
+end
+
+local Group = {}
+Group.__index = Group
+
+local function store_state(store)
+  return { tip = store.tip_height, tip_hash = store.tip_hash, base = store.base,
+    supply = store.total_supply, ntxs = store.ntxs, nutxos = store.nutxos,
+    relaxed = store.relaxed, empty = store.tip_height == nil }
+end
+
+function Runner:group()
+  local g = setmetatable({ runner = self, kept = {}, tip = self.store.tip_height }, Group)
+  if self.fresh then
+    -- the C group continues from the store's state (after a Lua group, or at the start)
+    self.fresh = false
+    if not self.m:begin(store_state(self.store)) then g.lua = self.store:group() end
+  end
+  if g.lua then self.fresh = true end
+  return g
+end
+
+function Runner:close()
+  if self.m then
+    local m = self.m
+    self.m = nil
+    m:close()
+  end
+end
+
+-- Replays the kept blocks of the group and block through Group:add.
+local function to_lua(g, block)
+  local r = g.runner
+  r.m:discard()
+  r.fresh = true
+  local lg = r.store:group()
+  g.lua = lg
+  for i = 1, #g.kept do lg:add(g.kept[i]) end
+  r.replayed = r.replayed + #g.kept + 1
+  g.kept = nil
+  return lg:add(block)
+end
+
+-- g:add(block) -> height, like Group:add (its errors, its refusals).
+function Group:add(block)
+  if self.lua then
+    local h = self.lua:add(block)
+    self.tip = self.lua.tip
+    return h
+  end
+  if self.runner.m:add(block) then
+    local kept = self.kept
+    kept[#kept + 1] = block
+    self.runner.blocks = self.runner.blocks + 1
+    local h = rawget(block, "index")
+    self.tip = h
+    return h
+  end
+  local h = to_lua(self, block)
+  self.tip = self.lua.tip
+  return h
+end
+
+function Group:count()
+  if self.lua then return self.lua:count() end
+  return self.runner.m:count()
+end
+
+function Group:size()
+  if self.lua then return self.lua:size() end
+  return self.runner.m:size()
+end
+
+-- g:commit(extra): the group's batch to the writer thread (the group that removes the progress
+-- marker, extra.migrate == false, waits for its write); the store's state follows.
+function Group:commit(extra)
+  if self.lua then return self.lua:commit(extra) end
+  local r, store = self.runner, self.runner.store
+  for k in pairs(extra or {}) do
+    if require("quarry.chain").META_KEYS[k] then error("quarry.chain: meta key " .. k .. " is reserved", 2) end
+  end
+  local n = r.m:count()
+  r.m:commit(extra, extra ~= nil and extra.migrate == false)
+  self.kept = nil
+  if n > 0 then
+    local st = r.m:state()
+    store.tip_height, store.tip_hash, store.base = st.tip, st.tip_hash, st.base
+    store.total_supply, store.ntxs, store.nutxos = st.supply, st.ntxs, st.nutxos
+    store.relaxed = st.relaxed
+  end
+  return store.tip_height
+end
+
+function Group:discard()
+  if self.lua then return self.lua:discard() end
+  self.kept = nil
+  self.runner.m:discard()
+  self.runner.fresh = true
+end
+
+return M
