@@ -9,13 +9,14 @@ local M = {}
 -- The environment variable that forces the Lua path (the specs compare both).
 M.ENV = "QUARRY_MIGRATE_PATH"
 
--- fastgroup.path(fmt, layout) -> "c" or "lua": which path a migration of format fmt into layout
--- takes (QUARRY_MIGRATE_PATH=lua forces Lua).
-function M.path(fmt, layout)
-  local forced = os.getenv(M.ENV)
+-- fastgroup.path(fmt, layout [, forced]) -> "c" or "lua": which path a migration of format fmt
+-- into layout takes. forced ("lua" or "c", else QUARRY_MIGRATE_PATH) "lua" forces Lua; the C
+-- path is taken only where it applies (a format declared as data into the chain store).
+function M.path(fmt, layout, forced)
+  forced = forced or os.getenv(M.ENV)
   if forced == "lua" then return "lua" end
   if forced ~= nil and forced ~= "" and forced ~= "c" then
-    error(("%s=%s: give lua or c"):format(M.ENV, forced), 0)
+    error(("%s=%s (or migrate option path): give lua or c"):format(M.ENV, forced), 0)
   end
   if not (layout == nil or layout.chain_store) or not fmt.fast_rules then return "lua" end
   local ok = pcall(require, "quarry.chain.fast")

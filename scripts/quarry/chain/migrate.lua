@@ -305,7 +305,7 @@ local function stream(run)
   local on_progress, on_block = options.on_progress, options.on_block
   local decode, start_tip = formats.decode, run.start_tip
   -- the C hot path for a format declared as data into the chain store (quarry.chain.fastgroup)
-  run.path = fastgroup.path(fmt, run.layout)
+  run.path = fastgroup.path(fmt, run.layout, options.path)
   if run.path == "c" then run.fast = fastgroup.open(store, fmt) end
   local function new_group() return run.fast and run.fast:group() or store:group() end
   local g = new_group()
@@ -437,7 +437,8 @@ end
 --   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
 --   chain.open options), on_progress(state) (after each group and now and then: state =
 --   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added),
---   failure (a table filled when the migration fails: record_failure above).
+--   failure (a table filled when the migration fails: record_failure above), path ("lua" forces
+--   the Lua path; default: QUARRY_MIGRATE_PATH, else C where it applies: quarry.chain.fastgroup).
 -- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
 -- the offending one are committed, nothing of it is. A refused migration into a new directory
 -- leaves nothing behind.
