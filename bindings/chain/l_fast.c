@@ -180,6 +180,9 @@ typedef struct {
   int live;
 } out_t;
 
+#define RING 8
+#define NOV (RING + 2)
+
 typedef struct {
   /* the store and its families */
   quarry_db *db;
@@ -197,11 +200,17 @@ typedef struct {
   buf_t tip_hash;
   int64_t relaxed[5]; /* empty_hash, duplicate_hash, unlinked, unspendable, unspendable_amount */
   int64_t n, bytes;
-  overlay_t ov[2]; /* the current group's, and the one the writer thread is writing */
-  int cur;
+  /* overlays: the current group's (cur), the one the writer thread is writing (pend, -1: none),
+   * and those of the RING groups written before it (ring[0] the newest), kept while the groups
+   * go through C one after the other: their transactions and outputs are found without a read of
+   * the store (outputs they created that a later group spent are marked spent in them) */
+  overlay_t ov[NOV];
+  int cur, pend;
+  int ring[RING], nring;
   /* the writer thread */
   pthread_t writer;
-  int writing;  /* a write is under way (the thread runs) */
+  int writing;  /* a write is under way (the thread runs, when threaded) */
+  int threaded;
   int wrc;      /* its result */
   char werr[256];
   /* scratch */
@@ -801,15 +810,26 @@ static int get(fast_t *f, int cf, const char *k, size_t kn) {
 }
 
 
-static overlay_t *pending(fast_t *f) { return f->writing ? &f->ov[1 - f->cur] : NULL; }
+/* The overlays a lookup reads, newest first: the pending group's, then the ring's. */
+static int older(fast_t *f, overlay_t **o) {
+  int n = 0;
+  if (f->pend >= 0)
+    o[n++] = &f->ov[f->pend];
+  for (int i = 0; i < f->nring; i++)
+    o[n++] = &f->ov[f->ring[i]];
+  return n;
+}
 
 /* A transaction's location (height, index, outputs): this group's, the group being written, or
  * the store's; 0 when there is none. */
 static int find_tx(fast_t *f, const char *id, size_t idn, const char *idk, size_t idkn,
                    int64_t loc[3]) {
-  overlay_t *o[2] = {&f->ov[f->cur], pending(f)};
-  for (int g = 0; g < 2; g++) {
-    slot_t *s = o[g] ? tab_find(&o[g]->txs, id, idn) : NULL;
+  overlay_t *o[NOV];
+  o[0] = &f->ov[f->cur];
+  /* the filter knows every id of the earlier groups and blocks (not yet this block's) */
+  int no = !f->filter_ok || bloom_may(f, idk, idkn) ? 1 + older(f, o + 1) : 1;
+  for (int g = 0; g < no; g++) {
+    slot_t *s = tab_find(&o[g]->txs, id, idn);
     if (s) {
       loc[0] = s->a, loc[1] = s->b, loc[2] = s->c;
       return 1;
@@ -829,16 +849,18 @@ static int find_tx(fast_t *f, const char *id, size_t idn, const char *idk, size_
 }
 
 static int hash_known(fast_t *f, const char *hk, size_t n) {
-  overlay_t *o[2] = {&f->ov[f->cur], pending(f)};
-  for (int g = 0; g < 2; g++)
-    if (o[g] && tab_find(&o[g]->hashes, hk, n))
+  overlay_t *o[NOV];
+  o[0] = &f->ov[f->cur];
+  int no = !f->filter_ok || bloom_may(f, hk, n) ? 1 + older(f, o + 1) : 1;
+  for (int g = 0; g < no; g++)
+    if (tab_find(&o[g]->hashes, hk, n))
       return 1;
   return bloom_may(f, hk, n) && get(f, F_HASHES, hk, n);
 }
 
 /* Spends the output at key pk: its amount, or a bail (missing, spent, beyond 2^63-1). */
 static int64_t spend(fast_t *f, const char *pk, size_t n) {
-  overlay_t *cur = &f->ov[f->cur], *pend = pending(f);
+  overlay_t *cur = &f->ov[f->cur], *o[NOV];
   int added;
   slot_t *s = tab_find(&cur->created, pk, n);
   if (s) {
@@ -849,15 +871,21 @@ static int64_t spend(fast_t *f, const char *pk, size_t n) {
   }
   if (tab_find(&cur->spent, pk, n))
     BAIL(f);
-  int64_t amount;
-  s = pend ? tab_find(&pend->created, pk, n) : NULL;
-  if (s) {
-    if (s->b)
+  int64_t amount = 0;
+  int found = 0, no = older(f, o);
+  for (int g = 0; g < no && !found; g++) {
+    s = tab_find(&o[g]->created, pk, n);
+    if (s) {
+      if (s->b)
+        BAIL(f); /* spent by a later group */
+      s->b = 1;  /* for the groups after this one (a void group drops the ring: l_discard) */
+      amount = s->a;
+      found = 1;
+    } else if (tab_find(&o[g]->spent, pk, n)) {
       BAIL(f);
-    amount = s->a;
-  } else {
-    if (pend && tab_find(&pend->spent, pk, n))
-      BAIL(f);
+    }
+  }
+  if (!found) {
     if (!get(f, F_UTXO, pk, n))
       BAIL(f);
     uint64_t a;
@@ -1335,7 +1363,7 @@ static void add_block(fast_t *f, lua_State *L) {
 
 static void *writer_main(void *arg) {
   fast_t *f = arg;
-  overlay_t *o = &f->ov[1 - f->cur];
+  overlay_t *o = &f->ov[f->pend];
   quarry_write_options wo = QUARRY_WRITE_OPTIONS_INIT;
   wo.sync = f->sync;
   f->wrc = A->db_write(f->db, o->batch, &wo);
@@ -1344,16 +1372,46 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-/* Joins the writer; returns its result (0, or a QUARRY_E* code with f->werr). */
+/* Joins the writer; returns its result (0, or a QUARRY_E* code with f->werr). The written group's
+ * overlay joins the ring (the oldest leaves it). */
 static int join_writer(fast_t *f) {
   if (!f->writing)
     return 0;
-  pthread_join(f->writer, NULL);
+  if (f->threaded)
+    pthread_join(f->writer, NULL);
   f->writing = 0;
-  overlay_t *o = &f->ov[1 - f->cur];
-  overlay_clear(o);
+  overlay_t *o = &f->ov[f->pend];
   A->batch_clear(o->batch);
+  if (f->wrc != QUARRY_OK) {
+    overlay_clear(o);
+  } else {
+    if (f->nring == RING)
+      overlay_clear(&f->ov[f->ring[--f->nring]]);
+    memmove(f->ring + 1, f->ring, (size_t)f->nring * sizeof f->ring[0]);
+    f->ring[0] = f->pend;
+    f->nring++;
+  }
+  f->pend = -1;
   return f->wrc;
+}
+
+/* Drops the ring (after a void group or a group through Lua, its marks may be wrong). */
+static void ring_clear(fast_t *f) {
+  for (int i = 0; i < f->nring; i++)
+    overlay_clear(&f->ov[f->ring[i]]);
+  f->nring = 0;
+}
+
+/* An overlay neither current, pending nor in the ring. */
+static int free_overlay(fast_t *f) {
+  for (int i = 0; i < NOV; i++) {
+    int used = i == f->cur || i == f->pend;
+    for (int j = 0; j < f->nring && !used; j++)
+      used = f->ring[j] == i;
+    if (!used)
+      return i;
+  }
+  return -1; /* not reached: NOV = RING + 2 */
 }
 
 static void raise_write(lua_State *L, fast_t *f, int rc) {
@@ -1369,7 +1427,7 @@ static void wait_writer(lua_State *L, fast_t *f) {
 
 static void fast_release(fast_t *f) {
   join_writer(f);
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < NOV; i++) {
     overlay_t *o = &f->ov[i];
     tab_free(&o->txs);
     tab_free(&o->hashes);
@@ -1479,7 +1537,8 @@ static int l_new(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setiuservalue(L, -2, 2); /* keeps the metatables alive */
-  for (int i = 0; i < 2; i++)
+  f->pend = -1;
+  for (int i = 0; i < NOV; i++)
     if (A->batch_new(f->db, &f->ov[i].batch) != QUARRY_OK)
       return ql_raisef(L, QUARRY_ENOMEM, OP, "quarry.chain.fast: %s", A->last_error());
   if (f->dump_format == NULL)
@@ -1715,24 +1774,18 @@ static int l_commit(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  wait_writer(L, f); /* the group before: written, its overlay free */
+  wait_writer(L, f); /* the group before: written, its overlay in the ring */
   if (f->n > 0)
     f->store_empty = 0;
   f->n = f->bytes = 0;
-  f->cur = 1 - f->cur; /* the committed group becomes the pending one */
-  if (pthread_create(&f->writer, NULL, writer_main, f) != 0) {
-    /* no thread: write here */
-    f->cur = 1 - f->cur;
-    quarry_write_options wo = QUARRY_WRITE_OPTIONS_INIT;
-    wo.sync = f->sync;
-    int rc = A->db_write(f->db, b, &wo);
-    overlay_clear(o);
-    A->batch_clear(b);
-    if (rc != QUARRY_OK)
-      return ql_raisef(L, rc, OP, "quarry.chain.fast: %s", A->last_error());
-    return 0;
-  }
-  f->writing = 1;
+  f->pend = f->cur; /* the committed group is the pending one */
+  f->cur = free_overlay(f);
+  overlay_clear(&f->ov[f->cur]);
+  A->batch_clear(f->ov[f->cur].batch);
+  f->threaded = pthread_create(&f->writer, NULL, writer_main, f) == 0;
+  if (!f->threaded)
+    writer_main(f); /* no thread: write here */
+  f->writing = 1; /* joined by the next commit, begin, discard, wait or close */
   if (wait)
     wait_writer(L, f);
   return 0;
@@ -1745,7 +1798,10 @@ static int l_discard(lua_State *L) {
   overlay_clear(&f->ov[f->cur]);
   A->batch_clear(f->ov[f->cur].batch);
   f->n = f->bytes = 0;
-  wait_writer(L, f);
+  int rc = join_writer(f);
+  ring_clear(f); /* the void group may have marked outputs of the ring spent */
+  if (rc != QUARRY_OK)
+    raise_write(L, f, rc);
   return 0;
 }
 
