@@ -34,6 +34,7 @@ describe("chain docs", function()
     public_functions("layout.", require("quarry.chain.layout"), names)
     public_functions("export.", require("quarry.chain.export"), names)
     public_functions("plugin.", require("quarry.chain.plugin"), names)
+    public_functions("fastgroup.", require("quarry.chain.fastgroup"), names)
     local have = headings()
     local missing = {}
     for _, n in ipairs(names) do

@@ -16,12 +16,10 @@ local function run_ok(cmd, what)
   if not ok then error(("bench migrate: %s failed: %s"):format(what, cmd), 0) end
 end
 
--- The root of the checkout this module runs from (scripts/quarry/cli/bench/compare.lua).
+-- A directory inside the checkout this module runs from (for git -C): its own.
 local function source_root()
   local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local root = src:gsub("/scripts/quarry/cli/bench/compare%.lua$", "")
-  if root == src then return "." end
-  return root
+  return src:match("^(.*)/[^/]*$") or "."
 end
 
 -- Builds revision rev of the checkout in dir (dir/src: a detached worktree, dir/build: its
