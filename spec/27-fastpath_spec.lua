@@ -153,15 +153,24 @@ describe("the C hot path of a migration", function()
     refused(180, 111, function(b) b.transactions = json.object({}) end, "transactions must be an array")
   end)
 
-  it("leaves amounts of 2^63 and more to the Lua path and stores them exactly", function()
+  it("takes amounts beyond 64 bits, leaves those of 2^128 and more to Lua, storing both exactly", function()
+    local fg = require("quarry.chain.fastgroup")
     local dir = helpers.tmpdir("big")
     local blocks = ch.gen_blocks(300, 9)
-    -- a coinbase beyond 64 bits at block 120 (the supply then needs quarry.u256: Lua from there)
+    -- a coinbase of 2^64 at block 120 (exact in C), one of 2^130 at block 200 (quarry.u256: the
+    -- C path gives that group, blocks 200 to 239, to Lua; later spends burn it as fees)
     blocks[121].transactions[1].outputs[1].amount = json.number("18446744073709551616")
+    blocks[201].transactions[1].outputs[1].amount = json.number("1361129467683753853853498429727072845824")
     local src = dir .. "/chain.json"
     ch.write_blocks(src, blocks)
-    local c, l = both(src, nil, { group_blocks = 40 })
-    same_store(c, l, "big amount")
+    local open, runner = fg.open, nil
+    fg.open = function(...) runner = open(...); return runner end
+    local ok, c, l = pcall(both, src, nil, { group_blocks = 40 })
+    fg.open = open
+    assert(ok, c)
+    same_store(c, l, "big amounts")
+    assert.equal(260, runner.blocks) -- all but the group of block 200 through C
+    assert.equal(1, runner.replayed)  -- block 200, the first of its group
   end)
 
   it("reports the reader's errors as the Lua path does, after the same committed groups", function()

@@ -34,6 +34,11 @@ enum { CB_FIRST_NO_INPUTS, CB_AURIUMCHAIN, CB_BITCOIN_CORE };
 enum { US_NONE, US_BITCOIN_CORE };
 enum { U_INTEGER, U_DECIMAL, U_QUANTITY };
 
+/* Amounts, their sums and the supply: exact below 2^128 (beyond: the Lua path's quarry.u256). */
+__extension__ typedef unsigned __int128 u128;
+#define U128_MAX (~(u128)0)
+#define I63 ((u128)INT64_MAX)
+
 /* ---- byte buffers ---------------------------------------------------------------------------- */
 typedef struct {
   char *p;
@@ -164,7 +169,8 @@ static void overlay_clear(overlay_t *o) {
 
 /* ---- per block scratch --------------------------------------------------------------------- */
 typedef struct {
-  int64_t h, t, n, amount;
+  int64_t h, t, n;
+  u128 amount;
 } ref_t;
 
 typedef struct {
@@ -176,7 +182,7 @@ typedef struct {
 } txinfo_t;
 
 typedef struct {
-  int64_t a;
+  u128 a;
   int live;
 } out_t;
 
@@ -195,10 +201,12 @@ typedef struct {
   const void *mt_obj, *mt_arr, *mt_num;
   /* the group */
   int open;
-  int64_t tip, base, supply, ntxs, nutxos;
+  int64_t tip, base, ntxs, nutxos;
+  u128 supply;
   int has_tip, store_empty, have_base;
   buf_t tip_hash;
-  int64_t relaxed[5]; /* empty_hash, duplicate_hash, unlinked, unspendable, unspendable_amount */
+  int64_t relaxed[4]; /* empty_hash, duplicate_hash, unlinked, unspendable */
+  u128 burnt;         /* unspendable_amount */
   int64_t n, bytes;
   /* overlays: the current group's (cur), the one the writer thread is writing (pend, -1: none),
    * and those of the RING groups written before it (ring[0] the newest), kept while the groups
@@ -235,8 +243,8 @@ typedef struct {
 static const ql_core_api *A; /* quarry.core's libquarry */
 
 static fast_t *checkfast(lua_State *L, int idx) {
-  fast_t *f = luaL_checkudata(L, idx, FAST_MT);
-  if (f->db == NULL)
+  fast_t *f = *(fast_t **)luaL_checkudata(L, idx, FAST_MT);
+  if (f == NULL || f->db == NULL)
     ql_raisef(L, QUARRY_ECLOSED, OP, "quarry.chain.fast: closed");
   return f;
 }
@@ -262,6 +270,47 @@ static void put_uv(fast_t *f, buf_t *b, uint64_t v) {
   }
   b->p[b->n++] = (char)v;
 }
+static void put_uv128(fast_t *f, buf_t *b, u128 v) {
+  if (buf_grow(b, 19))
+    BAIL(f);
+  while (v >= 0x80) {
+    b->p[b->n++] = (char)((unsigned)(v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  b->p[b->n++] = (char)v;
+}
+static void add128(fast_t *f, u128 *acc, u128 v) {
+  if (*acc > U128_MAX - v)
+    BAIL(f); /* beyond 2^128: the Lua path */
+  *acc += v;
+}
+/* decimal digits (no sign, no leading zero) into *out: 1, or 0 (not such text, or 2^128 and more) */
+static int u128_parse(const char *s, size_t n, u128 *out) {
+  u128 v = 0;
+  if (n == 0 || (s[0] == '0' && n > 1))
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9' || v > (U128_MAX - 9) / 10)
+      return 0;
+    v = v * 10 + (unsigned)(s[i] - '0');
+  }
+  *out = v;
+  return 1;
+}
+/* the decimal text of v into buf (40 bytes); returns its length */
+static size_t u128_text(u128 v, char *buf) {
+  char t[40];
+  size_t n = 0;
+  do {
+    t[n++] = (char)('0' + (unsigned)(v % 10));
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = t[n - 1 - i];
+  buf[n] = 0;
+  return n;
+}
+
 /* order-preserving varint of the utxo keys (codec.ov) */
 static void put_ov(fast_t *f, buf_t *b, uint64_t v) {
   unsigned char c[9];
@@ -371,12 +420,28 @@ static const char *const DICT[] = {
     "reward",    "parent_hash", "state_root",  "uncles"};
 #define NDICT (sizeof DICT / sizeof DICT[0])
 
+/* DICT's words by length and first letter: dict_at[len][c] is the first index + 1 of a chain
+ * through dict_next (filled by luaopen) */
+#define DICT_MAXLEN 16
+static unsigned char dict_at[DICT_MAXLEN + 1][26], dict_next[NDICT];
+
+static void dict_init(void) {
+  for (int i = (int)NDICT - 1; i >= 0; i--) {
+    size_t n = strlen(DICT[i]);
+    int c = DICT[i][0] - 'a';
+    dict_next[i] = dict_at[n][c];
+    dict_at[n][c] = (unsigned char)(i + 1);
+  }
+}
+
 static void put_key(fast_t *f, buf_t *b, const char *k, size_t n) {
-  for (size_t i = 0; i < NDICT; i++)
-    if (strlen(DICT[i]) == n && memcmp(DICT[i], k, n) == 0) {
-      put_uv(f, b, (uint64_t)i * 2);
-      return;
-    }
+  int c = n ? (unsigned char)k[0] - 'a' : -1;
+  if (n <= DICT_MAXLEN && c >= 0 && c < 26)
+    for (int i = dict_at[n][c]; i; i = dict_next[i - 1])
+      if (memcmp(DICT[i - 1], k, n) == 0) {
+        put_uv(f, b, (uint64_t)(i - 1) * 2);
+        return;
+      }
   put_uv(f, b, (uint64_t)n * 2 + 1);
   put_bytes(f, b, k, n);
 }
@@ -503,7 +568,7 @@ static int keys_are(lua_State *L, int idx, const char *const *want, size_t n) {
 
 static int slot_of(const char *k, size_t kl, const char *const *keys, int n) {
   for (int i = 0; i < n; i++)
-    if (kl == strlen(keys[i]) && memcmp(k, keys[i], kl) == 0)
+    if (keys[i][0] == k[0] && kl == strlen(keys[i]) && memcmp(k, keys[i], kl) == 0)
       return i + 1;
   return 0;
 }
@@ -859,7 +924,7 @@ static int hash_known(fast_t *f, const char *hk, size_t n) {
 }
 
 /* Spends the output at key pk: its amount, or a bail (missing, spent, beyond 2^63-1). */
-static int64_t spend(fast_t *f, const char *pk, size_t n) {
+static u128 spend(fast_t *f, const char *pk, size_t n) {
   overlay_t *cur = &f->ov[f->cur], *o[NOV];
   int added;
   slot_t *s = tab_find(&cur->created, pk, n);
@@ -867,11 +932,11 @@ static int64_t spend(fast_t *f, const char *pk, size_t n) {
     if (s->b)
       BAIL(f); /* double spend within the group */
     s->b = 1;
-    return s->a;
+    return (u128)(uint64_t)s->a | (u128)(uint64_t)s->c << 64;
   }
   if (tab_find(&cur->spent, pk, n))
     BAIL(f);
-  int64_t amount = 0;
+  u128 amount = 0;
   int found = 0, no = older(f, o);
   for (int g = 0; g < no && !found; g++) {
     s = tab_find(&o[g]->created, pk, n);
@@ -879,7 +944,7 @@ static int64_t spend(fast_t *f, const char *pk, size_t n) {
       if (s->b)
         BAIL(f); /* spent by a later group */
       s->b = 1;  /* for the groups after this one (a void group drops the ring: l_discard) */
-      amount = s->a;
+      amount = (u128)(uint64_t)s->a | (u128)(uint64_t)s->c << 64;
       found = 1;
     } else if (tab_find(&o[g]->spent, pk, n)) {
       BAIL(f);
@@ -888,11 +953,20 @@ static int64_t spend(fast_t *f, const char *pk, size_t n) {
   if (!found) {
     if (!get(f, F_UTXO, pk, n))
       BAIL(f);
-    uint64_t a;
+    u128 a = 0;
     size_t p = 0;
-    if (read_uv(f->tmp.p, f->tmp.n, &p, &a) || p != f->tmp.n || a > INT64_MAX)
-      BAIL(f); /* an amount of 2^63 or more (LEB128 beyond 64 bits): the Lua path */
-    amount = (int64_t)a;
+    int shift = 0, done = 0;
+    while (p < f->tmp.n && !done) { /* LEB128 of up to 128 bits (codec.read_amount) */
+      unsigned c = (unsigned char)f->tmp.p[p++];
+      if (shift > 126 || (shift == 126 && (c & 0x7f) > 3))
+        BAIL(f); /* 2^128 and more: the Lua path */
+      a |= (u128)(c & 0x7f) << shift;
+      shift += 7;
+      done = c < 0x80;
+    }
+    if (!done || p != f->tmp.n)
+      BAIL(f);
+    amount = a;
   }
   s = tab_put(&cur->spent, pk, n, &added);
   if (s == NULL)
@@ -900,16 +974,12 @@ static int64_t spend(fast_t *f, const char *pk, size_t n) {
   return amount;
 }
 
-static void add_checked(fast_t *f, int64_t *acc, int64_t v) {
-  if (v < 0 || *acc > INT64_MAX - v)
-    BAIL(f);
-  *acc += v;
-}
+
 
 /* Reads an amount in the format's unit from the value on top (json.number text, or a quantity
  * string) into *out: 1, or 0 for anything the fast path leaves to Lua (which refuses or takes it
  * exactly). An integer >= 0 is taken as it is by the caller (Group:add does). */
-static int read_amount(fast_t *f, lua_State *L, int idx, int64_t *out) {
+static int read_amount(fast_t *f, lua_State *L, int idx, u128 *out) {
   int k = kind(f, L, idx);
   if (f->unit == U_QUANTITY) {
     size_t n;
@@ -918,39 +988,42 @@ static int read_amount(fast_t *f, lua_State *L, int idx, int64_t *out) {
     const char *s = lua_tolstring(L, idx, &n);
     if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
       return 0;
-    uint64_t v = 0;
+    u128 v = 0;
     for (size_t i = 2; i < n; i++) {
       int c = (unsigned char)s[i], d;
       if (c >= 'A' && c <= 'F')
         d = c - 'A' + 10;
       else if ((d = hexval(c)) < 0)
         return 0;
-      if (v > (uint64_t)INT64_MAX >> 4)
+      if (v >> 124)
         return 0;
-      v = v << 4 | (uint64_t)d;
+      v = v << 4 | (u128)d;
     }
-    if (v > INT64_MAX)
-      return 0;
-    *out = (int64_t)v;
+    *out = v;
     return 1;
   }
-  if (f->unit != U_DECIMAL || k != K_NUM)
-    return 0; /* unit integer: a json.number is beyond 64 bits or not an integer */
+  if (k != K_NUM)
+    return 0;
   lua_getfield(L, idx, "text");
   size_t n;
   const char *s = lua_tolstring(L, -1, &n);
   int ok = 0;
+  if (f->unit == U_INTEGER) { /* an integer beyond 64 bits (a fraction or text: Lua refuses) */
+    ok = s != NULL && u128_parse(s, n, out);
+    lua_pop(L, 1);
+    return ok;
+  }
   if (s != NULL && n > 0) {
     size_t i = 0;
-    uint64_t v = 0;
+    u128 v = 0;
     int digits = 0;
     ok = 1;
     if (!(s[0] >= '0' && s[0] <= '9') || (s[0] == '0' && n > 1 && s[1] >= '0' && s[1] <= '9'))
       ok = 0;
     for (; ok && i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-      if (v > ((uint64_t)INT64_MAX - 9) / 10)
+      if (v > (U128_MAX - 9) / 10)
         ok = 0;
-      v = v * 10 + (uint64_t)(s[i] - '0');
+      v = v * 10 + (unsigned)(s[i] - '0');
     }
     if (ok && i < n) {
       if (s[i] != '.' || i + 1 == n)
@@ -959,21 +1032,21 @@ static int read_amount(fast_t *f, lua_State *L, int idx, int64_t *out) {
         if (!(s[i] >= '0' && s[i] <= '9'))
           ok = 0;
         else if (digits < f->scale) {
-          if (v > ((uint64_t)INT64_MAX - 9) / 10)
+          if (v > (U128_MAX - 9) / 10)
             ok = 0;
-          v = v * 10 + (uint64_t)(s[i] - '0');
+          v = v * 10 + (unsigned)(s[i] - '0');
           digits++;
         } else if (s[i] != '0')
           ok = 0; /* more decimals than the scale: refused by the Lua path */
       }
     }
     for (; ok && digits < f->scale; digits++) {
-      if (v > (uint64_t)INT64_MAX / 10)
+      if (v > U128_MAX / 10)
         ok = 0;
       v *= 10;
     }
     if (ok)
-      *out = (int64_t)v;
+      *out = v;
   }
   lua_pop(L, 1);
   return ok;
@@ -1090,7 +1163,7 @@ static size_t array_len(fast_t *f, lua_State *L, int idx) {
 }
 
 /* Validates and stages the block at index 2 (Group:add's steps 1-6). */
-static void add_block(fast_t *f, lua_State *L) {
+__attribute__((noinline)) static void add_block(fast_t *f, lua_State *L) {
   const int block = 2;
   overlay_t *cur = &f->ov[f->cur];
   int added;
@@ -1157,8 +1230,8 @@ static void add_block(fast_t *f, lua_State *L) {
   if (!lua_checkstack(L, (int)ntx * 3 + 40))
     BAIL(f);
   f->nrefs = 0;
-  int64_t supply = f->supply, nutxos = f->nutxos;
-  int64_t burnt_n = 0, burnt_sum = 0;
+  u128 supply = f->supply, burnt_sum = 0;
+  int64_t nutxos = f->nutxos, burnt_n = 0;
   for (size_t t = 1; t <= ntx; t++) {
     txinfo_t *ti = &f->txi[t - 1];
     lua_rawgeti(L, txs, (lua_Integer)t);
@@ -1183,7 +1256,7 @@ static void add_block(fast_t *f, lua_State *L) {
     member(f, L, tx, "outputs");
     size_t nouts = array_len(f, L, outs);
     int mints = coinbase(f, L, ins, nins, t);
-    int64_t sum_in = 0;
+    u128 sum_in = 0;
     ti->has_refs = !mints || nins == 0;
     ti->ref_off = f->nrefs;
     ti->nref = 0;
@@ -1219,17 +1292,18 @@ static void add_block(fast_t *f, lua_State *L) {
         put_ov(f, &f->key, (uint64_t)loc[0]);
         put_ov(f, &f->key, (uint64_t)loc[1]);
         put_ov(f, &f->key, (uint64_t)n);
-        int64_t amount = spend(f, f->key.p + mark, f->key.n - mark);
+        u128 amount = spend(f, f->key.p + mark, f->key.n - mark);
         f->key.n = mark;
         ref_t *r = &f->refs[f->nrefs++];
         r->h = loc[0], r->t = loc[1], r->n = n, r->amount = amount;
         ti->nref++;
-        add_checked(f, &sum_in, amount);
+        add128(f, &sum_in, amount);
         lua_settop(L, inp - 1);
       }
     }
     /* step 5: the outputs */
-    int64_t sum_out = 0, tx_burnt = 0, tx_nburnt = 0;
+    u128 sum_out = 0, tx_burnt = 0;
+    int64_t tx_nburnt = 0;
     if (nouts > f->outcap) {
       size_t cap = f->outcap ? f->outcap : 64;
       while (cap < nouts)
@@ -1246,30 +1320,30 @@ static void add_block(fast_t *f, lua_State *L) {
       if (kind(f, L, out) != K_OBJ)
         BAIL(f);
       member(f, L, out, "amount");
-      int64_t a;
+      u128 a;
       if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0)
-        a = lua_tointeger(L, -1);
+        a = (u128)lua_tointeger(L, -1);
       else if (!read_amount(f, L, lua_gettop(L), &a))
         BAIL(f);
-      add_checked(f, &sum_out, a);
+      add128(f, &sum_out, a);
       int live = f->unspendable == US_NONE || !unspendable(f, L, out, t, block);
       f->outs[o - 1].a = a;
       f->outs[o - 1].live = live;
       if (!live) {
-        add_checked(f, &tx_burnt, a);
+        add128(f, &tx_burnt, a);
         tx_nburnt++;
       }
       lua_settop(L, out - 1);
     }
-    if ((!mints && sum_out > sum_in) || supply < sum_in)
+    if ((!mints && sum_out > sum_in) || supply < sum_in || sum_out < tx_burnt)
       BAIL(f);
     /* supply - sum_in + sum_out - burnt (never below zero: the inputs are in the supply) */
-    int64_t s = supply - sum_in;
-    add_checked(f, &s, sum_out - tx_burnt);
+    u128 s = supply - sum_in;
+    add128(f, &s, sum_out - tx_burnt);
     supply = s;
     nutxos += (int64_t)nouts - tx_nburnt - (int64_t)ti->nref;
     burnt_n += tx_nburnt;
-    add_checked(f, &burnt_sum, tx_burnt);
+    add128(f, &burnt_sum, tx_burnt);
     ti->nout = (int64_t)nouts;
     /* the transaction is now known to the next ones (txloc), its live outputs created */
     slot_t *sl = tab_put(&cur->txs, id, idn, &added);
@@ -1277,7 +1351,7 @@ static void add_block(fast_t *f, lua_State *L) {
       BAIL(f);
     sl->a = h, sl->b = (int64_t)t - 1, sl->c = (int64_t)nouts;
     for (size_t o = 0; o < nouts; o++) {
-      int64_t a = f->outs[o].a;
+      u128 a = f->outs[o].a;
       int live = f->outs[o].live;
       if (!live)
         continue;
@@ -1288,7 +1362,7 @@ static void add_block(fast_t *f, lua_State *L) {
       sl = tab_put(&cur->created, f->key.p + mark, f->key.n - mark, &added);
       if (sl == NULL)
         BAIL(f);
-      sl->a = a, sl->b = 0;
+      sl->a = (int64_t)(uint64_t)a, sl->c = (int64_t)(uint64_t)(a >> 64), sl->b = 0;
       f->key.n = mark;
     }
     (void)id_idx;
@@ -1307,7 +1381,7 @@ static void add_block(fast_t *f, lua_State *L) {
     put_uv(f, &f->undo, (uint64_t)(h - r->h));
     put_uv(f, &f->undo, (uint64_t)r->t);
     put_uv(f, &f->undo, (uint64_t)r->n);
-    put_uv(f, &f->undo, (uint64_t)r->amount);
+    put_uv128(f, &f->undo, r->amount);
   }
   char hkey[8];
   for (int i = 0; i < 8; i++)
@@ -1354,7 +1428,7 @@ static void add_block(fast_t *f, lua_State *L) {
   f->relaxed[1] += d_dup;
   f->relaxed[2] += d_unlinked;
   f->relaxed[3] += burnt_n;
-  add_checked(f, &f->relaxed[4], burnt_sum);
+  add128(f, &f->burnt, burnt_sum);
   f->n++;
   f->bytes += (int64_t)(f->val.n + f->undo.n + 48 * (ntx + 1));
 }
@@ -1490,8 +1564,13 @@ static int l_new(lua_State *L) {
     return ql_raisef(L, QUARRY_ECLOSED, OP, "quarry.chain.fast.new: the database is closed");
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
-  fast_t *f = lua_newuserdatauv(L, sizeof *f, 2);
-  memset(f, 0, sizeof *f);
+  /* the state holds 128-bit integers: malloc's 16-byte alignment, not a userdata's 8 */
+  fast_t **box = lua_newuserdatauv(L, sizeof *box, 2);
+  *box = NULL;
+  fast_t *f = calloc(1, sizeof *f);
+  if (f == NULL)
+    return ql_raisef(L, QUARRY_ENOMEM, OP, "quarry.chain.fast.new: out of memory");
+  *box = f;
   luaL_setmetatable(L, FAST_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1); /* the db outlives m */
@@ -1558,6 +1637,33 @@ static int64_t field_int(lua_State *L, int t, const char *name, int *present) {
   return v;
 }
 
+/* An amount of the state: a Lua integer >= 0, or the decimal text of a quarry.u256 (tostring). */
+static int field_amount(lua_State *L, int t, const char *name, u128 *out) {
+  lua_getfield(L, t, name);
+  int ok = 0;
+  if (lua_isinteger(L, -1)) {
+    ok = lua_tointeger(L, -1) >= 0;
+    *out = (u128)lua_tointeger(L, -1);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    ok = u128_parse(s, n, out);
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Pushes an amount: a Lua integer below 2^63, else its decimal text (quarry.u256.new reads it). */
+static void push_amount(lua_State *L, u128 v) {
+  if (v <= I63) {
+    lua_pushinteger(L, (lua_Integer)v);
+  } else {
+    char buf[48];
+    size_t n = u128_text(v, buf);
+    lua_pushlstring(L, buf, n);
+  }
+}
+
 /* m:begin(state): starts a group over the store's state { tip, tip_hash, base, supply, ntxs,
  * nutxos, relaxed = { five integers }, empty }. Returns false when the state is outside the fast
  * path (a supply or count of 2^63 or more: quarry.u256 values): the group then goes through Lua. */
@@ -1586,8 +1692,7 @@ static int l_begin(lua_State *L) {
     return 1;
   }
   lua_pop(L, 1);
-  f->supply = field_int(L, 2, "supply", &has);
-  if (!has) {
+  if (!field_amount(L, 2, "supply", &f->supply)) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -1597,12 +1702,16 @@ static int l_begin(lua_State *L) {
                                        "unspendable_amount"};
   lua_getfield(L, 2, "relaxed");
   luaL_checktype(L, -1, LUA_TTABLE);
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 4; i++) {
     f->relaxed[i] = field_int(L, lua_gettop(L), names[i], &has);
     if (!has) {
       lua_pushboolean(L, 0);
       return 1;
     }
+  }
+  if (!field_amount(L, lua_gettop(L), names[4], &f->burnt)) {
+    lua_pushboolean(L, 0);
+    return 1;
   }
   lua_pop(L, 1);
   f->store_empty = opt_bool(L, 2, "empty");
@@ -1666,7 +1775,7 @@ static int l_state(lua_State *L) {
     lua_pushinteger(L, f->base);
     lua_setfield(L, -2, "base");
   }
-  lua_pushinteger(L, f->supply);
+  push_amount(L, f->supply);
   lua_setfield(L, -2, "supply");
   lua_pushinteger(L, f->ntxs);
   lua_setfield(L, -2, "ntxs");
@@ -1675,10 +1784,12 @@ static int l_state(lua_State *L) {
   static const char *const names[5] = {"empty_hash", "duplicate_hash", "unlinked", "unspendable",
                                        "unspendable_amount"};
   lua_createtable(L, 0, 5);
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 4; i++) {
     lua_pushinteger(L, f->relaxed[i]);
     lua_setfield(L, -2, names[i]);
   }
+  push_amount(L, f->burnt);
+  lua_setfield(L, -2, names[4]);
   lua_setfield(L, -2, "relaxed");
   return 1;
 }
@@ -1703,11 +1814,11 @@ static int l_commit(lua_State *L) {
     slot_t *s = &o->created.s[i];
     if (s->hash == 0 || s->b)
       continue;
-    char v[10];
+    char v[20];
     size_t n = 0;
-    uint64_t a = (uint64_t)s->a;
+    u128 a = (u128)(uint64_t)s->a | (u128)(uint64_t)s->c << 64;
     while (a >= 0x80) {
-      v[n++] = (char)((a & 0x7f) | 0x80);
+      v[n++] = (char)((unsigned)(a & 0x7f) | 0x80);
       a >>= 7;
     }
     v[n++] = (char)a;
@@ -1720,7 +1831,7 @@ static int l_commit(lua_State *L) {
       return ql_raisef(L, QUARRY_EIO, OP, "quarry.chain.fast: %s", A->last_error());
   }
   if (f->n > 0) {
-    char tmp[128];
+    char tmp[256];
     size_t n;
     buf_t *t = &f->tmp;
     if (setjmp(f->bail))
@@ -1736,7 +1847,7 @@ static int l_commit(lua_State *L) {
     put_be64(f, t, (uint64_t)f->tip);
     meta_put(L, f, "tip", t->p, t->n);
     t->n = 0;
-    put_uv(f, t, (uint64_t)f->supply);
+    put_uv128(f, t, f->supply);
     meta_put(L, f, "supply", t->p, t->n);
     t->n = 0;
     put_uv(f, t, (uint64_t)f->ntxs);
@@ -1744,16 +1855,19 @@ static int l_commit(lua_State *L) {
     t->n = 0;
     put_uv(f, t, (uint64_t)f->nutxos);
     meta_put(L, f, "utxos", t->p, t->n);
-    int zero = 1;
-    for (int i = 0; i < 5; i++)
+    int zero = f->burnt == 0;
+    for (int i = 0; i < 4; i++)
       zero = zero && f->relaxed[i] == 0;
-    if (!zero) { /* encode_counts: quarry.json's compact text of the object, in this order */
+    if (!zero) { /* encode_counts: quarry.json's compact text of the object, in this order; an
+                    amount of 2^63 and more is a quarry.u256 there, written as its text */
+      char amt[48];
+      u128_text(f->burnt, amt);
+      const char *q = f->burnt > I63 ? "\"" : "";
       n = (size_t)snprintf(tmp, sizeof tmp,
                            "{\"empty_hash\":%lld,\"duplicate_hash\":%lld,\"unlinked\":%lld,"
-                           "\"unspendable\":%lld,\"unspendable_amount\":%lld}",
+                           "\"unspendable\":%lld,\"unspendable_amount\":%s%s%s}",
                            (long long)f->relaxed[0], (long long)f->relaxed[1],
-                           (long long)f->relaxed[2], (long long)f->relaxed[3],
-                           (long long)f->relaxed[4]);
+                           (long long)f->relaxed[2], (long long)f->relaxed[3], q, amt, q);
       meta_put(L, f, "relaxed", tmp, n);
     }
   }
@@ -1814,8 +1928,8 @@ static int l_wait(lua_State *L) {
 /* m:close(): waits for the writer and frees everything (idempotent). Raises a pending write
  * error. */
 static int l_close(lua_State *L) {
-  fast_t *f = luaL_checkudata(L, 1, FAST_MT);
-  if (f->db == NULL)
+  fast_t *f = *(fast_t **)luaL_checkudata(L, 1, FAST_MT);
+  if (f == NULL || f->db == NULL)
     return 0;
   int rc = join_writer(f);
   fast_release(f);
@@ -1825,9 +1939,13 @@ static int l_close(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  fast_t *f = luaL_checkudata(L, 1, FAST_MT);
-  if (f->db != NULL)
-    fast_release(f);
+  fast_t **box = luaL_checkudata(L, 1, FAST_MT);
+  if (*box != NULL) {
+    if ((*box)->db != NULL)
+      fast_release(*box);
+    free(*box);
+    *box = NULL;
+  }
   return 0;
 }
 
@@ -1840,6 +1958,7 @@ static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__close", l_gc}, {NULL, NULL}}
 QL_EXPORT int luaopen_quarry_chain_fast(lua_State *L);
 
 QL_EXPORT int luaopen_quarry_chain_fast(lua_State *L) {
+  dict_init();
   for (int c = 0; c < 256; c++)
     HEX[c] = (signed char)(c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
   ql_error_open(L);

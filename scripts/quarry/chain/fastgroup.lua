@@ -40,10 +40,19 @@ end
 local Group = {}
 Group.__index = Group
 
+local u256 = require("quarry.u256")
+
+-- Amounts cross as Lua integers below 2^63, else as decimal text (quarry.u256 values in Lua).
+local function text_of(v) return math.type(v) == "integer" and v or tostring(v) end
+local function amount_of(v) return type(v) == "string" and u256.norm(u256.new(v)) or v end
+
 local function store_state(store)
+  local relaxed = {}
+  for k, v in pairs(store.relaxed) do relaxed[k] = v end
+  relaxed.unspendable_amount = text_of(relaxed.unspendable_amount)
   return { tip = store.tip_height, tip_hash = store.tip_hash, base = store.base,
-    supply = store.total_supply, ntxs = store.ntxs, nutxos = store.nutxos,
-    relaxed = store.relaxed, empty = store.tip_height == nil }
+    supply = text_of(store.total_supply), ntxs = store.ntxs, nutxos = store.nutxos,
+    relaxed = relaxed, empty = store.tip_height == nil }
 end
 
 function Runner:group()
@@ -122,7 +131,8 @@ function Group:commit(extra)
   if n > 0 then
     local st = r.m:state()
     store.tip_height, store.tip_hash, store.base = st.tip, st.tip_hash, st.base
-    store.total_supply, store.ntxs, store.nutxos = st.supply, st.ntxs, st.nutxos
+    store.total_supply, store.ntxs, store.nutxos = amount_of(st.supply), st.ntxs, st.nutxos
+    st.relaxed.unspendable_amount = amount_of(st.relaxed.unspendable_amount)
     store.relaxed = st.relaxed
   end
   return store.tip_height
