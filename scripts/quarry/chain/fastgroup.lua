@@ -26,6 +26,30 @@ end
 local Runner = {}
 Runner.__index = Runner
 
+-- The store's fields a C commit changes, and putting them back.
+local FIELDS = { "tip_height", "tip_hash", "base", "total_supply", "ntxs", "nutxos", "relaxed" }
+local function snapshot(store)
+  local t = {}
+  for _, k in ipairs(FIELDS) do t[k] = store[k] end
+  return t
+end
+local function restore(store, t)
+  for _, k in ipairs(FIELDS) do store[k] = t[k] end
+end
+
+-- Calls m[method](m, ...): a write error of the group being written (raised by the next call)
+-- puts the store's fields back to what is written (the state before that group).
+local function call(r, method, ...)
+  local ok, err = pcall(r.m[method], r.m, ...)
+  if not ok then
+    if r.before then restore(r.store, r.before) end
+    r.before = nil
+    error(err, 0)
+  end
+  return err
+end
+
+
 -- fastgroup.open(store, fmt) -> runner: runner:group() gives groups; runner:close() waits for
 -- the last write (raises its error) and frees the C state. The store must stay open until then.
 function M.open(store, fmt)
@@ -60,7 +84,7 @@ function Runner:group()
   if self.fresh then
     -- the C group continues from the store's state (after a Lua group, or at the start)
     self.fresh = false
-    if not self.m:begin(store_state(self.store)) then g.lua = self.store:group() end
+    if not call(self, "begin", store_state(self.store)) then g.lua = self.store:group() end
   end
   if g.lua then self.fresh = true end
   return g
@@ -69,15 +93,19 @@ end
 function Runner:close()
   if self.m then
     local m = self.m
+    local ok, err = pcall(m.close, m)
     self.m = nil
-    m:close()
+    if not ok then
+      if self.before then restore(self.store, self.before) end
+      error(err, 0)
+    end
   end
 end
 
 -- Replays the kept blocks of the group and block through Group:add.
 local function to_lua(g, block)
   local r = g.runner
-  r.m:discard()
+  call(r, "discard")
   r.fresh = true
   local lg = r.store:group()
   g.lua = lg
@@ -126,7 +154,9 @@ function Group:commit(extra)
     if require("quarry.chain").META_KEYS[k] then error("quarry.chain: meta key " .. k .. " is reserved", 2) end
   end
   local n = r.m:count()
-  r.m:commit(extra, extra ~= nil and extra.migrate == false)
+  local before = snapshot(store)
+  call(r, "commit", extra, extra ~= nil and extra.migrate == false)
+  r.before = before -- what is written while this group's write is under way
   self.kept = nil
   if n > 0 then
     local st = r.m:state()
@@ -141,8 +171,8 @@ end
 function Group:discard()
   if self.lua then return self.lua:discard() end
   self.kept = nil
-  self.runner.m:discard()
   self.runner.fresh = true
+  call(self.runner, "discard")
 end
 
 return M
