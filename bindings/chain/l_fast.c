@@ -6,13 +6,13 @@
  * into the group's batch; the group's overlay (transaction ids, outputs created and spent in the
  * group, block hashes) lives in C hash tables, earlier groups are read from the store through
  * quarry.h. A block the fast path does not take (a refusal, or anything outside what it covers:
- * amounts of 2^63 and more, plain Lua tables, floats) makes add() answer false: nothing of the
+ * amounts of 2^128 and more, plain Lua tables, floats) makes add() answer false: nothing of the
  * group is written and quarry.chain.migrate replays the group through Group:add, which refuses
  * with its own message or takes the block. codec.lua stays the reference of every byte;
- * spec/25 and spec/21 prove the two agree (digests of stores migrated each way).
+ * spec/27 proves the two agree (digests of stores migrated each way, every refusal).
  *
  * The batch of a committed group is written by a writer thread (quarry_db_write) while the next
- * group is validated and encoded on the caller's thread: lookups see the group being written
+ *  group is validated and encoded on the caller's thread: lookups see the group being written
  * through its overlay, kept until the write ends; wait() joins it and raises its error. */
 #include "lcommon.h"
 #include "lapi.h"    /* the quarry.h functions, lent by quarry.core */
@@ -709,11 +709,11 @@ static void put_tx(fast_t *f, lua_State *L, buf_t *b, int tx, int keyed, txinfo_
   }
 }
 
-static void put_txs(fast_t *f, lua_State *L, buf_t *b, int txs, size_t ntx, int64_t h) {
+/* the transactions: the tables validation kept on the stack (f->txi[i].tx_idx) */
+static void put_txs(fast_t *f, lua_State *L, buf_t *b, size_t ntx, int64_t h) {
   int shaped = 1;
   for (size_t i = 0; i < ntx && shaped; i++)
     shaped = f->txi[i].has_refs && keys_are(L, f->txi[i].tx_idx, TX_KEYS, 3);
-  (void)txs;
   put_uv(f, b, ntx * 2 + (size_t)shaped);
   for (size_t i = 0; i < ntx; i++)
     put_tx(f, L, b, f->txi[i].tx_idx, !shaped, &f->txi[i], h);
@@ -758,7 +758,7 @@ static void encode_block(fast_t *f, lua_State *L, int block, int txs, size_t ntx
         put_uv(f, b, (uint64_t)lua_tointeger(L, top + i));
       member(f, L, block, "miner");
       put_value(f, L, b, lua_gettop(L));
-      put_txs(f, L, b, txs, ntx, h);
+      put_txs(f, L, b, ntx, h);
       lua_settop(L, top);
       return;
     }
@@ -784,7 +784,7 @@ static void encode_block(fast_t *f, lua_State *L, int block, int txs, size_t ntx
       put_value(f, L, b, v);
     } else if (slot == 8) {
       put_byte(f, b, 8);
-      put_txs(f, L, b, v, ntx, h);
+      put_txs(f, L, b, ntx, h);
     } else {
       put_member(f, L, b, key, kl, v);
     }
@@ -923,7 +923,7 @@ static int hash_known(fast_t *f, const char *hk, size_t n) {
   return bloom_may(f, hk, n) && get(f, F_HASHES, hk, n);
 }
 
-/* Spends the output at key pk: its amount, or a bail (missing, spent, beyond 2^63-1). */
+/* Spends the output at key pk: its amount, or a bail (missing, spent, 2^128 and more). */
 static u128 spend(fast_t *f, const char *pk, size_t n) {
   overlay_t *cur = &f->ov[f->cur], *o[NOV];
   int added;
@@ -1242,7 +1242,6 @@ __attribute__((noinline)) static void add_block(fast_t *f, lua_State *L) {
       BAIL(f);
     size_t idn;
     const char *id = lua_tolstring(L, -1, &idn);
-    int id_idx = lua_gettop(L);
     ti->idk_off = f->key.n;
     put_skey(f, &f->key, id, idn);
     ti->idk_len = f->key.n - ti->idk_off;
@@ -1365,7 +1364,6 @@ __attribute__((noinline)) static void add_block(fast_t *f, lua_State *L) {
       sl->a = (int64_t)(uint64_t)a, sl->c = (int64_t)(uint64_t)(a >> 64), sl->b = 0;
       f->key.n = mark;
     }
-    (void)id_idx;
     lua_settop(L, tx); /* keeps the transaction for the encoder */
   }
   /* step 6: the block value, its index entries and its undo record */
@@ -1666,7 +1664,8 @@ static void push_amount(lua_State *L, u128 v) {
 
 /* m:begin(state): starts a group over the store's state { tip, tip_hash, base, supply, ntxs,
  * nutxos, relaxed = { five integers }, empty }. Returns false when the state is outside the fast
- * path (a supply or count of 2^63 or more: quarry.u256 values): the group then goes through Lua. */
+ * path (a supply of 2^128 or more, counts that are not integers): the group then goes through
+ * Lua. Amounts of 2^63 and more come as their decimal text. */
 static int l_begin(lua_State *L) {
   fast_t *f = checkfast(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
