@@ -35,7 +35,7 @@ local M = {
   -- loop never calls mine()); every block then has the same hash "".
   relax = { empty_hash = true, duplicate_hash = true },
   -- coinbase() below is the rule quarry.chain.fast implements as "auriumchain" (the C hot path
-  -- of a migration; spec/21 migrates the fixtures both ways and compares the stores).
+  -- of a migration; spec/27 migrates the fixtures both ways and compares the stores).
   native = { coinbase = "auriumchain" },
 }
 

@@ -64,7 +64,7 @@ end
 
 -- The rules quarry.chain.fast implements in C, by name (docs/chain-fast.md): a format's Lua
 -- coinbase() or unspendable() may declare that it is one of them with `native = { coinbase =
--- NAME, unspendable = NAME }`; spec/21 migrates the fixtures both ways and compares the stores.
+-- NAME, unspendable = NAME }`; spec/27 migrates the fixtures both ways and compares the stores.
 M.NATIVE_COINBASE = { ["first-without-inputs"] = true, auriumchain = true, ["bitcoin-core"] = true }
 M.NATIVE_UNSPENDABLE = { ["bitcoin-core"] = true }
 
