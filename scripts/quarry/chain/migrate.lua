@@ -17,6 +17,11 @@ M.DEFAULT_GROUP_MB = 32
 -- says otherwise: a bulk load gains nothing from the default preset's 128 MB per family (on
 -- 200,000 blocks: half the peak RSS, the same speed, a smaller store; docs/performance.md).
 M.DEFAULT_WRITE_BUFFER_MB = 16
+-- The block cache of a migration (MB) when neither --preset nor QUARRY_DB_BLOCK_CACHE_MB says
+-- otherwise: its reads are the validation's lookups, most of them answered by the C path's
+-- overlays; the default preset's 256 MB would take the peak RSS past 256 MiB on a long chain
+-- (docs/performance.md).
+M.DEFAULT_BLOCK_CACHE_MB = 16
 
 local clock = quarry.clock
 local json_encode = require("quarry.json").encode
@@ -117,6 +122,12 @@ local function store_options(options, fmt)
     local dbo = {}
     for k, v in pairs(sopts.db or {}) do dbo[k] = v end
     if dbo.write_buffer_mb == nil then dbo.write_buffer_mb = M.DEFAULT_WRITE_BUFFER_MB end
+    sopts.db = dbo
+  end
+  if not sopts.preset and os.getenv("QUARRY_DB_BLOCK_CACHE_MB") == nil then
+    local dbo = {}
+    for k, v in pairs(sopts.db or {}) do dbo[k] = v end
+    if dbo.block_cache_mb == nil then dbo.block_cache_mb = M.DEFAULT_BLOCK_CACHE_MB end
     sopts.db = dbo
   end
   return sopts
