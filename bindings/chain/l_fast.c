@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1895,7 +1896,13 @@ static int l_commit(lua_State *L) {
   f->cur = free_overlay(f);
   overlay_clear(&f->ov[f->cur]);
   A->batch_clear(f->ov[f->cur].batch);
+  /* the writer thread blocks every signal: SIGINT, SIGTERM go to the caller's thread, as
+   * before (quarry.sys's handlers, the command's exit codes 130 and 143) */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   f->threaded = pthread_create(&f->writer, NULL, writer_main, f) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!f->threaded)
     writer_main(f); /* no thread: write here */
   f->writing = 1; /* joined by the next commit, begin, discard, wait or close */
