@@ -50,15 +50,19 @@ local function call(r, method, ...)
 end
 
 
--- fastgroup.open(store, fmt) -> runner: runner:group() gives groups; runner:close() waits for
--- the last write (raises its error) and frees the C state. The store must stay open until then.
-function M.open(store, fmt)
+-- fastgroup.open(store, fmt [, reread]) -> runner: runner:group() gives groups; runner:close()
+-- waits for the last write (raises its error) and frees the C state. The store must stay open
+-- until then. reread(first, last) -> the models of records first..last of the source read again
+-- (a file can be): a group then keeps none of its blocks for a replay; without it (a stream) the
+-- group keeps them. The caller sets runner.record to the number of the record it adds.
+function M.open(store, fmt, reread)
   local fast = require("quarry.chain.fast")
   local rules = {}
   for k, v in pairs(fmt.fast_rules) do rules[k] = v end
   rules.sync = store.sync
   local m = fast.new(store.db, store.cf, rules)
-  return setmetatable({ store = store, m = m, fresh = true, blocks = 0, replayed = 0 }, Runner)
+  return setmetatable({ store = store, m = m, fresh = true, blocks = 0, replayed = 0,
+    reread = reread, record = 0 }, Runner)
 end
 
 local Group = {}
@@ -80,7 +84,8 @@ local function store_state(store)
 end
 
 function Runner:group()
-  local g = setmetatable({ runner = self, kept = {}, tip = self.store.tip_height }, Group)
+  local g = setmetatable({ runner = self, kept = not self.reread and {} or nil,
+    tip = self.store.tip_height }, Group)
   if self.fresh then
     -- the C group continues from the store's state (after a Lua group, or at the start)
     self.fresh = false
@@ -88,6 +93,11 @@ function Runner:group()
   end
   if g.lua then self.fresh = true end
   return g
+end
+
+-- runner:wait(): returns once every committed group is written (raises a write error).
+function Runner:wait()
+  if self.m then call(self, "wait") end
 end
 
 function Runner:close()
@@ -102,15 +112,25 @@ function Runner:close()
   end
 end
 
--- Replays the kept blocks of the group and block through Group:add.
+-- Replays the blocks of the group before block (kept, or read again) and block through
+-- Group:add.
 local function to_lua(g, block)
   local r = g.runner
   call(r, "discard")
   r.fresh = true
   local lg = r.store:group()
   g.lua = lg
-  for i = 1, #g.kept do lg:add(g.kept[i]) end
-  r.replayed = r.replayed + #g.kept + 1
+  local n = 0
+  if g.kept then
+    for i = 1, #g.kept do lg:add(g.kept[i]) end
+    n = #g.kept
+  elseif g.first_record and g.first_record < r.record then
+    for model in r.reread(g.first_record, r.record - 1) do
+      lg:add(model)
+      n = n + 1
+    end
+  end
+  r.replayed = r.replayed + n + 1
   g.kept = nil
   return lg:add(block)
 end
@@ -124,7 +144,8 @@ function Group:add(block)
   end
   if self.runner.m:add(block) then
     local kept = self.kept
-    kept[#kept + 1] = block
+    if kept then kept[#kept + 1] = block end
+    self.first_record = self.first_record or self.runner.record
     self.runner.blocks = self.runner.blocks + 1
     local h = rawget(block, "index")
     self.tip = h

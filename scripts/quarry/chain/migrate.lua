@@ -249,6 +249,27 @@ local function new_run(options)
     run.source_name, run.stream = run.input.name, run.input.stream
     run.source_size = run.input.size or 0
     if run.stream and options.verify then run.seen = new_seen() end
+    if not run.stream then
+      -- records first..last of the dump read again (the C path replays a group it does not
+      -- take through Group:add from these, instead of keeping its blocks)
+      run.reread = function(first, last)
+        local r = formats.open_dump(run.fmt, source_path, options.key)
+        local n = 0
+        return function()
+          while n < last do
+            local record = r:next()
+            if record == nil then break end
+            n = n + 1
+            if n >= first then
+              if n == last then r:close() end
+              return formats.decode(run.fmt, record, "block " .. (n - 1))
+            end
+          end
+          r:close()
+          return nil
+        end
+      end
+    end
   end
   return run
 end
@@ -317,7 +338,7 @@ local function stream(run)
   local decode, start_tip = formats.decode, run.start_tip
   -- the C hot path for a format declared as data into the chain store (quarry.chain.fastgroup)
   run.path = fastgroup.path(fmt, run.layout, options.path)
-  if run.path == "c" then run.fast = fastgroup.open(store, fmt) end
+  if run.path == "c" then run.fast = fastgroup.open(store, fmt, run.reread) end
   local function new_group() return run.fast and run.fast:group() or store:group() end
   local g = new_group()
   while true do
@@ -332,6 +353,7 @@ local function stream(run)
     if record == nil then break end
     run.count = run.count + 1
     run.current = run.count - 1
+    if run.fast then run.fast.record = run.count end
     -- what --verify compares a store with: a layout's record as read, or the chain store's model
     if run.seen and not run.layout.chain_store then see(run.seen, record) end
     local model = decode(fmt, record, "block " .. (run.count - 1))
@@ -348,7 +370,10 @@ local function stream(run)
         error(err, 0)
       end
       run.added = run.added + 1
-      if on_block then on_block(idx) end
+      if on_block then
+        if run.fast then run.fast:wait() end -- on_block sees every committed group written
+        on_block(idx)
+      end
       if g:count() >= run.group_blocks or g:size() >= run.group_bytes then
         g:commit({ migrate = marker(run, g.tip) })
         run.committed, run.groups = true, run.groups + 1
@@ -447,7 +472,8 @@ end
 --   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
 --   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
 --   chain.open options), on_progress(state) (after each group and now and then: state =
---   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added),
+--   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added;
+--   every group committed before it is written by then, the C path's writer thread included),
 --   failure (a table filled when the migration fails: record_failure above), path ("lua" forces
 --   the Lua path; default: QUARRY_MIGRATE_PATH, else C where it applies: quarry.chain.fastgroup).
 -- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
