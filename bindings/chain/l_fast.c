@@ -52,6 +52,8 @@ static int buf_grow(buf_t *b, size_t more) {
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->n < more)
     cap *= 2;
+  if (cap > (1u << 20)) /* a large value: about what it needs, not the next power of two */
+    cap = b->n + more + (b->n + more) / 8;
   char *p = realloc(b->p, cap);
   if (p == NULL)
     return -1;
@@ -1411,6 +1413,10 @@ __attribute__((noinline)) static void add_block(fast_t *f, lua_State *L) {
     f->key.n = mark;
   }
   batch_put(f, F_UNDO, hkey, 8, f->undo.p, f->undo.n);
+  if (f->val.cap > (8u << 20)) { /* a huge block: its copy is in the batch, the scratch goes */
+    free(f->val.p);
+    memset(&f->val, 0, sizeof f->val);
+  }
   /* the group's state */
   if (first) {
     f->base = h;
