@@ -87,6 +87,21 @@ do
   add_functions("n:", getmetatable(json.number("1.5")).__index)
 end
 
+-- quarry.chain.fast (docs/chain-fast.md): the module's functions and the methods of a migrator.
+do
+  local fast = require("quarry.chain.fast")
+  add_functions("fast.", fast)
+  local fams = { "blocks", "hashes", "txs", "utxo", "undo", "meta" }
+  local db <close> = quarry.open(dir .. "/fastdb", { column_families = fams })
+  local cfs = {}
+  for _, n in ipairs(fams) do cfs[n] = db:cf(n) end
+  local json = require("quarry.json")
+  local m = fast.new(db, cfs, { object_mt = json.object_mt, array_mt = json.array_mt,
+    number_mt = json.number_mt })
+  add_functions("m:", getmetatable(m).__index)
+  m:close()
+end
+
 -- quarry.u256 (docs/amounts.md): the module's functions and the methods of its values.
 do
   local u256 = require("quarry.u256")

@@ -46,6 +46,7 @@ describe("chain docs", function()
     local query = require("quarry.chain.account.query")
     public_functions("query.", query, names)
     public_functions("q:", query.Query, names)
+    public_functions("fastgroup.", require("quarry.chain.fastgroup"), names)
     local have = headings()
     local missing = {}
     for _, n in ipairs(names) do

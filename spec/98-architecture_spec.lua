@@ -33,7 +33,40 @@ local function offenders(files, forbidden)
   return bad
 end
 
+-- The direct calls of quarry.h functions (quarry_xxx(...)) in a C file, other than through a
+-- pointer (A->get(...)) and other than the error-name helpers every binding links.
+local function direct_core_calls(path)
+  local text = assert(helpers.read_file(path))
+  local bad = {}
+  for pre, name in text:gmatch("(.)(quarry_[%w_]+)%s*%(") do
+    if not pre:match("[%w_>.]") and name ~= "quarry_err_name" and not name:match("^quarry_chain_") then
+      bad[#bad + 1] = path .. ": " .. name
+    end
+  end
+  for inc in text:gmatch('#include%s*[<"]([^>"]+)[>"]') do
+    if inc:match("^rocksdb/") then bad[#bad + 1] = path .. ": includes " .. inc end
+  end
+  return bad
+end
+
 describe("architecture", function()
+  it("bindings/chain calls quarry.h only through quarry.core's lent functions, never RocksDB", function()
+    local p = assert(io.popen("ls bindings/chain/*.c"))
+    local files = {}
+    for f in p:lines() do files[#files + 1] = f end
+    p:close()
+    assert.is_true(#files >= 1)
+    local bad = {}
+    for _, f in ipairs(files) do
+      for _, b in ipairs(direct_core_calls(f)) do bad[#bad + 1] = b end
+    end
+    assert.same({}, bad)
+    -- the check can fail
+    local dir = helpers.tmpdir("arch-c")
+    helpers.write_file(dir .. "/x.c", '#include <rocksdb/c.h>\nint f(void) { return quarry_get(0, 0, 0, 0, 0, 0) + A->get(0); }\n')
+    assert.equal(2, #direct_core_calls(dir .. "/x.c"))
+  end)
+
   it("the chain library never requires the command", function()
     local files = lua_files("scripts/quarry/chain")
     assert.is_true(#files >= 10)
@@ -73,8 +106,9 @@ describe("architecture", function()
 
   it("every room of the picture exists", function()
     local doc = assert(helpers.read_file("docs/architecture.md"))
-    for _, room in ipairs({ "core/", "bindings/lua/", "scripts/quarry/cli/", "scripts/quarry/chain/",
-      "scripts/quarry/chain/formats/", "scripts/quarry/chain/layouts/", "scripts/quarry/chain/account/", "spec/reliability/", "spec/fuzz/" }) do
+    for _, room in ipairs({ "core/", "bindings/lua/", "bindings/chain/", "scripts/quarry/cli/",
+      "scripts/quarry/chain/", "scripts/quarry/chain/formats/", "scripts/quarry/chain/layouts/",
+      "scripts/quarry/chain/account/", "spec/reliability/", "spec/fuzz/" }) do
       assert.truthy(doc:find(room, 1, true), "docs/architecture.md does not name " .. room)
       assert.is_true(helpers.exists(room), room .. " is in the picture but not in the tree")
     end

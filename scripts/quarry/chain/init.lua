@@ -62,6 +62,7 @@ M.Store = Store
 
 local META_KEYS = { format = "format", base = "base", tip = "tip", supply = "supply",
   txs = "txs", utxos = "utxos", dump_format = "dump_format", relaxed = "relaxed" }
+M.META_KEYS = META_KEYS
 
 -- What the store's format does not check, counted (meta `relaxed`, JSON text): blocks whose
 -- empty or repeated hash is not indexed, links not checked, unspendable outputs and their sum.

@@ -7,6 +7,7 @@ local chain = require("quarry.chain")
 local codec = require("quarry.chain.codec")
 local formats = require("quarry.chain.formats")
 local layouts = require("quarry.chain.layout")
+local fastgroup = require("quarry.chain.fastgroup")
 
 local M = {}
 
@@ -16,6 +17,11 @@ M.DEFAULT_GROUP_MB = 32
 -- says otherwise: a bulk load gains nothing from the default preset's 128 MB per family (on
 -- 200,000 blocks: half the peak RSS, the same speed, a smaller store; docs/performance.md).
 M.DEFAULT_WRITE_BUFFER_MB = 16
+-- The block cache of a migration (MB) when neither --preset nor QUARRY_DB_BLOCK_CACHE_MB says
+-- otherwise: its reads are the validation's lookups, most of them answered by the C path's
+-- overlays; the default preset's 256 MB would take the peak RSS past 256 MiB on a long chain
+-- (docs/performance.md).
+M.DEFAULT_BLOCK_CACHE_MB = 16
 
 local clock = quarry.clock
 local json_encode = require("quarry.json").encode
@@ -117,6 +123,12 @@ local function store_options(options, fmt)
     local dbo = {}
     for k, v in pairs(sopts.db or {}) do dbo[k] = v end
     if dbo.write_buffer_mb == nil then dbo.write_buffer_mb = M.DEFAULT_WRITE_BUFFER_MB end
+    sopts.db = dbo
+  end
+  if not sopts.preset and os.getenv("QUARRY_DB_BLOCK_CACHE_MB") == nil then
+    local dbo = {}
+    for k, v in pairs(sopts.db or {}) do dbo[k] = v end
+    if dbo.block_cache_mb == nil then dbo.block_cache_mb = M.DEFAULT_BLOCK_CACHE_MB end
     sopts.db = dbo
   end
   return sopts
@@ -238,6 +250,27 @@ local function new_run(options)
     run.source_name, run.stream = run.input.name, run.input.stream
     run.source_size = run.input.size or 0
     if run.stream and options.verify then run.seen = new_seen() end
+    if not run.stream then
+      -- records first..last of the dump read again (the C path replays a group it does not
+      -- take through Group:add from these, instead of keeping its blocks)
+      run.reread = function(first, last)
+        local r = formats.open_dump(run.fmt, source_path, options.key)
+        local n = 0
+        return function()
+          while n < last do
+            local record = r:next()
+            if record == nil then break end
+            n = n + 1
+            if n >= first then
+              if n == last then r:close() end
+              return formats.decode(run.fmt, record, "block " .. (n - 1))
+            end
+          end
+          r:close()
+          return nil
+        end
+      end
+    end
   end
   return run
 end
@@ -304,7 +337,11 @@ local function stream(run)
   local options, store, reader, fmt = run.options, run.store, run.reader, run.fmt
   local on_progress, on_block = options.on_progress, options.on_block
   local decode, start_tip = formats.decode, run.start_tip
-  local g = store:group()
+  -- the C hot path for a format declared as data into the chain store (quarry.chain.fastgroup)
+  run.path = fastgroup.path(fmt, run.layout, options.path)
+  if run.path == "c" then run.fast = fastgroup.open(store, fmt, run.reread) end
+  local function new_group() return run.fast and run.fast:group() or store:group() end
+  local g = new_group()
   while true do
     local okr, record = pcall(reader.next, reader)
     if not okr then
@@ -317,6 +354,7 @@ local function stream(run)
     if record == nil then break end
     run.count = run.count + 1
     run.current = run.count - 1
+    if run.fast then run.fast.record = run.count end
     -- what --verify compares a store with: a layout's record as read, or the chain store's model
     if run.seen and not run.layout.chain_store then see(run.seen, record) end
     local model = decode(fmt, record, "block " .. (run.count - 1))
@@ -333,11 +371,14 @@ local function stream(run)
         error(err, 0)
       end
       run.added = run.added + 1
-      if on_block then on_block(idx) end
+      if on_block then
+        if run.fast then run.fast:wait() end -- on_block sees every committed group written
+        on_block(idx)
+      end
       if g:count() >= run.group_blocks or g:size() >= run.group_bytes then
         g:commit({ migrate = marker(run, g.tip) })
         run.committed, run.groups = true, run.groups + 1
-        g = store:group()
+        g = new_group()
         if on_progress then on_progress(progress_state(run)) end
       end
     end
@@ -391,7 +432,7 @@ local function report(run)
     blocks = st.blocks, added = run.added, skipped = run.skipped, groups = run.groups,
     base = st.base, tip = st.tip, tip_hash = st.tip_hash,
     txs = st.txs, utxos = st.utxos, supply = st.supply, relaxed = store:relaxed_counts(),
-    load_seconds = run.t_load,
+    load_seconds = run.t_load, path = run.path,
   }
   if options.verify and not run.trailing then -- the source would raise its trailing bytes again
     -- a file is read again; a stream cannot be: the stored blocks are compared with the digests
@@ -433,8 +474,10 @@ end
 --   FILE.lua or a prepared format; default "quarry", or the source layout's), key (the member
 --   holding the blocks), preset, resume, verify, group_blocks, group_mb, store_options (more
 --   chain.open options), on_progress(state) (after each group and now and then: state =
---   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added),
---   failure (a table filled when the migration fails: record_failure above).
+--   { blocks, added, bytes, fraction, elapsed }), on_block(height) (after each block is added;
+--   every group committed before it is written by then, the C path's writer thread included),
+--   failure (a table filled when the migration fails: record_failure above), path ("lua" forces
+--   the Lua path; default: QUARRY_MIGRATE_PATH, else C where it applies: quarry.chain.fastgroup).
 -- Raises an InvalidChain error (chain.is_invalid) for a block the chain refuses: the groups before
 -- the offending one are committed, nothing of it is. A refused migration into a new directory
 -- leaves nothing behind.
@@ -459,6 +502,10 @@ function M.run(options)
     return report(run)
   end)
   pcall(run.reader.close, run.reader)
+  if run.fast then -- the C path's writer thread is done before the store closes
+    local okc, errc = pcall(run.fast.close, run.fast)
+    if ok and not okc then ok, res = false, errc end
+  end
   if not ok or run.trailing then record_failure(run, ok and run.trailing or res, ok and res or nil) end
   run.store:close()
   if not ok then

@@ -34,6 +34,9 @@ local M = {
   -- The node gives no hashes (main.rs mining loop: Block::new sets hash String::new() and the
   -- loop never calls mine()); every block then has the same hash "".
   relax = { empty_hash = true, duplicate_hash = true },
+  -- coinbase() below is the rule quarry.chain.fast implements as "auriumchain" (the C hot path
+  -- of a migration; spec/27 migrates the fixtures both ways and compares the stores).
+  native = { coinbase = "auriumchain" },
 }
 
 --- coinbase(tx, t, block): the node's Transaction::is_coinbase (block.rs) is `inputs.is_empty()`,

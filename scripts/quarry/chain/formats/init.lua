@@ -62,6 +62,42 @@ local function key_maps(name, fields)
   return to_model, to_record, identity
 end
 
+-- The rules quarry.chain.fast implements in C, by name (docs/chain-fast.md): a format's Lua
+-- coinbase() or unspendable() may declare that it is one of them with `native = { coinbase =
+-- NAME, unspendable = NAME }`; spec/27 migrates the fixtures both ways and compares the stores.
+M.NATIVE_COINBASE = { ["first-without-inputs"] = true, auriumchain = true, ["bitcoin-core"] = true }
+M.NATIVE_UNSPENDABLE = { ["bitcoin-core"] = true }
+
+-- formats.native_rules(p [, fmt, origin]) -> the rules table quarry.chain.fast.new takes, or nil
+-- when the prepared format p is not declared as data: its own decode() or encode(), a coinbase()
+-- or unspendable() function without a native name, or a scale beyond 18 digits.
+function M.native_rules(p, fmt, origin)
+  fmt = fmt or p
+  local native = fmt.native
+  if native ~= nil then
+    if type(native) ~= "table" then fail("format %s: `native` must be a table", tostring(p.name or origin)) end
+    if native.coinbase ~= nil and not M.NATIVE_COINBASE[native.coinbase] then
+      fail("format %s: native.coinbase %s is not a rule quarry.chain.fast knows", p.name, tostring(native.coinbase))
+    end
+    if native.unspendable ~= nil and not M.NATIVE_UNSPENDABLE[native.unspendable] then
+      fail("format %s: native.unspendable %s is not a rule quarry.chain.fast knows", p.name,
+        tostring(native.unspendable))
+    end
+  end
+  native = native or {}
+  if fmt.decode or fmt.encode then return nil end
+  local coinbase = native.coinbase
+  if fmt.coinbase == nil then coinbase = "first-without-inputs"
+  elseif coinbase == nil then return nil end
+  if fmt.unspendable ~= nil and native.unspendable == nil then return nil end
+  local amount = p.amount
+  if amount.unit == "decimal" and amount.scale > 18 then return nil end
+  return { coinbase = coinbase, unspendable = native.unspendable, unit = amount.unit,
+    scale = amount.scale or 0, empty_hash = p.relax.empty_hash == true,
+    duplicate_hash = p.relax.duplicate_hash == true, dump_format = p.name,
+    object_mt = OBJ, array_mt = ARR, number_mt = NUM }
+end
+
 -- Checks a format table and fills in the defaults. Raises naming the format and the field.
 function M.prepare(fmt, origin)
   if type(fmt) ~= "table" then fail("format %s: the module must return a table", origin) end
@@ -94,6 +130,7 @@ function M.prepare(fmt, origin)
   p.to_model, p.to_record, p.identity = key_maps(name, fmt.fields)
   p.read_amount = M.amount_reader(amount)
   p.summary = fmt.summary or ""
+  p.fast_rules = M.native_rules(p, fmt, origin)
   return p
 end
 

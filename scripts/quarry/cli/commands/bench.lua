@@ -34,9 +34,17 @@ workload("migrate", {
     cli.preset_option(c, "Tuning preset of the store")
     c:option("--group", "Blocks per atomic group", "1000"):convert(math.tointeger)
     c:flag("--keep", "Keep the work directory")
+    c:option("--format", "Dump format of --source (a name or FILE.lua)")
+    c:option("--compare-with", "Build this git revision in a temporary worktree and run both " ..
+      "migrations of one dump side by side, alternating")
+    c:flag("--compare-path", "Run the Lua path and the C path of this tree side by side, alternating")
+    c:option("--repeat", "Rounds of --compare-with / --compare-path", "3"):convert(math.tointeger)
     cli.output_option(c, nil, { option = "--report" })
   end,
   run = function(args)
+    if args.compare_with or args.compare_path then
+      return require("quarry.cli.bench.compare").run(args, self_command())
+    end
     local clock = require("quarry").clock
     local migrate = require("quarry.chain.migrate")
     local dir = args.dir
@@ -62,7 +70,7 @@ workload("migrate", {
 
     -- 1. Parse only: stream every block through the same reader, nothing else.
     local t0, c0 = clock(), os.clock()
-    local r = migrate.open_source(src)
+    local r = migrate.open_source(src, args.format)
     local nblocks = 0
     local progress = require("quarry.cli.progress")
     local size = require("quarry.cli.system").file_size(src)
@@ -86,6 +94,7 @@ workload("migrate", {
     local heap = 0 -- the largest Lua heap seen (KiB), sampled as the migration goes
     bar = progress.bar({ label = "bench migrate: migrate", unit = "blocks" })
     local rep = migrate.run({ json = src, db = db, preset = args.preset, group_blocks = args.group,
+      format = args.format,
       on_progress = function(s)
         heap = math.max(heap, collectgarbage("count"))
         bar:update(s.fraction, s.blocks, s.bytes)
@@ -103,7 +112,7 @@ workload("migrate", {
       migrate_mb_s = rep.json_bytes / rep.elapsed / 1e6, migrate_blocks_s = rep.blocks / rep.elapsed,
       load_mb_s = rep.json_bytes / rep.load_seconds / 1e6, load_blocks_s = rep.blocks / rep.load_seconds,
       peak_rss = rss, peak_lua_heap = math.floor(heap * 1024), db_size = rep.db_size, ratio = rep.ratio, ratio_to_file = rep.ratio_to_file,
-      parse_bytes = parse_bytes,
+      parse_bytes = parse_bytes, path = rep.path, format = rep.format,
     }
     if args.report == "json" then
       print(require("quarry.json").encode(res))
@@ -116,7 +125,8 @@ workload("migrate", {
         t_parse, res.parse_mb_s, res.parse_blocks_s, c_parse))
       print(("  migrate        %8.2f s  %7.1f MB/s  %8.0f blocks/s  (cpu %.2f s; load %.2f s, then flush + compaction)")
         :format(rep.elapsed, res.migrate_mb_s, res.migrate_blocks_s, c_migrate, rep.load_seconds))
-      print(("  migrate/parse  %8.1f x"):format(rep.elapsed / t_parse))
+      print(("  migrate/parse  %8.1f x  (the %s path, format %s)"):format(rep.elapsed / t_parse,
+        rep.path == "c" and "C" or "Lua", rep.format))
       print(("  peak RSS       %s (VmHWM of this process: parse + migrate; Lua heap at most %s)")
         :format(B(rss), B(res.peak_lua_heap)))
       print(("  database       %s on disk: %.3f of the JSON, %.3f of the source file"):format(
