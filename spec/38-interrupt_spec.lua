@@ -175,3 +175,31 @@ describe("interrupting quarry migrate", function()
     assert.are.equal(want, (K.digest(db)))
   end)
 end)
+
+describe("sigs:hold(fn)", function()
+  local sys = require("quarry.sys")
+
+  it("keeps a caught signal pending while fn runs, then delivers it to the catcher", function()
+    local sigs <close> = sys.catch_signals({ "USR1" })
+    local pid = sys.pid()
+    local inside, a, b = sigs:hold(function(x, y)
+      assert(os.execute("kill -USR1 " .. pid) == true)
+      local t = sys.clock() + 0.2
+      while sys.clock() < t do end -- a delivered signal would be in the pipe by now
+      return sigs:caught(), x, y
+    end, 1, 2)
+    assert.is_nil(inside)
+    assert.are.same({ 1, 2 }, { a, b })
+    assert.are.equal("USR1", sigs:caught())
+    assert.is_nil(sigs:caught())
+    -- an error in fn goes on, with the signals unblocked again
+    local ok, err = pcall(sigs.hold, sigs, function() error("boom", 0) end)
+    assert.is_false(ok)
+    assert.are.equal("boom", err)
+    assert(os.execute("kill -USR1 " .. pid) == true)
+    local t = sys.clock() + 5
+    local got
+    repeat got = sigs:caught() until got or sys.clock() > t
+    assert.are.equal("USR1", got)
+  end)
+end)

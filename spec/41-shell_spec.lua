@@ -400,6 +400,10 @@ describe("quarry shell in a terminal", function()
     local t = terminal(dir, (private_env()))
     t.type("abc")
     t.wait("quarry> abc")
+    -- the echo of "c" shows before readline's read_char returns: a Ctrl-C landing inside it was
+    -- lost about once in four runs before RocksDB's threads were kept off the signals
+    -- (docs/design.md#f15) and once in twelve after, under load; a human's Ctrl-C comes later
+    sleep(0.2)
     t.keys("C-c")
     if type(require("quarry.sys").catch_signals) ~= "function" then
       -- without quarry.catch_signals, lua5.4's handler drops the line entered after a Ctrl-C

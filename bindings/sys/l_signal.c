@@ -157,7 +157,32 @@ static int sig_tostring(lua_State *L) {
   return 1;
 }
 
+/* sigs:hold(fn, ...) -> fn's results: calls fn with the caught signals blocked; one that comes
+ * meanwhile is delivered, into the pipe, once fn has returned (or raised). For a library that
+ * installs signal handlers of its own while it runs (readline's callback interface does, inside
+ * read_char), so that the signal always reaches this catcher instead. */
+static int sig_hold(lua_State *L) {
+  ql_signals *s = tosignals(L);
+  sigset_t set, old;
+  size_t i;
+  int rc, n;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  n = lua_gettop(L) - 2;
+  sigemptyset(&set);
+  if (s->active)
+    for (i = 0; i < N_KNOWN; i++)
+      if (s->caught[i])
+        sigaddset(&set, known[i].sig);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  rc = lua_pcall(L, n, LUA_MULTRET, 0);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (rc != LUA_OK)
+    return lua_error(L);
+  return lua_gettop(L) - 1;
+}
+
 static const luaL_Reg sig_methods[] = {
+  {"hold", sig_hold},
   {"getfd", sig_getfd},
   {"dirty", sig_dirty},
   {"caught", sig_caught},

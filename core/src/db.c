@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,23 @@ static rocksdb_t *open_read_only(q_engine *eng, const char *path, char **names, 
 }
 
 /* Opens a new RocksDB instance for path with opts (copied). Registry lock held. */
+/* docs/design.md#f15: RocksDB starts its background threads (the flush and compaction pool, the
+ * periodic task timer) during the open, and they inherit the opening thread's signal mask. With
+ * the asynchronous signals a program catches blocked meanwhile, those threads never take a
+ * Ctrl-C or a SIGTERM meant for the program's own handler; the main thread gets it, after the
+ * open, as it would without RocksDB. */
+static void block_async_signals(sigset_t *saved) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGQUIT);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, saved);
+}
+
 static int engine_open(const char *key, const char *path, const quarry_options *opts,
                        q_engine **out) {
   q_engine *eng;
@@ -459,6 +477,7 @@ static int engine_open(const char *key, const char *path, const quarry_options *
   size_t n = 0, i;
   const rocksdb_options_t **cfopts = NULL;
   rocksdb_column_family_handle_t **handles = NULL;
+  sigset_t sigsaved;
   int rc;
 
   *out = NULL;
@@ -493,9 +512,12 @@ static int engine_open(const char *key, const char *path, const quarry_options *
 
   /* docs/design.md#f13: RocksDB's read-write open deletes the table files a damaged MANIFEST lost
    * the records of, and opens without their keys: look before it does. */
+  block_async_signals(&sigsaved);
   if (eng->mode != Q_MODE_SECONDARY && file_exists(path, "CURRENT") &&
-      (rc = q_manifest_check(path, eng->ropts, names, n)) != 0)
+      (rc = q_manifest_check(path, eng->ropts, names, n)) != 0) {
+    pthread_sigmask(SIG_SETMASK, &sigsaved, NULL);
     goto fail;
+  }
   switch (eng->mode) {
   case Q_MODE_READ_ONLY:
     if ((eng->rdb = open_read_only(eng, path, names, n, cfopts, handles, &rc)) == NULL)
@@ -512,6 +534,7 @@ static int engine_open(const char *key, const char *path, const quarry_options *
                                             (const char *const *)names, cfopts, handles, &err);
     break;
   }
+  pthread_sigmask(SIG_SETMASK, &sigsaved, NULL);
   if (err) {
     rc = open_error(path, err);
     eng->rdb = NULL;

@@ -91,12 +91,15 @@ local function read_discarding(RL, sigs, prompt)
     while not done do
       socket.select({ STDIN, sigs }, nil)
       if sigs:caught() then
-        -- readline's own SIGINT handler (installed while read_char runs) has already cleaned up
-        -- its state when the signal came in there; cleaning up again frees its line twice
+        -- the signal came while waiting: read_char runs with it held (sigs:hold), so readline's
+        -- own SIGINT handler, which it installs inside read_char, never takes it (when it did,
+        -- its cleanup raced this one, and about one Ctrl-C in four at the prompt was lost)
         RL.handler_remove()
         io.stdout:write("^C\n")
         io.stdout:flush()
         RL.handler_install(prompt, on_line) -- a fresh, empty line
+      elseif sigs.hold then
+        sigs:hold(RL.read_char)
       else
         RL.read_char()
       end
