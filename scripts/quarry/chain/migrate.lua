@@ -113,24 +113,28 @@ function M.remove_new_store(path)
   os.remove(path)
 end
 
+-- migrate.migration_db(db) -> a copy of the store's db options with a migration's write buffers
+-- and block cache where neither they nor QUARRY_DB_WRITE_BUFFER_MB / QUARRY_DB_BLOCK_CACHE_MB say
+-- otherwise (the UTXO and the account chain's migrations; not applied under a --preset).
+function M.migration_db(db)
+  local dbo = {}
+  for k, v in pairs(db or {}) do dbo[k] = v end
+  if dbo.write_buffer_mb == nil and os.getenv("QUARRY_DB_WRITE_BUFFER_MB") == nil then
+    dbo.write_buffer_mb = M.DEFAULT_WRITE_BUFFER_MB
+  end
+  if dbo.block_cache_mb == nil and os.getenv("QUARRY_DB_BLOCK_CACHE_MB") == nil then
+    dbo.block_cache_mb = M.DEFAULT_BLOCK_CACHE_MB
+  end
+  return dbo
+end
+
 -- The store options of a migration: the caller's, with a migration's write buffers.
 local function store_options(options, fmt)
   local sopts = {}
   for k, v in pairs(options.store_options or {}) do sopts[k] = v end
   sopts.preset = options.preset or sopts.preset
   sopts.format = fmt
-  if not sopts.preset and os.getenv("QUARRY_DB_WRITE_BUFFER_MB") == nil then
-    local dbo = {}
-    for k, v in pairs(sopts.db or {}) do dbo[k] = v end
-    if dbo.write_buffer_mb == nil then dbo.write_buffer_mb = M.DEFAULT_WRITE_BUFFER_MB end
-    sopts.db = dbo
-  end
-  if not sopts.preset and os.getenv("QUARRY_DB_BLOCK_CACHE_MB") == nil then
-    local dbo = {}
-    for k, v in pairs(sopts.db or {}) do dbo[k] = v end
-    if dbo.block_cache_mb == nil then dbo.block_cache_mb = M.DEFAULT_BLOCK_CACHE_MB end
-    sopts.db = dbo
-  end
+  if not sopts.preset then sopts.db = M.migration_db(sopts.db) end
   return sopts
 end
 

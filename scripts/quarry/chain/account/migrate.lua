@@ -18,31 +18,13 @@ local function exists_not_dir(path)
   return kind ~= nil and kind ~= "directory"
 end
 
--- A migration's block cache: it reads little (the duplicate-hash and resume lookups, answered
--- mostly by the bloom filters), and the default 256 MiB cache those lookups fill was most of the
--- growth of its resident size. Peak RSS migrating 80,000 generated blocks (gen --format
--- ethereum-rpc --blocks 80000 --seed 7, /usr/bin/time): 261 MB with 256 MiB of cache (39.1 s),
--- 224 MB with 32 (37.1 s), 189 MB with 8 (37.9 s). A query on the store afterwards opens it with
--- the usual cache.
-M.DEFAULT_BLOCK_CACHE_MB = 16
-
 -- The store options of a migration: a migration's write buffers and block cache unless told
--- otherwise (an option, a preset or QUARRY_DB_WRITE_BUFFER_MB / QUARRY_DB_BLOCK_CACHE_MB).
+-- otherwise (quarry.chain.migrate.migration_db; 80,000 generated blocks peaked at 196 MB with its
+-- 16 MiB cache, 271 MB with the usual 256 MiB: docs/account-chain.md).
 local function store_options(options)
-  local base = require("quarry.chain.migrate")
   local sopts = { preset = options.preset, db = {} }
   for k, v in pairs(options.store_options or {}) do sopts[k] = v end
-  local dbo = {}
-  for k, v in pairs(sopts.db or {}) do dbo[k] = v end
-  if not sopts.preset then
-    if os.getenv("QUARRY_DB_WRITE_BUFFER_MB") == nil and dbo.write_buffer_mb == nil then
-      dbo.write_buffer_mb = base.DEFAULT_WRITE_BUFFER_MB
-    end
-    if os.getenv("QUARRY_DB_BLOCK_CACHE_MB") == nil and dbo.block_cache_mb == nil then
-      dbo.block_cache_mb = M.DEFAULT_BLOCK_CACHE_MB
-    end
-  end
-  sopts.db = dbo
+  if not sopts.preset then sopts.db = require("quarry.chain.migrate").migration_db(sopts.db) end
   return sopts
 end
 
