@@ -47,7 +47,9 @@ typedef struct {
 } buf_t;
 
 static int buf_grow(buf_t *b, size_t more) {
-  if (b->cap - b->n >= more)
+  /* a buffer is allocated once asked for, even for 0 bytes: memcpy(b->p, s, 0) must not see a
+   * NULL b->p (an empty hash, "", is a real key: AuriumChain's unmined blocks) */
+  if (b->cap - b->n >= more && b->p != NULL)
     return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->n < more)
@@ -871,7 +873,8 @@ static int get(fast_t *f, int cf, const char *k, size_t kn) {
     A->value_free(v);
     BAIL(f);
   }
-  memcpy(f->tmp.p, d, n);
+  if (n > 0)
+    memcpy(f->tmp.p, d, n);
   f->tmp.n = n;
   A->value_free(v);
   return 1;
