@@ -80,6 +80,15 @@ if "$Q" migrate --help >/dev/null 2>&1; then
   "$Q" migrate --format auriumchain --layout auriumchain-node --json "$AURIUM" --db "$SAMPLE/aurium-node" --verify
   "$Q" export --layout auriumchain-node --db "$SAMPLE/aurium-node" --json "$SAMPLE/aurium-back.json"
   cmp "$AURIUM" "$SAMPLE/aurium-back.json" && echo "export: the same bytes as the node's file ($AURIUM)"
+  # An account-model chain: eth_getBlockByNumber records with their receipts, indexed for
+  # history and eth_getLogs-style queries (docs/account-chain.md).
+  echo; echo "== quarry gen --format ethereum-rpc, migrate, and an eth_getLogs-style query"
+  "$Q" gen --format ethereum-rpc --blocks 300 --seed 42 --out "$SAMPLE/eth.jsonl"
+  "$Q" migrate --format ethereum-rpc --json "$SAMPLE/eth.jsonl" --db "$SAMPLE/eth-db" --verify
+  "$Q" chain tip --db "$SAMPLE/eth-db"
+  # ERC-20 Transfer events in blocks 100..110
+  "$Q" chain logs --db "$SAMPLE/eth-db" --from 100 --to 110 \
+    --topic0 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef | tail -n 1
 else
   "$Q" demo --db "$SAMPLE/demo-db"
 fi
