@@ -643,25 +643,12 @@ function Group:commit(extra)
   return self.tip
 end
 
--- group:discard(): nothing of the group is written.
-function Group:discard()
-  self.done = true
-  if self.batch then self.batch:close() end
-end
-
-function Group:count() return self.n end
-function Group:size() return self.bytes end
-
--- store:append(record) -> height: one record in its own group.
-function Store:append(record)
-  local g = self:group()
-  local ok, err = pcall(g.add, g, record)
-  if not ok then
-    g:discard()
-    error(err, 0)
-  end
-  return g:commit()
-end
+-- group:discard(), group:count(), group:size() and store:append(record) (one record in its own
+-- group) are the UTXO chain engine's: they use only self.batch, self.n, self.bytes and
+-- self:group()/add/commit, which both engines' objects have.
+local utxo = require("quarry.chain")
+Group.discard, Group.count, Group.size = utxo.Group.discard, utxo.Group.count, utxo.Group.size
+Store.append = utxo.Store.append
 
 -- store:verify([options]) -> report (quarry.chain.account.verify)
 function Store:verify(options) return require("quarry.chain.account.verify").run(self, options) end
