@@ -78,24 +78,9 @@ function M.verify(args)
   local clock = require("quarry").clock
   local t0 = clock()
   local store = account.open_reader(args.db, { secondary = args.secondary })
-  local oks, source = pcall(function()
+  local r, mode = require("quarry.cli.commands.verify").check_store(store, function()
     return args.json and formats.open_dump(formats.load("ethereum-rpc"), args.json, args.key) or nil
-  end)
-  if not oks then
-    store:close()
-    error(source, 0)
-  end
-  local bar = require("quarry.cli.progress").bar({ label = "verify" })
-  local ok, r = pcall(verify.run, store, { source = source, progress = function(h, tip)
-    local base = store.base or 0
-    local total = tip and (tip - base + 1) or 0
-    bar:update(total > 0 and (h - base + 1) / total or 1, h - base + 1, source and source:offset() or 0)
-  end })
-  bar:done()
-  if source then source:close() end
-  local mode = store.db and store.db:mode() or "?"
-  store:close()
-  if not ok then error(r, 0) end
+  end, verify.run)
   local s = r.summary
   if args.report == "json" then
     print(require("quarry.json").encode({ ok = r.ok, db = args.db, source = args.json, mode = mode,

@@ -22,7 +22,6 @@ function M.run(argv)
   end
   local chain = require("quarry.chain")
   local verify = require("quarry.chain.verify")
-  local progress = require("quarry.cli.progress")
   local migrate = require("quarry.chain.migrate")
   local clock = require("quarry").clock
 
@@ -35,24 +34,9 @@ function M.run(argv)
   else
     store = layouts.open(args.db, lay, { mode = "read_only", create = false, format = args.format })
   end
-  local oks, source = pcall(function()
+  local r, mode = M.check_store(store, function()
     return args.json and migrate.open_source(args.json, store.format, args.key) or nil
-  end)
-  if not oks then
-    store:close()
-    error(source, 0)
-  end
-  local bar = progress.bar({ label = "verify" })
-  local ok, r = pcall(lay.chain_store and verify.run or layouts.verify, store, { source = source, progress = function(h, tip)
-    local base = store.base or 0
-    local total = tip and (tip - base + 1) or 0
-    bar:update(total > 0 and (h - base + 1) / total or 1, h - base + 1, source and source:offset() or 0)
-  end })
-  bar:done()
-  if source then source:close() end
-  local mode = store.db and store.db:mode() or "?"
-  store:close()
-  if not ok then error(r, 0) end
+  end, lay.chain_store and verify.run or layouts.verify)
   local s = r.summary
   if args.report == "json" then
     local checks = {}
@@ -81,6 +65,30 @@ function M.run(argv)
     M.print_checks(r, t0)
   end
   return r.ok and cli.EXIT_OK or cli.EXIT_FAILED
+end
+
+-- M.check_store(store, open_source, run) -> report, mode: opens the source (open_source()
+-- returns it, or nil for none), runs run(store, { source, progress }) under a progress bar over
+-- the store's heights, closes the source and the store whatever happens and raises what failed;
+-- mode is the store's open mode. The UTXO chain's, a layout's and the account chain's verify.
+function M.check_store(store, open_source, run)
+  local oks, source = pcall(open_source)
+  if not oks then
+    store:close()
+    error(source, 0)
+  end
+  local bar = require("quarry.cli.progress").bar({ label = "verify" })
+  local ok, r = pcall(run, store, { source = source, progress = function(h, tip)
+    local base = store.base or 0
+    local total = tip and (tip - base + 1) or 0
+    bar:update(total > 0 and (h - base + 1) / total or 1, h - base + 1, source and source:offset() or 0)
+  end })
+  bar:done()
+  if source then source:close() end
+  local mode = store.db and store.db:mode() or "?"
+  store:close()
+  if not ok then error(r, 0) end
+  return r, mode
 end
 
 -- M.print_checks(report, t0): the table of a verify report's checks (quarry.chain.verify.format)
