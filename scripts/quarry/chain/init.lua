@@ -55,6 +55,21 @@ function M.first_key(cf)
   return nil
 end
 
+-- chain.walk(from, to, get, missing) -> iterator of height, get(height) for each height from
+-- from to to (inclusive); none when from is nil; missing(height) is called (it raises) for a
+-- height get has nothing for. The record walks of the layout and account stores.
+function M.walk(from, to, get, missing)
+  if from == nil then return function() return nil end end
+  local h = from - 1
+  return function()
+    h = h + 1
+    if h > to then return nil end
+    local v = get(h)
+    if v == nil then missing(h) end
+    return h, v
+  end
+end
+
 local Store = {}
 Store.__index = Store
 Store.__name = "quarry.chain.store"

@@ -176,17 +176,8 @@ end
 
 -- store:blocks([from [, to]]) -> iterator of height, model block in chain order (to inclusive)
 function LStore:blocks(from, to)
-  from = from or self.base
-  to = to or self.tip_height
-  if from == nil then return function() return nil end end
-  local h = from - 1
-  return function()
-    h = h + 1
-    if h > to then return nil end
-    local b = self:block(h)
-    if b == nil then fail("%s: block %d is missing (layout %s)", self.path, h, self.layout.name) end
-    return h, b
-  end
+  return chain.walk(from or self.base, to or self.tip_height, function(h) return self:block(h) end,
+    function(h) fail("%s: block %d is missing (layout %s)", self.path, h, self.layout.name) end)
 end
 
 function LStore:group()

@@ -332,17 +332,9 @@ end
 
 -- store:records([from [, to]]) -> iterator of height, record in chain order (to inclusive)
 function Store:records(from, to)
-  from = from or self.base
-  to = to or self.tip_height
-  if from == nil then return function() return nil end end
-  local h = from - 1
-  return function()
-    h = h + 1
-    if h > to then return nil end
-    local r = self:record(h)
-    if r == nil then fail("%s: block %d is missing", self.path, h) end
-    return h, r
-  end
+  return require("quarry.chain").walk(from or self.base, to or self.tip_height,
+    function(h) return self:record(h) end,
+    function(h) fail("%s: block %d is missing", self.path, h) end)
 end
 
 ---------------------------------------------------------------------------------------------------
